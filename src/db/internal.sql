@@ -1,0 +1,106 @@
+-- Latchkey internal tables (schema version 1). Names starting with "_" are never user tables.
+CREATE TABLE IF NOT EXISTS _latchkey_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+-- Every applied schema change, with a timestamp (SPEC 3).
+CREATE TABLE IF NOT EXISTS _schema_history (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  applied_at  TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  table_name  TEXT NOT NULL,
+  column_name TEXT,
+  destructive INTEGER NOT NULL DEFAULT 0,
+  description TEXT NOT NULL,
+  sql         TEXT NOT NULL
+) STRICT;
+
+-- Settings with the declared-vs-API rule (SPEC 2): `declared` is what the file said at the last
+-- boot (hashed for secrets), `value` is the value in force.
+CREATE TABLE IF NOT EXISTS _settings (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  declared   TEXT,
+  updated_at TEXT NOT NULL
+) STRICT;
+
+-- Project keys, stored only as SHA-256 hashes (hex).
+CREATE TABLE IF NOT EXISTS _keys (
+  kind       TEXT PRIMARY KEY CHECK (kind IN ('admin', 'public')),
+  key_hash   TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+
+-- JWT signing secrets, encrypted with a key derived from the server key (AES-256-GCM).
+-- Only the row with retired_at IS NULL signs and verifies.
+CREATE TABLE IF NOT EXISTS _jwt_secrets (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  secret_enc BLOB NOT NULL,
+  created_at TEXT NOT NULL,
+  retired_at TEXT
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS _sessions (
+  id           TEXT PRIMARY KEY,
+  user_id      TEXT NOT NULL,
+  created_at   INTEGER NOT NULL, -- unix ms
+  last_used_at INTEGER NOT NULL,
+  revoked_at   INTEGER,
+  revoke_reason TEXT,
+  ip           TEXT,
+  user_agent   TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions(user_id);
+
+-- Refresh tokens, stored only as SHA-256 hashes. A successor is derived as an HMAC of its parent
+-- under a server-key-derived secret, so a retry within the grace window can be answered with the
+-- same successor without keeping any token in clear.
+CREATE TABLE IF NOT EXISTS _refresh_tokens (
+  token_hash     TEXT PRIMARY KEY,
+  session_id     TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  rotated_at     INTEGER,
+  successor_hash TEXT,
+  revoked_at     INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS _refresh_tokens_session ON _refresh_tokens(session_id);
+
+-- One-time link tokens (reset, verify). The token is HMAC(server link key, id): only the id and
+-- the token's hash are stored, never the token.
+CREATE TABLE IF NOT EXISTS _link_tokens (
+  id         TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  kind       TEXT NOT NULL CHECK (kind IN ('reset', 'verify')),
+  user_id    TEXT NOT NULL,
+  email      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS _link_tokens_user ON _link_tokens(user_id, kind);
+
+-- Mail outbox: written in the same transaction as the token it carries. `payload` holds template
+-- variables and at most a link token *id* (rebuilt at send time); dropped once sent or failed.
+CREATE TABLE IF NOT EXISTS _outbox (
+  id              TEXT PRIMARY KEY,
+  template        TEXT NOT NULL,
+  to_addr         TEXT NOT NULL,
+  payload         TEXT,
+  status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT,
+  created_at      INTEGER NOT NULL,
+  finished_at     INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS _outbox_due ON _outbox(status, next_attempt_at);
+
+-- Fixed-window rate-limit counters, updated with one atomic UPSERT ... RETURNING.
+CREATE TABLE IF NOT EXISTS _rate_limits (
+  key          TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL, -- unix ms
+  count        INTEGER NOT NULL
+) STRICT;
