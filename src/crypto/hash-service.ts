@@ -1,0 +1,185 @@
+/**
+ * Bounded password hashing (SPEC §9.2, §9.5). Hashing is deliberately expensive in CPU and
+ * memory, so a burst of signups or logins must queue instead of running all at once: one
+ * `HashLimiter` per server process caps the work across every project, and each project gets a
+ * `HashService` that runs its own configured hasher through that shared limiter.
+ */
+import { availableParallelism } from "node:os";
+import type { PasswordHasher } from "../plugin-api.ts";
+import { defaultRandomBytes, randomToken } from "./random.ts";
+
+/** How many operations may wait for a slot before new ones are refused (SPEC §9.5). */
+export const DEFAULT_HASH_MAX_QUEUE = 256;
+
+/** One hash at a time per core (SPEC §9.5). */
+export function defaultHashConcurrency(): number {
+  return availableParallelism();
+}
+
+/**
+ * Rejection of an operation that found the waiting queue full. Nothing was computed;
+ * the server answers 503 with `Retry-After`.
+ */
+export class HashQueueFullError extends Error {
+  override readonly name = "HashQueueFullError";
+  /** Suggested `Retry-After`, in seconds. */
+  readonly retryAfterSeconds: number = 1;
+
+  constructor(maxQueue: number) {
+    super(`password hashing queue is full (${maxQueue} waiting)`);
+  }
+}
+
+export interface HashLimiterStats {
+  /** Operations holding a slot now. */
+  readonly running: number;
+  /** Operations waiting for a slot. */
+  readonly queued: number;
+}
+
+/** Runs at most `concurrency` operations at once; up to `maxQueue` more wait in FIFO order. */
+export interface HashLimiter {
+  /**
+   * Runs `fn` once a slot is free and settles like it. Rejects at once with
+   * `HashQueueFullError`, without calling `fn`, when all slots are busy and the queue is full.
+   * A slot is released however `fn` ends (resolve, reject or synchronous throw).
+   */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  stats(): HashLimiterStats;
+}
+
+export interface HashLimiterOptions {
+  /** Slots; the server uses `defaultHashConcurrency()`. Integer >= 1. */
+  readonly concurrency: number;
+  /** Waiting places; the server uses `DEFAULT_HASH_MAX_QUEUE`. Integer >= 0. */
+  readonly maxQueue: number;
+}
+
+interface Waiter {
+  start(): void;
+}
+
+/** Creates the process-wide limiter shared by the hash services of all projects. */
+export function createHashLimiter(opts: HashLimiterOptions): HashLimiter {
+  const { concurrency, maxQueue } = opts;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError("concurrency must be an integer >= 1");
+  if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be an integer >= 0");
+
+  let running = 0;
+  const queue: Waiter[] = [];
+
+  // A finishing operation hands its slot straight to the oldest waiter, so `running` never
+  // dips and a newcomer can never overtake the queue.
+  const release = (): void => {
+    const next = queue.shift();
+    if (next === undefined) running--;
+    else next.start();
+  };
+
+  const execute = <T>(fn: () => Promise<T>): Promise<T> => {
+    let result: Promise<T>;
+    try {
+      result = fn();
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    return result.finally(release);
+  };
+
+  return {
+    run<T>(fn: () => Promise<T>): Promise<T> {
+      if (running < concurrency) {
+        running++;
+        return execute(fn);
+      }
+      if (queue.length >= maxQueue) return Promise.reject(new HashQueueFullError(maxQueue));
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ start: () => execute(fn).then(resolve, reject) });
+      });
+    },
+    stats(): HashLimiterStats {
+      return { running, queued: queue.length };
+    },
+  };
+}
+
+export interface HashVerification {
+  readonly ok: boolean;
+  /**
+   * Only ever true together with `ok`: the hash was made by another algorithm than the
+   * configured one, or by it with other parameters. Store a fresh `hash()` of the password.
+   */
+  readonly needsRehash: boolean;
+}
+
+/** Password hashing for one project. Every method may reject with `HashQueueFullError`. */
+export interface HashService {
+  /** Hashes with the configured hasher. */
+  hash(password: string): Promise<string>;
+  /** Verifies against a hash of any installed algorithm (dispatch on `canVerify`). */
+  verify(password: string, hash: string): Promise<HashVerification>;
+  /**
+   * One verification against a hash of the configured hasher that no password matches, so a
+   * login for an unknown email costs what a wrong password costs (SPEC §9.4). The dummy hash is
+   * made on first use and cached.
+   */
+  verifyDummy(password: string): Promise<void>;
+  /** Load of the shared limiter (all projects together). */
+  stats(): HashLimiterStats;
+}
+
+export interface HashServiceOptions {
+  /** The project's hasher: makes every new hash and judges `needsRehash`. */
+  readonly configured: PasswordHasher;
+  /** All installed hashers (any parameters), so old hashes of any algorithm still verify. */
+  readonly installed: readonly PasswordHasher[];
+  /** The process-wide limiter. */
+  readonly limiter: HashLimiter;
+}
+
+/** Creates one project's hash service on top of the shared limiter. */
+export function createHashService(opts: HashServiceOptions): HashService {
+  const { configured, limiter } = opts;
+  // The configured instance goes first: it is the one that made most stored hashes.
+  const candidates = [configured, ...opts.installed.filter((h) => h !== configured)];
+  let dummyHash: Promise<string> | null = null;
+
+  const getDummyHash = (): Promise<string> => {
+    if (dummyHash === null) {
+      const made = limiter.run(() => configured.hash(randomToken(defaultRandomBytes, 32)));
+      dummyHash = made;
+      // A failure (e.g. queue full) must not be cached: the next caller tries again.
+      made.catch(() => {
+        if (dummyHash === made) dummyHash = null;
+      });
+    }
+    return dummyHash;
+  };
+
+  const verifyDummy = async (password: string): Promise<void> => {
+    const dummy = await getDummyHash();
+    await limiter.run(() => configured.verify(password, dummy));
+  };
+
+  return {
+    hash(password: string): Promise<string> {
+      return limiter.run(() => configured.hash(password));
+    },
+    async verify(password: string, hash: string): Promise<HashVerification> {
+      const hasher = candidates.find((h) => h.canVerify(hash));
+      if (hasher === undefined) {
+        // A stored value no installed hasher understands: still spend one verification so
+        // the answer takes as long as for a wrong password.
+        await verifyDummy(password);
+        return { ok: false, needsRehash: false };
+      }
+      const ok = await limiter.run(() => hasher.verify(password, hash));
+      const needsRehash = ok && (hasher.id !== configured.id || configured.needsRehash?.(hash) === true);
+      return { ok, needsRehash };
+    },
+    verifyDummy,
+    stats(): HashLimiterStats {
+      return limiter.stats();
+    },
+  };
+}
