@@ -1,0 +1,63 @@
+/** SQLite DDL for declared tables: STRICT tables, CHECKs for bool/enum, FKs, named indexes. */
+import type { TableDef } from "../config/types.ts";
+import { buildModelTable, type ModelColumn, type ModelIndex, type ModelTable } from "./model.ts";
+import { identList, quoteIdent, sqlString } from "./sql-text.ts";
+
+const ON_DELETE_SQL = { cascade: "CASCADE", set_null: "SET NULL", restrict: "RESTRICT" } as const;
+
+/** SQL literals a CHECK allows for this column, or null when it has no CHECK. */
+export function checkValuesSql(col: Pick<ModelColumn, "type" | "enumValues">): string[] | null {
+  if (col.type === "bool") return ["0", "1"];
+  if (col.type === "enum") return (col.enumValues ?? []).map(sqlString);
+  return null;
+}
+
+/** The CHECK expression (without the CHECK keyword), e.g. `"role" IN ('admin','member')`. */
+export function checkSql(col: ModelColumn): string | null {
+  const values = checkValuesSql(col);
+  return values ? `${quoteIdent(col.name)} IN (${values.join(",")})` : null;
+}
+
+export function referenceSql(col: ModelColumn): string | null {
+  if (!col.ref) return null;
+  return `REFERENCES ${quoteIdent(col.ref.table)}("id") ON DELETE ${ON_DELETE_SQL[col.ref.onDelete]}`;
+}
+
+/** One column definition as used by CREATE TABLE and ALTER TABLE ADD COLUMN. */
+export function columnDefinitionSql(col: ModelColumn): string {
+  const parts = [quoteIdent(col.name), col.sqlType];
+  if (col.primaryKey) parts.push("PRIMARY KEY");
+  if (col.notNull) parts.push("NOT NULL");
+  if (col.defaultSql !== null) parts.push(`DEFAULT ${col.defaultSql}`);
+  const check = checkSql(col);
+  if (check) parts.push(`CHECK (${check})`);
+  const ref = referenceSql(col);
+  if (ref) parts.push(ref);
+  return parts.join(" ");
+}
+
+/** CREATE TABLE for a model table; `as` names the created table (the rebuild creates `_new_<name>`). */
+export function createTableSqlForModel(table: ModelTable, options: { as?: string } = {}): string {
+  const columns = table.columns.map((c) => `  ${columnDefinitionSql(c)}`).join(",\n");
+  return `CREATE TABLE ${quoteIdent(options.as ?? table.name)} (\n${columns}\n) STRICT`;
+}
+
+export function createIndexSql(table: string, index: ModelIndex): string {
+  const unique = index.unique ? "UNIQUE " : "";
+  return `CREATE ${unique}INDEX ${quoteIdent(index.name)} ON ${quoteIdent(table)} (${identList(index.columns)})`;
+}
+
+export function dropIndexSql(index: ModelIndex): string {
+  return `DROP INDEX ${quoteIdent(index.name)}`;
+}
+
+/** CREATE TABLE statement for a declared table, built-in columns included. */
+export function createTableSql(def: TableDef): string {
+  return createTableSqlForModel(buildModelTable(def));
+}
+
+/** CREATE [UNIQUE] INDEX statements for a declared table (uniques, indexes, refs, compound uniques). */
+export function indexSql(def: TableDef): string[] {
+  const model = buildModelTable(def);
+  return model.indexes.map((index) => createIndexSql(def.name, index));
+}

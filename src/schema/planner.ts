@@ -1,0 +1,92 @@
+/**
+ * Compares the declared tables with the applied-model snapshot, after checking the snapshot
+ * against the live database so hand edits are caught, and lists the changes in apply order.
+ * Read-only: it only runs SELECTs and PRAGMA reads, so a read-only handle is fine.
+ */
+import type { Database } from "bun:sqlite";
+import type { TableDef } from "../config/types.ts";
+import { createIndexSql, createTableSqlForModel } from "./ddl.ts";
+import { describeMismatches, listLiveTables, readLiveTable } from "./introspect.ts";
+import { buildAppliedModel, isReservedTableName, type AppliedModel, type ModelTable } from "./model.ts";
+import { change, NO_SQL, PHASE, rowsText, type PlannedChange } from "./planned-change.ts";
+import { countRows } from "./row-counts.ts";
+import { readAppliedModel } from "./snapshot.ts";
+import { quoteIdent } from "./sql-text.ts";
+import { diffTable } from "./table-diff.ts";
+
+export interface ComputedPlan {
+  readonly changes: readonly PlannedChange[];
+  /** The snapshot to store once the changes are applied. */
+  readonly declared: AppliedModel;
+}
+
+function createTable(table: ModelTable): PlannedChange {
+  const indexes = table.indexes.length > 0 ? `, ${table.indexes.length} indexes` : "";
+  return {
+    change: change({ kind: "create_table", table: table.name, description: `create table ${table.name} (${table.columns.length} columns${indexes})` }),
+    phase: PHASE.createTable,
+    sql: () => [createTableSqlForModel(table), ...table.indexes.map((i) => createIndexSql(table.name, i))],
+  };
+}
+
+function bookkeeping(kind: "adopt_table" | "forget_table", table: string, description: string): PlannedChange {
+  return { change: change({ kind, table, description }), phase: PHASE.bookkeeping, sql: NO_SQL, historyNote: "-- no SQL: only the applied model changes" };
+}
+
+function conflict(kind: "schema_drift" | "foreign_table", table: string, description: string): PlannedChange {
+  return { change: change({ kind, table, conflict: true, description }), phase: PHASE.bookkeeping, sql: NO_SQL };
+}
+
+function planDeclaredTable(db: Database, live: ReadonlySet<string>, from: ModelTable | undefined, to: ModelTable): PlannedChange[] {
+  const liveTable = live.has(to.name) ? readLiveTable(db, to.name) : null;
+  if (!liveTable) {
+    if (!from) return [createTable(to)];
+    return [conflict("schema_drift", to.name,
+      `table ${to.name} was applied before but is missing from the database (dropped by hand?): ` +
+      "restore the database from a backup, or remove the table from the project file once so Latchkey forgets it")];
+  }
+  if (from) {
+    const drift = describeMismatches(from, liveTable);
+    if (drift.length === 0) return diffTable(db, live, from, to);
+    if (describeMismatches(to, liveTable).length === 0) {
+      return [bookkeeping("adopt_table", to.name, `adopt table ${to.name}: it was changed outside Latchkey and now matches the declaration`)];
+    }
+    return [conflict("schema_drift", to.name,
+      `table ${to.name} was changed outside Latchkey (${drift.join("; ")}): change it back by hand, or make it match the declaration`)];
+  }
+  const mismatch = describeMismatches(to, liveTable);
+  if (mismatch.length === 0) {
+    return [bookkeeping("adopt_table", to.name, `adopt table ${to.name}: it already exists and matches the declaration`)];
+  }
+  return [conflict("foreign_table", to.name,
+    `table ${to.name} already exists but was not created from this declaration (${mismatch.join("; ")}): rename or drop it, or declare it to match`)];
+}
+
+export function computePlan(db: Database | null, tables: readonly TableDef[]): ComputedPlan {
+  const declared = buildAppliedModel(tables);
+  if (!db) return { declared, changes: declared.tables.map(createTable) };
+
+  const snapshot = readAppliedModel(db);
+  const live = listLiveTables(db);
+  // A snapshot naming an internal table (hand-edited) must never lead to dropping or altering it.
+  const known = new Map((snapshot?.tables ?? []).filter((t) => !isReservedTableName(t.name)).map((t) => [t.name, t]));
+  const declaredNames = new Set(declared.tables.map((t) => t.name));
+  const changes: PlannedChange[] = [];
+
+  for (const to of declared.tables) changes.push(...planDeclaredTable(db, live, known.get(to.name), to));
+  for (const from of known.values()) {
+    if (declaredNames.has(from.name)) continue;
+    if (!live.has(from.name)) {
+      changes.push(bookkeeping("forget_table", from.name, `forget table ${from.name}: it is no longer declared and already gone from the database`));
+      continue;
+    }
+    const rows = countRows(db, from.name);
+    changes.push({
+      change: change({ kind: "drop_table", table: from.name, destructive: true, description: `drop table ${from.name} (${rowsText(rows)})` }),
+      phase: PHASE.dropTable,
+      sql: () => [`DROP TABLE ${quoteIdent(from.name)}`],
+    });
+  }
+  // Array.prototype.sort is stable: within a phase, changes keep table and column order.
+  return { declared, changes: changes.sort((a, b) => a.phase - b.phase) };
+}

@@ -1,0 +1,49 @@
+/** Public shapes of a schema migration plan (what `latchkey check` prints and boot applies). */
+
+export type SchemaChangeKind =
+  | "create_table"
+  | "adopt_table"
+  | "forget_table"
+  | "drop_table"
+  | "add_column"
+  | "add_required_column"
+  | "drop_column"
+  | "change_type"
+  | "change_column"
+  | "narrow_enum"
+  | "widen_enum"
+  | "change_reference"
+  | "add_index"
+  | "drop_index"
+  | "schema_drift"
+  | "foreign_table";
+
+export interface SchemaChange {
+  readonly kind: SchemaChangeKind;
+  readonly table: string;
+  readonly column?: string;
+  /** Needs `confirm_destructive: true`: data may be lost or rewritten. */
+  readonly destructive: boolean;
+  /** Cannot be applied even with `confirm_destructive: true`; the description says what to fix. */
+  readonly conflict: boolean;
+  /** Human text, e.g. "drop column notes.body (12 rows have a value)". */
+  readonly description: string;
+}
+
+export interface SchemaPlan {
+  /** In the order they are applied. */
+  readonly changes: readonly SchemaChange[];
+  readonly destructive: readonly SchemaChange[];
+  readonly conflicts: readonly SchemaChange[];
+  /** conflicts.length > 0 || (destructive.length > 0 && !confirmDestructive) */
+  readonly blocked: boolean;
+}
+
+export interface PlanOptions {
+  readonly confirmDestructive: boolean;
+}
+
+export interface ApplyOptions extends PlanOptions {
+  /** Injected clock: recorded in _schema_history and used to fill "now" values into existing rows. */
+  readonly nowIso: string;
+}
