@@ -17,19 +17,13 @@ CREATE TABLE IF NOT EXISTS _schema_history (
 ) STRICT;
 
 -- Settings with the declared-vs-API rule (SPEC 2): `declared` is what the file said at the last
--- boot (hashed for secrets), `value` is the value in force.
+-- boot, `value` is the value in force. Project keys live here as `keys.admin` / `keys.public`,
+-- stored only as SHA-256 hashes (value and declared alike).
 CREATE TABLE IF NOT EXISTS _settings (
   key        TEXT PRIMARY KEY,
   value      TEXT NOT NULL,
   declared   TEXT,
   updated_at TEXT NOT NULL
-) STRICT;
-
--- Project keys, stored only as SHA-256 hashes (hex).
-CREATE TABLE IF NOT EXISTS _keys (
-  kind       TEXT PRIMARY KEY CHECK (kind IN ('admin', 'public')),
-  key_hash   TEXT NOT NULL,
-  created_at TEXT NOT NULL
 ) STRICT;
 
 -- JWT signing secrets, encrypted with a key derived from the server key (AES-256-GCM).

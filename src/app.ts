@@ -1,0 +1,84 @@
+import { Elysia } from "elysia";
+import { ApiError, errorBody } from "./http/errors.ts";
+import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, corsHeaders } from "./http/cors.ts";
+import { MAX_BODY_BYTES } from "./http/body.ts";
+import type { AppContext } from "./http/context.ts";
+import { serverRoutes } from "./modules/server/routes.ts";
+import { adminRoutes } from "./modules/admin/routes.ts";
+import { authRoutes } from "./modules/auth-routes.ts";
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
+
+/** Builds the HTTP app: common headers, CORS, body limit, the error envelope, and every module. */
+export function createApp(ctx: AppContext) {
+  const corsFor = (request: Request, path: string): Record<string, string> => {
+    const m = PROJECT_PATH_RE.exec(path);
+    const allowed = (m && ctx.projects.get(m[1])?.config.cors.allowedOrigins) || ["*"];
+    return corsHeaders(request.headers.get("origin"), allowed);
+  };
+
+  const app = new Elysia()
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get("x-request-id");
+      const requestId = given && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
+      const url = request.url;
+      const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+      const q = url.indexOf("?", pathStart);
+      const path = q === -1 ? url.slice(pathStart) : url.slice(pathStart, q);
+      Object.assign(set.headers, { "x-request-id": requestId, "x-content-type-options": "nosniff" }, corsFor(request, path));
+      if (request.method === "OPTIONS") {
+        set.headers["access-control-allow-methods"] = CORS_ALLOWED_METHODS;
+        set.headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
+        set.headers["access-control-max-age"] = "600";
+        return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+      }
+      const len = request.headers.get("content-length");
+      if (len !== null && Number(len) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
+    })
+    .onError(({ code, error, set, request }) => {
+      const requestId = String(set.headers["x-request-id"] ?? "");
+      let err: ApiError;
+      if (error instanceof ApiError) err = error;
+      else if (code === "NOT_FOUND") err = notFoundOrMethod(request);
+      else {
+        ctx.deps.log.error("unhandled error", { request_id: requestId, error: describe(error) });
+        err = new ApiError("INTERNAL_ERROR");
+      }
+      set.status = err.status;
+      set.headers["content-type"] = "application/json";
+      if (err.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(err.retryAfterSeconds);
+      if (err.headers) Object.assign(set.headers, err.headers);
+      return errorBody(err, requestId);
+    })
+    .use(serverRoutes(ctx))
+    .use(adminRoutes(ctx))
+    .use(authRoutes(ctx));
+
+  const patterns = (): { re: RegExp; method: string }[] =>
+    app.routes.map((r) => ({
+      method: r.method,
+      re: new RegExp("^" + r.path.replace(/:[^/]+/g, "[^/]+") + "/?$"),
+    }));
+  let routeCache: { re: RegExp; method: string }[] | null = null;
+  function notFoundOrMethod(request: Request): ApiError {
+    const path = new URL(request.url).pathname;
+    routeCache ??= patterns();
+    const allowed = [...new Set(routeCache.filter((r) => r.re.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return new ApiError("METHOD_NOT_ALLOWED", { headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
+    }
+    const m = PROJECT_PATH_RE.exec(path);
+    if (m && !ctx.projects.has(decodeURIComponent(m[1]))) return new ApiError("PROJECT_NOT_FOUND");
+    return new ApiError("NOT_FOUND");
+  }
+
+  return app;
+}
+
+export type LatchkeyApp = ReturnType<typeof createApp>;
+
+function describe(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { value: String(error) };
+}

@@ -1,0 +1,103 @@
+import { availableParallelism } from "node:os";
+import type { ProjectConfig } from "./config/types.ts";
+import type { PluginRegistry } from "../plugins/index.ts";
+import { createApp, type LatchkeyApp } from "./app.ts";
+import type { AppContext } from "./http/context.ts";
+import { NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from "./http/client-ip.ts";
+import { createHashLimiter } from "./crypto/hash-service.ts";
+import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
+import type { Logger } from "./log.ts";
+import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
+import { startMailSenders } from "./mail/start.ts";
+
+/** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
+export const HASH_QUEUE_LIMIT = 256;
+
+export interface BootOptions {
+  readonly configs: readonly ProjectConfig[];
+  readonly dataDir: string;
+  readonly publicUrl: string;
+  readonly serverKey: Uint8Array;
+  readonly registry: PluginRegistry;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly random?: RandomBytes;
+  readonly trustedProxies?: TrustedProxies;
+  /** Socket peer of a request; the default asks Bun's server. Tests inject their own. */
+  readonly peerIp?: (request: Request) => string | null;
+  readonly hashConcurrency?: number;
+  /** Waiting places of the hash queue (default HASH_QUEUE_LIMIT); tests shrink it to reach 503. */
+  readonly hashQueueLimit?: number;
+  /** Start the background mail senders (off in tests that drive the outbox by hand). */
+  readonly startMail?: boolean;
+}
+
+export interface ProjectFailure {
+  readonly id: string;
+  readonly file: string;
+  readonly message: string;
+}
+
+export interface Booted {
+  readonly app: LatchkeyApp;
+  readonly ctx: AppContext;
+  readonly deps: ServerDeps;
+  readonly projects: Map<string, ProjectRuntime>;
+  readonly failures: ProjectFailure[];
+  /** Keys generated at this boot, per project, to print once. */
+  readonly generatedKeys: Map<string, { admin?: string; public?: string }>;
+  close(): Promise<void>;
+}
+
+/** Builds deps, loads every project (a failing project is reported, the others still serve) and the app. */
+export function boot(opts: BootOptions): Booted {
+  const deps: ServerDeps = {
+    now: opts.now ?? Date.now,
+    random: opts.random ?? defaultRandomBytes,
+    log: opts.log,
+    serverKey: opts.serverKey,
+    publicUrl: opts.publicUrl,
+    dataDir: opts.dataDir,
+    hashLimiter: createHashLimiter({ concurrency: opts.hashConcurrency ?? availableParallelism(), maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT }),
+    registry: opts.registry,
+  };
+  const projects = new Map<string, ProjectRuntime>();
+  const failures: ProjectFailure[] = [];
+  const generatedKeys = new Map<string, { admin?: string; public?: string }>();
+  for (const config of opts.configs) {
+    try {
+      const loaded = loadProjectRuntime(config, deps);
+      projects.set(config.id, loaded.runtime);
+      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      failures.push({ id: config.id, file: config.filePath, message });
+      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+    }
+  }
+  if (opts.startMail !== false) startMailSenders([...projects.values()]);
+  const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
+  const ctx: AppContext = {
+    deps,
+    projects,
+    isReady: () => failures.length === 0,
+    failedProjects: new Map(failures.map((f) => [f.id, f.message])),
+    clientIp(request, server) {
+      const peer = (opts.peerIp ? opts.peerIp(request) : server?.requestIP(request)?.address) ?? "unknown";
+      return resolveClientIp(peer, request.headers.get("x-forwarded-for"), trusted);
+    },
+  };
+  const app = createApp(ctx);
+  return {
+    app,
+    ctx,
+    deps,
+    projects,
+    failures,
+    generatedKeys,
+    async close() {
+      for (const p of projects.values()) await p.close();
+      projects.clear();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/** Argument parsing for the CLI (SPEC §1). A flag beats the environment, which beats the defaults. */
+import type { LogLevel } from "../log.ts";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface ServeOptions {
+  readonly configPaths: string[];
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly trustedProxies: string;
+  readonly logLevel: LogLevel;
+}
+
+export type Command =
+  | { kind: "serve"; options: ServeOptions }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null }
+  | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
+  | { kind: "version" }
+  | { kind: "help" };
+
+type Env = Record<string, string | undefined>;
+const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project"]);
+const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version"]);
+
+interface Parsed {
+  positional: string[];
+  values: Map<string, string[]>;
+  bools: Set<string>;
+}
+
+function tokenize(argv: readonly string[]): Parsed {
+  const p: Parsed = { positional: [], values: new Map(), bools: new Set() };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith("--") && a.includes("=")) {
+      inline = a.slice(a.indexOf("=") + 1);
+      a = a.slice(0, a.indexOf("="));
+    }
+    if (a === "-h") a = "--help";
+    if (a === "-v") a = "--version";
+    if (VALUE_FLAGS.has(a)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${a} needs a value`);
+      p.values.set(a, [...(p.values.get(a) ?? []), v]);
+    } else if (BOOL_FLAGS.has(a)) {
+      if (inline !== undefined) throw new UsageError(`${a} takes no value`);
+      p.bools.add(a);
+    } else if (a.startsWith("-")) {
+      throw new UsageError(`unknown option ${a}`);
+    } else {
+      p.positional.push(a);
+    }
+  }
+  return p;
+}
+
+function allow(p: Parsed, cmd: string, flags: string[]): void {
+  for (const f of [...p.values.keys(), ...p.bools]) {
+    if (!flags.includes(f)) throw new UsageError(`${f} is not an option of \`latchkey ${cmd}\``);
+  }
+}
+
+function last(p: Parsed, flag: string): string | undefined {
+  const v = p.values.get(flag);
+  return v?.[v.length - 1];
+}
+
+function configPaths(p: Parsed, env: Env): string[] {
+  const flags = p.values.get("--config");
+  if (flags?.length) return flags;
+  if (env.LATCHKEY_CONFIG) return env.LATCHKEY_CONFIG.split(",").map((s) => s.trim()).filter(Boolean);
+  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG");
+}
+
+export function parseArgs(argv: readonly string[], env: Env): Command {
+  const p = tokenize(argv);
+  if (p.bools.has("--version") && p.positional.length === 0) return { kind: "version" };
+  if (p.bools.has("--help") || p.positional.length === 0) return { kind: "help" };
+  const [cmd, sub, ...rest] = p.positional;
+  if (cmd === "serve") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level"]);
+    const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
+    const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`invalid port ${portText}`);
+    const logLevel = (last(p, "--log-level") ?? env.LATCHKEY_LOG_LEVEL ?? "info") as LogLevel;
+    if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`invalid log level ${logLevel}`);
+    const hostInUrl = host.includes(":") ? `[${host}]` : host;
+    const publicUrl = (last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
+    let parsedUrl: URL;
+    try {
+      parsedUrl = new URL(publicUrl);
+    } catch {
+      throw new UsageError(`invalid public URL ${publicUrl}`);
+    }
+    if (!["http:", "https:"].includes(parsedUrl.protocol) || parsedUrl.search || parsedUrl.hash || parsedUrl.username) {
+      throw new UsageError("the public URL must be an http(s) URL without query, fragment or credentials");
+    }
+    return {
+      kind: "serve",
+      options: {
+        configPaths: configPaths(p, env),
+        dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data",
+        host,
+        port,
+        publicUrl,
+        trustedProxies: last(p, "--trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
+        logLevel,
+      },
+    };
+  }
+  if (cmd === "check") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    allow(p, "check", ["--config", "--data"]);
+    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null };
+  }
+  if (cmd === "keys") {
+    if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
+    allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data"]);
+    const projectId = last(p, "--project");
+    if (!projectId) throw new UsageError("keys rotate needs --project ID");
+    const which = (["--admin", "--public", "--both"] as const).filter((f) => p.bools.has(f));
+    if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
+    return { kind: "keys-rotate", projectId, which: which[0].slice(2) as "admin" | "public" | "both", dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data" };
+  }
+  throw new UsageError(`unknown command ${cmd}`);
+}
+
+export const HELP = `latchkey — a self-hosted auth server in one executable
+
+Usage:
+  latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
+                  [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
+  latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
+  latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
+  latchkey --version | --help
+
+PATH is a project file or a directory of *.yaml / *.yml files.
+Environment: LATCHKEY_CONFIG, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
+LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes).
+Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
+`;

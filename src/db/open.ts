@@ -1,0 +1,113 @@
+import { Database } from "bun:sqlite";
+import { existsSync, statSync } from "node:fs";
+import internalSql from "./internal.sql" with { type: "text" };
+
+/** Version of the internal layout (internal.sql). A database from a newer version is refused. */
+export const INTERNAL_SCHEMA_VERSION = 1;
+const FORMAT_MARK = "latchkey";
+const BUSY_TIMEOUT_MS = 5000;
+
+/** A project database that must not be loaded; the message is safe to show (no SQL, no secrets). */
+export class DbOpenError extends Error {
+  override readonly name = "DbOpenError";
+}
+
+export interface OpenOptions {
+  readonly readonly?: boolean;
+  /** For a new database: the project id written into the marker. */
+  readonly projectId: string;
+  readonly nowIso: string;
+}
+
+/**
+ * Opens (or creates) a project database, sets and reads back the pragmas of SPEC §4, and makes
+ * sure it is a Latchkey database of a version we understand. Never re-creates or overwrites an
+ * existing file that is not ours, is corrupt, or is newer.
+ */
+export function openProjectDb(path: string, opts: OpenOptions): Database {
+  const existed = existsSync(path) && statSync(path).size > 0;
+  if (opts.readonly && !existed) throw new DbOpenError(`${path} does not exist`);
+  let db: Database;
+  try {
+    db = opts.readonly ? new Database(path, { readonly: true }) : new Database(path, { create: true, readwrite: true });
+  } catch (e) {
+    throw new DbOpenError(`cannot open ${path}: ${(e as Error).message}`);
+  }
+  try {
+    checkReadable(db, path);
+    // Identify the file before changing anything in it (even journal_mode rewrites the header).
+    const tables = userVisibleTables(db);
+    if (tables.length === 0 && opts.readonly) throw new DbOpenError(`${path} is empty`);
+    if (tables.length > 0) checkMarker(db, path, opts.projectId, tables);
+    if (!opts.readonly) configurePragmas(db, path);
+    if (tables.length === 0) initialize(db, opts);
+    else if (!opts.readonly) db.exec(internalSql); // adds internal tables a same-version upgrade may lack
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function checkReadable(db: Database, path: string): void {
+  try {
+    db.query("SELECT count(*) FROM sqlite_master").get();
+    const r = db.query("PRAGMA quick_check(1)").get() as { quick_check: string } | null;
+    if (!r || r.quick_check !== "ok") throw new Error(r?.quick_check ?? "quick_check failed");
+  } catch (e) {
+    throw new DbOpenError(
+      `${path} is not a readable SQLite database or is corrupt (${(e as Error).message}); it was left untouched`,
+    );
+  }
+}
+
+function configurePragmas(db: Database, path: string): void {
+  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS};`);
+  const read = (p: string): unknown => Object.values(db.query(`PRAGMA ${p}`).get() as Record<string, unknown>)[0];
+  const checks: [string, unknown, unknown][] = [
+    ["journal_mode", String(read("journal_mode")).toLowerCase(), "wal"],
+    ["synchronous", Number(read("synchronous")), 2],
+    ["foreign_keys", Number(read("foreign_keys")), 1],
+    ["busy_timeout", Number(read("busy_timeout")), BUSY_TIMEOUT_MS],
+  ];
+  for (const [name, got, want] of checks) {
+    if (got !== want) throw new DbOpenError(`${path}: PRAGMA ${name} is ${String(got)}, expected ${String(want)}`);
+  }
+}
+
+function userVisibleTables(db: Database): string[] {
+  return (db.query("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map(
+    (r) => r.name,
+  );
+}
+
+function initialize(db: Database, opts: OpenOptions): void {
+  db.transaction(() => {
+    db.exec(internalSql);
+    const put = db.query("INSERT INTO _latchkey_meta(key, value) VALUES (?, ?)");
+    put.run("format", FORMAT_MARK);
+    put.run("schema_version", String(INTERNAL_SCHEMA_VERSION));
+    put.run("project_id", opts.projectId);
+    put.run("created_at", opts.nowIso);
+  })();
+}
+
+function checkMarker(db: Database, path: string, projectId: string, tables: string[]): void {
+  if (!tables.includes("_latchkey_meta")) {
+    throw new DbOpenError(`${path} is not a Latchkey database (it has other tables); it was left untouched`);
+  }
+  const rows = db.query("SELECT key, value FROM _latchkey_meta").all() as { key: string; value: string }[];
+  const meta = new Map(rows.map((r) => [r.key, r.value]));
+  if (meta.get("format") !== FORMAT_MARK) {
+    throw new DbOpenError(`${path} is not a Latchkey database; it was left untouched`);
+  }
+  const version = Number(meta.get("schema_version"));
+  if (!Number.isInteger(version) || version > INTERNAL_SCHEMA_VERSION) {
+    throw new DbOpenError(
+      `${path} was written by a newer Latchkey (schema version ${meta.get("schema_version")}, this build knows ${INTERNAL_SCHEMA_VERSION}); upgrade Latchkey`,
+    );
+  }
+  if (meta.get("project_id") !== projectId) {
+    throw new DbOpenError(`${path} belongs to project "${meta.get("project_id")}", not "${projectId}"`);
+  }
+}

@@ -1,0 +1,61 @@
+import type { Database, Statement } from "bun:sqlite";
+import type { RateLimitRule } from "../config/types.ts";
+
+export interface RateLimitResult {
+  readonly allowed: boolean;
+  /** Count in the current window, this hit included. */
+  readonly count: number;
+  /** Seconds until the window ends (>= 1). */
+  readonly retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Counts one event and says whether it is within the limit. One atomic statement. */
+  hit(key: string, rule: RateLimitRule, nowMs: number): RateLimitResult;
+  /** Reads the current count without counting. */
+  peek(key: string, rule: RateLimitRule, nowMs: number): RateLimitResult;
+  /** Takes back one counted event (e.g. a login that turned out to be correct). */
+  undo(key: string): void;
+}
+
+/**
+ * Fixed-window counters in the project database. `hit` is a single UPSERT ... RETURNING, so
+ * parallel requests can never both see "one left": SQLite serializes the statement.
+ */
+export function createRateLimiter(db: Database): RateLimiter {
+  const hitStmt: Statement = db.query(`
+    INSERT INTO _rate_limits(key, window_start, count) VALUES (?1, ?2, 1)
+    ON CONFLICT(key) DO UPDATE SET
+      count = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE count + 1 END,
+      window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END
+    RETURNING count, window_start`);
+  const peekStmt: Statement = db.query("SELECT count, window_start FROM _rate_limits WHERE key = ?");
+  const undoStmt: Statement = db.query("UPDATE _rate_limits SET count = count - 1 WHERE key = ? AND count > 0");
+  const prune: Statement = db.query("DELETE FROM _rate_limits WHERE window_start < ?");
+  let lastPruneMs = 0;
+
+  const result = (count: number, windowStart: number, rule: RateLimitRule, nowMs: number): RateLimitResult => ({
+    allowed: count <= rule.max,
+    count,
+    retryAfterSeconds: Math.max(1, Math.ceil((windowStart + rule.windowSeconds * 1000 - nowMs) / 1000)),
+  });
+
+  return {
+    hit(key, rule, nowMs) {
+      if (nowMs - lastPruneMs > 3_600_000) {
+        lastPruneMs = nowMs;
+        prune.run(nowMs - 31 * 86_400_000); // longer than any sane window
+      }
+      const r = hitStmt.get(key, nowMs, rule.windowSeconds * 1000) as { count: number; window_start: number };
+      return result(r.count, r.window_start, rule, nowMs);
+    },
+    peek(key, rule, nowMs) {
+      const r = peekStmt.get(key) as { count: number; window_start: number } | null;
+      if (!r || r.window_start + rule.windowSeconds * 1000 <= nowMs) return { allowed: true, count: 0, retryAfterSeconds: 1 };
+      return { ...result(r.count, r.window_start, rule, nowMs), allowed: r.count < rule.max };
+    },
+    undo(key) {
+      undoStmt.run(key);
+    },
+  };
+}

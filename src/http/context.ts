@@ -1,0 +1,34 @@
+import type { ProjectRuntime, ServerDeps } from "../projects/runtime.ts";
+import { ApiError } from "./errors.ts";
+
+/** What route modules receive from the composition root. */
+export interface AppContext {
+  readonly deps: ServerDeps;
+  readonly projects: ReadonlyMap<string, ProjectRuntime>;
+  /** True once every project is loaded (GET /readyz). */
+  isReady(): boolean;
+  /** Projects whose file is valid but that could not load (blocked migration, foreign database...). */
+  readonly failedProjects: ReadonlyMap<string, string>;
+  /** The client IP (socket peer, X-Forwarded-For only from trusted proxies). */
+  clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string;
+}
+
+export function requireProject(ctx: AppContext, projectId: string): ProjectRuntime {
+  const p = ctx.projects.get(projectId);
+  if (!p && ctx.failedProjects.has(projectId)) {
+    throw new ApiError("SERVICE_UNAVAILABLE", {
+      message: `Project "${projectId}" did not load; the server log says why.`,
+      suggestion: "Fix the project (see `latchkey check`) and restart.",
+      retryAfterSeconds: 60,
+    });
+  }
+  if (!p) throw new ApiError("PROJECT_NOT_FOUND", { message: `No project "${projectId.slice(0, 64)}" is loaded.` });
+  return p;
+}
+
+/** The project, which must have an auth table (SPEC 6.1: otherwise 404 AUTH_NOT_ENABLED). */
+export function requireAuthProject(ctx: AppContext, projectId: string): ProjectRuntime & { config: { authTableName: string } } {
+  const p = requireProject(ctx, projectId);
+  if (p.config.authTableName === null) throw new ApiError("AUTH_NOT_ENABLED");
+  return p as ProjectRuntime & { config: { authTableName: string } };
+}

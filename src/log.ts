@@ -1,0 +1,38 @@
+/** One JSON object per line, UTC timestamps (SPEC §9.6). Never pass secrets in fields. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** A security event (signup, login_failed, lockout, ...): always logged at info or above. */
+  event(event: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export function createLogger(opts: { level: LogLevel; write?: (line: string) => void; fields?: Record<string, unknown> }): Logger {
+  const write = opts.write ?? ((line: string) => process.stdout.write(line + "\n"));
+  const base = opts.fields ?? {};
+  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    if (RANK[level] < RANK[opts.level]) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+  };
+  return {
+    log,
+    debug: (m, f) => log("debug", m, f),
+    info: (m, f) => log("info", m, f),
+    warn: (m, f) => log("warn", m, f),
+    error: (m, f) => log("error", m, f),
+    event: (e, f) => log("info", e, { event: e, ...f }),
+    child: (fields) => createLogger({ level: opts.level, write, fields: { ...base, ...fields } }),
+  };
+}
+
+/** A logger that keeps lines in memory (tests). */
+export function createMemoryLogger(level: LogLevel = "debug"): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return Object.assign(createLogger({ level, write: (l) => lines.push(l) }), { lines });
+}

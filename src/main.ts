@@ -1,0 +1,190 @@
+#!/usr/bin/env bun
+import pkg from "../package.json" with { type: "json" };
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
+import { loadProjects, formatConfigIssue } from "./config/load.ts";
+import { BUILTIN_PLUGINS } from "../plugins/index.ts";
+import { createLogger } from "./log.ts";
+import { loadServerKey, ServerKeyError } from "./server-key.ts";
+import { defaultRandomBytes } from "./crypto/random.ts";
+import { parseTrustedProxies } from "./http/client-ip.ts";
+import { boot } from "./boot.ts";
+import { openProjectDb, DbOpenError } from "./db/open.ts";
+import { planSchema, formatPlan } from "./schema/index.ts";
+import { createSettingsRepo } from "./db/settings.ts";
+import { createProjectKeys } from "./db/keys.ts";
+
+const EXIT_OK = 0;
+const EXIT_RUNTIME = 1;
+const EXIT_CONFIG = 2;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+type Env = Record<string, string | undefined>;
+
+async function main(argv: readonly string[], env: Env): Promise<number> {
+  let cmd;
+  try {
+    cmd = parseArgs(argv, env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`latchkey: ${e.message}\nRun \`latchkey --help\` for usage.\n`);
+      return EXIT_CONFIG;
+    }
+    throw e;
+  }
+  switch (cmd.kind) {
+    case "version":
+      process.stdout.write(`latchkey ${pkg.version}\n`);
+      return EXIT_OK;
+    case "help":
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    case "check":
+      return runCheck(cmd.configPaths, cmd.dataDir, env);
+    case "keys-rotate":
+      return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
+    case "serve":
+      return runServe(cmd.options, env);
+  }
+}
+
+function loadConfigsOrReport(paths: readonly string[], env: Env) {
+  const { projects, issues } = loadProjects(paths, { env, registry: BUILTIN_PLUGINS });
+  if (issues.length > 0) {
+    for (const i of issues) process.stderr.write(`config error: ${formatConfigIssue(i)}\n`);
+    process.stderr.write(`${issues.length} configuration error(s); nothing was started.\n`);
+    return null;
+  }
+  if (projects.length === 0) {
+    process.stderr.write(`config error: no project files found in ${paths.join(", ")}\n`);
+    return null;
+  }
+  return projects;
+}
+
+function runCheck(paths: readonly string[], dataDir: string | null, env: Env): number {
+  const configs = loadConfigsOrReport(paths, env);
+  if (!configs) return EXIT_CONFIG;
+  let failed = false;
+  for (const config of configs) {
+    const dbPath = dataDir === null ? null : join(dataDir, `${config.id}.db`);
+    let db = null;
+    try {
+      if (dbPath && existsSync(dbPath)) db = openProjectDb(dbPath, { readonly: true, projectId: config.id, nowIso: new Date().toISOString() });
+      const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
+      process.stdout.write(`project ${config.id} (${config.filePath}):\n${formatPlan(plan)}\n`);
+      if (plan.blocked) {
+        failed = true;
+        process.stderr.write(`project ${config.id}: destructive changes need confirm_destructive: true\n`);
+      }
+    } catch (e) {
+      failed = true;
+      process.stderr.write(`project ${config.id}: ${(e as Error).message}\n`);
+    } finally {
+      db?.close();
+    }
+  }
+  return failed ? EXIT_CONFIG : EXIT_OK;
+}
+
+function runKeysRotate(projectId: string, which: "admin" | "public" | "both", dataDir: string): number {
+  const path = join(dataDir, `${projectId}.db`);
+  if (!existsSync(path)) {
+    process.stderr.write(`latchkey: no database for project ${projectId} at ${path}\n`);
+    return EXIT_CONFIG;
+  }
+  let db;
+  try {
+    db = openProjectDb(path, { projectId, nowIso: new Date().toISOString() });
+  } catch (e) {
+    process.stderr.write(`latchkey: ${(e as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  try {
+    const keys = createProjectKeys(createSettingsRepo(db), defaultRandomBytes);
+    const kinds = which === "both" ? (["admin", "public"] as const) : ([which] as const);
+    const out = keys.rotate(kinds, new Date().toISOString());
+    if (out.admin) process.stdout.write(`admin_key=${out.admin}\n`);
+    if (out.public) process.stdout.write(`public_key=${out.public}\n`);
+    return EXIT_OK;
+  } finally {
+    db.close();
+  }
+}
+
+async function runServe(options: ServeOptions, env: Env): Promise<number> {
+  const trusted = parseTrustedProxies(options.trustedProxies);
+  if (typeof trusted === "string") {
+    process.stderr.write(`latchkey: ${trusted}\n`);
+    return EXIT_CONFIG;
+  }
+  const configs = loadConfigsOrReport(options.configPaths, env);
+  if (!configs) return EXIT_CONFIG;
+  const log = createLogger({ level: options.logLevel });
+  let serverKey: Uint8Array;
+  try {
+    serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
+  } catch (e) {
+    process.stderr.write(`latchkey: ${(e as Error).message}\n`);
+    return e instanceof ServerKeyError ? EXIT_CONFIG : EXIT_RUNTIME;
+  }
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  const booted = boot({
+    configs,
+    dataDir: options.dataDir,
+    publicUrl: options.publicUrl,
+    serverKey,
+    registry: BUILTIN_PLUGINS,
+    log,
+    trustedProxies: trusted,
+    peerIp: (request) => server?.requestIP(request)?.address ?? null,
+  });
+  for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
+  for (const [id, k] of booted.generatedKeys) {
+    const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
+    process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
+  }
+  try {
+    server = Bun.serve({
+      hostname: options.host,
+      port: options.port,
+      // Above the app's 64 KiB limit on purpose: Bun's own 413 has no envelope or request id.
+      maxRequestBodySize: 8 * 1024 * 1024,
+      fetch: (request) => booted.app.handle(request),
+    });
+  } catch (e) {
+    process.stderr.write(`latchkey: cannot listen on ${options.host}:${options.port}: ${(e as Error).message}\n`);
+    await booted.close();
+    return EXIT_RUNTIME;
+  }
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  log.info(`listening on http://${hostInUrl}:${server.port}`, { projects: [...booted.projects.keys()] });
+
+  const listening = server;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      log.info("shutting down", { signal });
+      const timer = setTimeout(() => void listening.stop(true), SHUTDOWN_GRACE_MS);
+      await listening.stop(false);
+      clearTimeout(timer);
+      await booted.close();
+      log.info("stopped");
+      resolve(EXIT_OK);
+    };
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+  });
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    const message = e instanceof DbOpenError || e instanceof Error ? e.message : String(e);
+    process.stderr.write(`latchkey: fatal: ${message}\n`);
+    process.exit(EXIT_RUNTIME);
+  },
+);

@@ -1,0 +1,125 @@
+import type { Database } from "bun:sqlite";
+import { parse } from "valibot";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { join } from "node:path";
+import type { ProjectConfig } from "../config/types.ts";
+import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
+import type { PluginRegistry } from "../../plugins/index.ts";
+import type { Logger } from "../log.ts";
+import type { RandomBytes } from "../crypto/random.ts";
+import { deriveKey } from "../crypto/digest.ts";
+import { createHashService, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
+import { openProjectDb } from "../db/open.ts";
+import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
+import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
+import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
+import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
+import { applySchema, buildDrizzleTables } from "../schema/index.ts";
+
+/** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
+export interface ServerDeps {
+  now(): number;
+  readonly random: RandomBytes;
+  readonly log: Logger;
+  readonly serverKey: Uint8Array;
+  /** Base of every link and of the `iss` claim; never taken from a request's Host header. */
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly hashLimiter: HashLimiter;
+  readonly registry: PluginRegistry;
+}
+
+/** Everything one loaded project needs at request time. */
+export interface ProjectRuntime {
+  readonly id: string;
+  readonly config: ProjectConfig;
+  readonly db: Database;
+  readonly orm: BunSQLiteDatabase;
+  readonly tables: ReturnType<typeof buildDrizzleTables>;
+  readonly settings: SettingsRepo;
+  readonly keys: ProjectKeys;
+  readonly jwt: JwtSecrets;
+  readonly rateLimiter: RateLimiter;
+  readonly hashes: HashService;
+  readonly mailProvider: MailProvider;
+  /** `iss` of this project's access tokens. */
+  readonly issuer: string;
+  /** Subkeys of the server key for this project (never stored). */
+  readonly secrets: { readonly refresh: Uint8Array; readonly link: Uint8Array };
+  readonly log: Logger;
+  readonly deps: ServerDeps;
+  redirectOrigins(): string[];
+  setRedirectOrigins(origins: readonly string[]): void;
+  /** Hooks run on close (the mail sender registers its stop here). */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export interface LoadedProject {
+  readonly runtime: ProjectRuntime;
+  /** Keys generated at this boot, to print once. */
+  readonly generatedKeys: { admin?: string; public?: string };
+}
+
+const ORIGINS_KEY = "allowed_redirect_origins";
+
+/** Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins. */
+export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): LoadedProject {
+  const nowIso = new Date(deps.now()).toISOString();
+  const log = deps.log.child({ project: config.id });
+  const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  try {
+    const plan = applySchema(db, config.tables, { confirmDestructive: config.confirmDestructive, nowIso });
+    for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
+
+    const settings = createSettingsRepo(db);
+    const keys = createProjectKeys(settings, deps.random);
+    const generatedKeys = keys.ensure(config.keys, nowIso);
+    const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
+    settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
+
+    const pluginCtx = { baseDir: config.filePath.replace(/[/\\][^/\\]*$/, ""), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
+    const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
+    const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
+    const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
+      f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
+    );
+    const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
+    const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
+
+    const closeHooks: (() => Promise<void> | void)[] = [];
+    const runtime: ProjectRuntime = {
+      id: config.id,
+      config,
+      db,
+      orm: drizzle({ client: db }),
+      tables: buildDrizzleTables(config.tables),
+      settings,
+      keys,
+      jwt: createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso }),
+      rateLimiter: createRateLimiter(db),
+      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
+      mailProvider,
+      issuer: `${deps.publicUrl}/p/${config.id}`,
+      secrets: {
+        refresh: deriveKey(deps.serverKey, `refresh:${config.id}`),
+        link: deriveKey(deps.serverKey, `link:${config.id}`),
+      },
+      log,
+      deps,
+      redirectOrigins: () => JSON.parse(settings.get(ORIGINS_KEY)?.value ?? "[]") as string[],
+      setRedirectOrigins: (origins) => settings.setValue(ORIGINS_KEY, JSON.stringify(origins), new Date(deps.now()).toISOString()),
+      onClose: (fn) => closeHooks.push(fn),
+      async close() {
+        for (const fn of closeHooks.reverse()) await fn();
+        await mailProvider.close?.();
+        db.close();
+      },
+    };
+    return { runtime, generatedKeys };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+

@@ -1,0 +1,158 @@
+/**
+ * Builds a Latchkey app under test: project files in a temp dir, a real SQLite file per project,
+ * cheap (but real) hash parameters, an injectable clock and an in-memory log.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { boot, type BootOptions, type Booted } from "../../src/boot.ts";
+import { loadProjects, formatConfigIssue } from "../../src/config/load.ts";
+import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
+import { createMemoryLogger } from "../../src/log.ts";
+import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-ip.ts";
+import { startMailSenders } from "../../src/mail/start.ts";
+import type { SenderOptions } from "../../src/mail/sender.ts";
+import { createMailCapture, createOutboxDriver, registryWithCapture, type MailCapture, type OutboxDriver } from "./mail.ts";
+
+/** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
+export const CHEAP_HASHER = { algorithm: "argon2id", options: { memory_cost: 1024, time_cost: 1 } };
+
+export type ProjectSpec = Record<string, unknown> & { id: string };
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  token?: string;
+  /** Socket peer IP for this request (default 127.0.0.1). */
+  ip?: string;
+}
+
+export interface TestInstance {
+  dir: string;
+  dataDir: string;
+  booted: Booted;
+  clock: { now: number; advance(ms: number): void };
+  logs: string[];
+  req(method: string, path: string, opts?: RequestOptions): Promise<TestResponse>;
+  /** Closes every project and boots again on the same data dir (optionally with new project files). */
+  restart(projects?: ProjectSpec[]): Promise<void>;
+  /** Messages sent through the `capture` mail provider (`mail: { provider: capture }`). */
+  mail: MailCapture;
+  /** Reads / drives the outbox by hand when no background sender runs. */
+  outbox: OutboxDriver;
+  close(): Promise<void>;
+}
+
+export function projectYaml(spec: ProjectSpec): string {
+  const withHasher = structuredClone(spec) as Record<string, unknown>;
+  const auth = (withHasher.auth ?? {}) as Record<string, unknown>;
+  if (!auth.hasher) auth.hasher = CHEAP_HASHER;
+  withHasher.auth = auth;
+  return stringify(withHasher);
+}
+
+export async function createTestInstance(
+  projects: ProjectSpec[],
+  opts: {
+    trustedProxies?: string;
+    env?: Record<string, string>;
+    boot?: Partial<BootOptions>;
+    /** Run the real background mail senders with these options (e.g. a compressed retry schedule). */
+    mailSender?: SenderOptions;
+  } = {},
+): Promise<TestInstance> {
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-test-"));
+  const dataDir = join(dir, "data");
+  const configDir = join(dir, "projects");
+  mkdirSync(configDir, { recursive: true });
+  // The CLI creates the data dir with the server key; boot() itself expects it to exist.
+  mkdirSync(dataDir, { recursive: true });
+  const clock = { now: Date.UTC(2026, 0, 15, 12, 0, 0), advance(ms: number) { clock.now += ms; } };
+  const logger = createMemoryLogger("debug");
+  const serverKey = new Uint8Array(32).fill(42);
+  const mail = createMailCapture();
+  const registry = registryWithCapture(BUILTIN_PLUGINS, mail);
+  let trusted: TrustedProxies | undefined;
+  if (opts.trustedProxies) {
+    const t = parseTrustedProxies(opts.trustedProxies);
+    if (typeof t === "string") throw new Error(t);
+    trusted = t;
+  }
+
+  const writeProjects = (specs: ProjectSpec[]): void => {
+    rmSync(configDir, { recursive: true, force: true });
+    mkdirSync(configDir, { recursive: true });
+    for (const s of specs) writeFileSync(join(configDir, `${s.id}.yaml`), projectYaml(s));
+  };
+  const start = (): Booted => {
+    const { projects: configs, issues } = loadProjects([configDir], { env: opts.env ?? {}, registry });
+    if (issues.length) throw new Error(issues.map(formatConfigIssue).join("\n"));
+    const booted = boot({
+      configs,
+      dataDir,
+      publicUrl: "http://127.0.0.1:8080",
+      serverKey,
+      registry,
+      log: logger,
+      now: () => clock.now,
+      trustedProxies: trusted,
+      peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
+      startMail: false,
+      ...opts.boot,
+    });
+    if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
+    return booted;
+  };
+
+  writeProjects(projects);
+  const inst: TestInstance = {
+    dir,
+    dataDir,
+    booted: start(),
+    clock,
+    logs: logger.lines,
+    mail,
+    outbox: createOutboxDriver(() => inst.booted.projects),
+    async req(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      if (o.ip) headers["x-test-peer-ip"] = o.ip;
+      let body: string | undefined;
+      if (o.rawBody !== undefined) body = o.rawBody;
+      else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers["content-type"] ??= "application/json";
+      }
+      // Real clients send Content-Length; Request objects built from a string do not set it.
+      if (body !== undefined) headers["content-length"] ??= String(Buffer.byteLength(body));
+      const res = await inst.booted.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      return { status: res.status, headers: res.headers, text, body: parsed };
+    },
+    async restart(specs) {
+      await inst.booted.close();
+      if (specs) writeProjects(specs);
+      inst.booted = start();
+    },
+    async close() {
+      await inst.booted.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return inst;
+}
