@@ -29,6 +29,23 @@ export interface TemplateUserColumns {
 /** `null`: the project has no auth table; "unchecked": its columns are unknown (the tables have errors). */
 export type UserColumnsForTemplates = TemplateUserColumns | null | "unchecked";
 
+/**
+ * Variables a subject may use. A subject is a mail header, and no user-supplied value ever goes
+ * into a header (SPEC 8), so `email` and `user.<column>` are refused there at load.
+ */
+export const SUBJECT_VARIABLES = ["project_name", "expires_in", "app_url"] as const;
+
+function checkSubjectVariables(subject: string, path: string, issues: PathIssue[]): void {
+  for (const name of findTemplateVariables(subject)) {
+    if ((SUBJECT_VARIABLES as readonly string[]).includes(name)) continue;
+    issues.push({
+      path,
+      message: `{{${printable(name)}}} cannot be used in a subject: no user value goes into a mail header (available: ${SUBJECT_VARIABLES.join(", ")})`,
+    });
+  }
+  if (subject.replace(VARIABLE, "").includes("{{")) issues.push({ path, message: "unclosed {{ in template (write {{name}})" });
+}
+
 function checkVariables(template: string, columns: UserColumnsForTemplates, path: string, issues: PathIssue[]): void {
   const known = new Set<string>(TEMPLATE_VARIABLES);
   for (const name of findTemplateVariables(template)) {
@@ -83,7 +100,7 @@ export function loadTemplates(
     const base = joinPath("mail.templates", name);
     const override: { subject?: string; text?: string; html?: string } = {};
     if (declared.subject !== undefined) {
-      checkVariables(declared.subject, opts.userColumns, joinPath(base, "subject"), issues);
+      checkSubjectVariables(declared.subject, joinPath(base, "subject"), issues);
       override.subject = declared.subject;
     }
     for (const part of ["text", "html"] as const) {

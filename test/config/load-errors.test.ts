@@ -94,15 +94,27 @@ const CASES: readonly BadCase[] = [
     secrets: ["hunter2secret"],
   },
   {
-    name: "a template with an unknown variable",
+    name: "a subject with an unknown variable",
     files: one(project("mail:\n  templates:\n    reset_password: { subject: 'Reset {{ projectname }}' }")),
     path: "mail.templates.reset_password.subject",
-    message: "unknown template variable {{projectname}}",
+    message: "{{projectname}} cannot be used in a subject",
+  },
+  {
+    name: "a subject carrying a user value (the email) into a header",
+    files: one(project("mail:\n  templates:\n    reset_password: { subject: 'Reset for {{email}}' }")),
+    path: "mail.templates.reset_password.subject",
+    message: "no user value goes into a mail header",
+  },
+  {
+    name: "a subject carrying a user column into a header",
+    files: one(project("mail:\n  templates:\n    verify_email: { subject: 'Hi {{user.nickname}}' }", col("nickname: string"))),
+    path: "mail.templates.verify_email.subject",
+    message: "cannot be used in a subject",
   },
   {
     name: "a template naming a hidden user column",
-    files: one(project("mail:\n  templates:\n    verify_email: { subject: 'Hi {{user.internal_note}}' }", col("internal_note: text hidden"))),
-    path: "mail.templates.verify_email.subject",
+    files: { "demo.yaml": project("mail:\n  templates:\n    verify_email: { text: mail/v.txt }", col("internal_note: text hidden")), "mail/v.txt": "Hi {{user.internal_note}}\n" },
+    path: "mail.templates.verify_email.text",
     message: "hidden column",
   },
   {
