@@ -1,0 +1,29 @@
+import type { RateLimitName } from "../config/types.ts";
+import type { RateLimitResult } from "../db/rate-limits.ts";
+import type { ProjectRuntime } from "../projects/runtime.ts";
+import { ApiError } from "./errors.ts";
+
+/**
+ * Counts one event against the project's rule `name` (SPEC 9.5) and returns the counter state,
+ * or null when the rule is `off`. Never throws: the caller decides what a refusal means.
+ */
+export function hitRateLimit(p: ProjectRuntime, name: RateLimitName, key: string, nowMs: number): RateLimitResult | null {
+  const rule = p.config.auth.rateLimits[name];
+  return rule ? p.rateLimiter.hit(`${name}:${key}`, rule, nowMs) : null;
+}
+
+/** Takes back one event counted by hitRateLimit (e.g. a login that turned out to be correct). */
+export function undoRateLimit(p: ProjectRuntime, name: RateLimitName, key: string): void {
+  if (p.config.auth.rateLimits[name]) p.rateLimiter.undo(`${name}:${key}`);
+}
+
+/** Counts one event and throws 429 RATE_LIMITED with Retry-After when it is over the limit. */
+export function enforceRateLimit(p: ProjectRuntime, name: RateLimitName, key: string, nowMs: number): RateLimitResult | null {
+  const r = hitRateLimit(p, name, key, nowMs);
+  if (r && !r.allowed) throw rateLimitedError(r);
+  return r;
+}
+
+export function rateLimitedError(r: RateLimitResult): ApiError {
+  return new ApiError("RATE_LIMITED", { retryAfterSeconds: r.retryAfterSeconds });
+}

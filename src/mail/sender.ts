@@ -1,0 +1,226 @@
+/**
+ * The background outbox sender, one per project. Timer-driven (no busy loop): it sleeps until the
+ * earliest pending retry, and `wake()` (called on every enqueue) brings it back at once. Sends run
+ * one at a time, outside every request, so mail never blocks or changes an API response.
+ *
+ * Delivery is at-least-once: an attempt is counted and the next retry time written *before* the
+ * provider is called, so a crash mid-send leads to a retry, not a lost message.
+ */
+import type { ProjectRuntime } from "../projects/runtime.ts";
+import { pruneLinkTokens } from "./link-tokens.ts";
+import { outboxRepo, setOutboxWaker, type OutboxRow } from "./outbox.ts";
+import { renderOutboxMessage } from "./render.ts";
+
+export interface OutboxSchedule {
+  /** Delay after the first failed attempt; doubles after each further failure. */
+  readonly baseDelayMs: number;
+  /** Cap of a single delay. */
+  readonly maxDelayMs: number;
+  /** Attempts in total; after the last failure the message is marked failed. */
+  readonly maxAttempts: number;
+}
+
+/** 5 s, 10 s, 20 s, ... capped at 10 min; 10 attempts spread over about 30 minutes. */
+export const DEFAULT_OUTBOX_SCHEDULE: OutboxSchedule = { baseDelayMs: 5_000, maxDelayMs: 600_000, maxAttempts: 10 };
+
+export interface SenderOptions {
+  readonly schedule?: Partial<OutboxSchedule>;
+  /** A provider call that has not settled after this long counts as failed. */
+  readonly sendTimeoutMs?: number;
+  /** How long `stop()` waits for an in-flight send before giving up on it. */
+  readonly stopTimeoutMs?: number;
+  /** Longest sleep between two looks at the outbox (bounds the effect of clock changes). */
+  readonly maxSleepMs?: number;
+}
+
+export interface OutboxSender {
+  /** Look at the outbox now (after an enqueue). */
+  wake(): void;
+  /** Stops the timer and lets an in-flight send finish (up to `stopTimeoutMs`). */
+  stop(): Promise<void>;
+}
+
+export interface DeliveryCounts {
+  sent: number;
+  retried: number;
+  failed: number;
+}
+
+const BATCH = 50;
+/** Finished messages and dead link tokens are kept this long (for support questions), then deleted. */
+const RETENTION_MS = 30 * 86_400_000;
+const HOUSEKEEPING_EVERY_MS = 3_600_000;
+
+/** Delay before attempt `attempt + 1`, after `attempt` (1-based) failed attempts. */
+export function retryDelayMs(schedule: OutboxSchedule, attempt: number): number {
+  return Math.min(schedule.maxDelayMs, schedule.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export function resolveSchedule(partial: Partial<OutboxSchedule> | undefined): OutboxSchedule {
+  return { ...DEFAULT_OUTBOX_SCHEDULE, ...partial };
+}
+
+/**
+ * Delivers every message that is due now, one at a time, and returns what happened. Used by the
+ * sender's timer and by tests that drive the outbox by hand.
+ */
+export async function deliverDue(
+  p: ProjectRuntime,
+  opts: { schedule?: Partial<OutboxSchedule>; sendTimeoutMs?: number; shouldStop?: () => boolean } = {},
+): Promise<DeliveryCounts> {
+  const schedule = resolveSchedule(opts.schedule);
+  const counts: DeliveryCounts = { sent: 0, retried: 0, failed: 0 };
+  const stop = opts.shouldStop ?? ((): boolean => false);
+  while (!stop()) {
+    const rows = outboxRepo.due(p, p.deps.now(), BATCH);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      if (stop()) break;
+      const outcome = await deliverOne(p, row, schedule, opts.sendTimeoutMs ?? 60_000);
+      if (outcome !== null) counts[outcome]++;
+    }
+  }
+  return counts;
+}
+
+async function deliverOne(
+  p: ProjectRuntime,
+  row: OutboxRow,
+  schedule: OutboxSchedule,
+  sendTimeoutMs: number,
+): Promise<keyof DeliveryCounts | null> {
+  const attempt = row.attempts + 1;
+  const startedMs = p.deps.now();
+  if (!outboxRepo.claim(p, row, startedMs + retryDelayMs(schedule, attempt))) return null;
+  const fields = { outbox_id: row.id, template: row.template, attempt };
+
+  const rendered = renderOutboxMessage(p, row, startedMs);
+  if (!rendered.ok) {
+    outboxRepo.markFailed(p, row.id, p.deps.now(), rendered.reason);
+    p.log.warn("mail dropped", { ...fields, reason: rendered.reason });
+    return "failed";
+  }
+  try {
+    await withTimeout(p.mailProvider.send(rendered.message), sendTimeoutMs);
+  } catch (e) {
+    const error = describeError(e, rendered.secrets);
+    if (attempt >= schedule.maxAttempts) {
+      outboxRepo.markFailed(p, row.id, p.deps.now(), error);
+      p.log.error("mail delivery failed; giving up", { ...fields, max_attempts: schedule.maxAttempts, error });
+      return "failed";
+    }
+    outboxRepo.recordError(p, row.id, error);
+    p.log.warn("mail delivery failed; will retry", { ...fields, retry_in_ms: retryDelayMs(schedule, attempt), error });
+    return "retried";
+  }
+  outboxRepo.markSent(p, row.id, p.deps.now());
+  p.log.info("mail sent", fields);
+  return "sent";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the mail provider did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Error text for the log and `_outbox.last_error`: the provider's message, cut short, without
+ * control characters and with the link token (and the link) scrubbed out, since a provider may
+ * echo the message it failed to send and no database or log may hold a token.
+ */
+export function describeError(e: unknown, secrets: readonly string[]): string {
+  let text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  for (const s of secrets) if (s !== "") text = text.split(s).join("[redacted]");
+  return text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 300);
+}
+
+/** Starts the sender of one project. It looks at the outbox at once (messages left by a previous run). */
+export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): OutboxSender {
+  const schedule = resolveSchedule(opts.schedule);
+  const maxSleepMs = opts.maxSleepMs ?? 60_000;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  let lastHousekeepingMs = -Infinity;
+
+  const housekeep = (): void => {
+    const nowMs = p.deps.now();
+    if (nowMs - lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
+    lastHousekeepingMs = nowMs;
+    outboxRepo.pruneFinished(p, nowMs - RETENTION_MS);
+    pruneLinkTokens(p, nowMs - RETENTION_MS);
+  };
+
+  const arm = (ms: number): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(pass, ms);
+    // The sender alone never keeps the process alive; the HTTP server does.
+    timer.unref?.();
+  };
+
+  const armForNextDue = (): void => {
+    if (stopped) return;
+    const at = outboxRepo.nextDueAt(p);
+    // Sleep until the earliest retry; when idle, until housekeeping is due. An enqueue wakes us
+    // earlier, and `maxSleepMs` bounds every sleep (a safety net against clock jumps).
+    const untilHousekeeping = Math.max(1_000, lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - p.deps.now());
+    arm(at === null ? Math.min(maxSleepMs, untilHousekeeping) : Math.min(maxSleepMs, Math.max(0, at - p.deps.now())));
+  };
+
+  function pass(): void {
+    timer = null;
+    if (stopped) return;
+    if (running !== null) {
+      again = true;
+      return;
+    }
+    running = (async (): Promise<void> => {
+      housekeep();
+      do {
+        again = false;
+        await deliverDue(p, { schedule, sendTimeoutMs: opts.sendTimeoutMs, shouldStop: () => stopped });
+      } while (again && !stopped);
+    })()
+      .catch((e: unknown) => {
+        // After stop() the database may already be closed under a slow send; nothing to report then.
+        if (!stopped) p.log.error("mail sender pass failed", { error: describeError(e, []) });
+      })
+      .finally(() => {
+        running = null;
+        try {
+          armForNextDue();
+        } catch (e) {
+          if (stopped) return;
+          p.log.error("mail sender cannot read the outbox", { error: describeError(e, []) });
+          arm(maxSleepMs);
+        }
+      });
+  }
+
+  const sender: OutboxSender = {
+    wake(): void {
+      if (stopped) return;
+      if (running !== null) again = true;
+      else arm(0);
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      setOutboxWaker(p, null);
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (running !== null) {
+        const limit = opts.stopTimeoutMs ?? 10_000;
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([running, new Promise<void>((resolve) => (t = setTimeout(resolve, limit)))]);
+        clearTimeout(t);
+      }
+    },
+  };
+  setOutboxWaker(p, sender.wake);
+  arm(0);
+  return sender;
+}

@@ -1,0 +1,113 @@
+/**
+ * Forgot / reset password (SPEC 6.1, 9.3, 9.4, 9.5).
+ *
+ * Enumeration: forgot-password answers the same body in about the same time for known and unknown
+ * emails. Both paths do the same work: one user lookup and one write transaction (the per-email
+ * counter); a known address only adds two small inserts to that transaction. The mail is queued,
+ * never sent inline, so SMTP latency never shows in the response.
+ */
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { validateRedirectUrl } from "../../config/origins.ts";
+import { ApiError } from "../../http/errors.ts";
+import type { JsonObject } from "../../http/body.ts";
+import { enforceRateLimit } from "../../http/rate-limit.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
+import { originOf } from "../../mail/links.ts";
+import { queueTemplateMail } from "../../mail/mailer.ts";
+import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+import { parseEmail } from "../users/email.ts";
+import { usersOf } from "../users/repo.ts";
+import { checkPasswordPolicy } from "../password/policy.ts";
+import { hashPassword } from "../password/hashing.ts";
+import { revokeUserSessions } from "../session/sessions.ts";
+import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
+
+const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
+const RESET_FIELDS: ReadonlySet<string> = new Set(["token", "new_password"]);
+
+/**
+ * When `forgot_password_per_email` is `off`, the counter is still written (with a rule that never
+ * refuses) so that known and unknown emails keep doing the same database work.
+ */
+const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
+
+/**
+ * POST /auth/forgot-password. Returns normally (-> 200 `{ok:true}`) whether or not the email is
+ * registered and whether or not the per-email mail cap is reached; throws only for a bad request
+ * (redirect_url first, before anything else) or the per-IP limit.
+ */
+export function requestPasswordReset(p: ProjectRuntime, body: JsonObject, client: ClientMeta): void {
+  if (body.redirect_url === undefined || body.redirect_url === null) {
+    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
+  }
+  const redirect = validateRedirectUrl(body.redirect_url, p.redirectOrigins());
+  if (!redirect.ok) throw new ApiError("VALIDATION_REDIRECT_URL", { field: "redirect_url" });
+  if (body.email === undefined || body.email === null) {
+    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
+  }
+  const email = parseEmail(body.email);
+  if (!email.ok) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "email", message: '"email" is not a valid email address.' });
+  refuseUnknownFields(body, FORGOT_FIELDS, null);
+
+  const nowMs = p.deps.now();
+  enforceRateLimit(p, "forgot_password_per_ip", client.ip, nowMs);
+
+  const queued = p.db.transaction((): string | null => {
+    const user = usersOf(p).findByCanonicalEmail(email.canonical);
+    const rule = p.config.auth.rateLimits.forgot_password_per_email;
+    const cap = p.rateLimiter.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
+    if (user === null || !cap.allowed) return null;
+    const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
+    // The token is bound to the stored address, and the mail goes to it (not to what was typed).
+    const token = issueLinkToken(p, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
+    queueTemplateMail(p, {
+      template: "reset_password",
+      user: { id: user.id, email: user.email },
+      link: { tokenId: token.id, base: redirect.url },
+      expiresInSeconds: ttlSeconds,
+      appUrl: originOf(redirect.url),
+      nowMs,
+    });
+    return user.id;
+  })();
+  p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
+}
+
+/**
+ * POST /auth/reset-password. The policy is checked and the new password hashed *before* the
+ * token is consumed, so a refused password leaves the link usable and no await sits inside the
+ * transaction. The transaction then consumes the token with one conditional update (two
+ * concurrent uses: exactly one wins) and applies every effect of the reset atomically.
+ */
+export async function resetPassword(p: ProjectRuntime, body: JsonObject, client: ClientMeta): Promise<void> {
+  const token = requireLinkToken(body.token);
+  const password = checkPasswordPolicy(p, body.new_password, "new_password");
+  refuseUnknownFields(body, RESET_FIELDS, null);
+  enforceRateLimit(p, "link_per_ip", client.ip, p.deps.now());
+
+  // Cheap read first: a dead token costs no hash work.
+  requireLiveLinkToken(p, "reset", token, p.deps.now());
+  const hash = await hashPassword(p, password);
+
+  const nowMs = p.deps.now();
+  const nowIso = new Date(nowMs).toISOString();
+  const userId = p.db.transaction((): string => {
+    const consumed = consumeLinkToken(p, "reset", token, nowMs);
+    if (consumed === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    const users = usersOf(p);
+    const user = users.findById(consumed.userId);
+    // Bound to the address at issuance: once the address changed, the link is dead.
+    if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    users.setPassword(user.id, hash, nowIso);
+    // Following the link proved control of the mailbox.
+    users.markEmailVerified(user.id, nowIso);
+    revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs, exceptId: consumed.id });
+    // A reset is the recovery path ("someone may know my password"): every session ends.
+    revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+    queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
+    return user.id;
+  })();
+  p.log.event("password_reset_completed", { user_id: userId, ...eventFields(client) });
+}

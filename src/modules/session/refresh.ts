@@ -1,0 +1,36 @@
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import type { JsonObject } from "../../http/body.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { ApiError } from "../../http/errors.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+import { usersOf } from "../users/repo.ts";
+import { issueAccessToken } from "./access-token.ts";
+import { rotateRefreshToken } from "./refresh-tokens.ts";
+import type { SessionTokens } from "./start.ts";
+
+const REFRESH_FIELDS = new Set(["refresh_token"]);
+
+export function parseRefreshInput(body: JsonObject): string {
+  refuseUnknownFields(body, REFRESH_FIELDS, null);
+  const token = body.refresh_token;
+  if (token === undefined || token === "") {
+    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "refresh_token", message: '"refresh_token" is required.' });
+  }
+  if (typeof token !== "string") {
+    throw new ApiError("VALIDATION_INVALID_FIELD", { field: "refresh_token", message: '"refresh_token" must be a string.' });
+  }
+  return token;
+}
+
+/** POST /auth/refresh (SPEC 7.2): rotates the token and signs a new access token for its session. */
+export function refreshSession(p: ProjectRuntime, token: string, client: ClientMeta): SessionTokens {
+  const nowMs = p.deps.now();
+  const r = rotateRefreshToken(p, token, nowMs);
+  if (!r.ok) {
+    if (r.reuse) p.log.event("refresh_reuse", { user_id: r.reuse.userId, session_id: r.reuse.sessionId, ...eventFields(client) });
+    throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
+  }
+  const user = usersOf(p).findById(r.userId);
+  if (!user) throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
+  return { token: issueAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
+}

@@ -1,0 +1,44 @@
+import { Elysia } from "elysia";
+import { requireAuthProject, type AppContext } from "../../http/context.ts";
+import { readJsonObject } from "../../http/body.ts";
+import { clientMetaOf } from "../../http/client-meta.ts";
+import { ok } from "../../http/respond.ts";
+import { usersOf } from "../users/repo.ts";
+import { authenticate } from "./authenticate.ts";
+import { login, parseLoginInput } from "./login.ts";
+import { logout, parseLogoutInput } from "./logout.ts";
+import { parseProfilePatch, updateProfile } from "./me.ts";
+import { parseRefreshInput, refreshSession } from "./refresh.ts";
+
+/** POST login, POST refresh, GET/PATCH me, POST logout (SPEC 6.1). */
+export function sessionRoutes(ctx: AppContext) {
+  return new Elysia({ prefix: "/p/:projectId/auth" })
+    .post("/login", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const input = parseLoginInput(await readJsonObject(request));
+      return ok(set, await login(p, input, clientMetaOf(request, ctx.clientIp(request, server), set)));
+    })
+    .post("/refresh", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const token = parseRefreshInput(await readJsonObject(request));
+      return ok(set, refreshSession(p, token, clientMetaOf(request, ctx.clientIp(request, server), set)));
+    })
+    .get("/me", ({ params, request, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      return ok(set, { user: usersOf(p).toPublic(auth.user) });
+    })
+    .patch("/me", async ({ params, request, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      const values = parseProfilePatch(p, await readJsonObject(request));
+      return ok(set, { user: updateProfile(p, auth, values) });
+    })
+    .post("/logout", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      const opts = parseLogoutInput(await readJsonObject(request, { allowEmpty: true }));
+      logout(p, auth, opts, clientMetaOf(request, ctx.clientIp(request, server), set));
+      return ok(set, { ok: true });
+    });
+}

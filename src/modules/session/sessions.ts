@@ -1,0 +1,81 @@
+/**
+ * Sessions: one per login (or signup). An access token carries its session id (`sid`); ending a
+ * session revokes its refresh tokens and makes every access token with that `sid` refused.
+ * Everything here is synchronous so it can run inside the caller's transaction.
+ */
+import type { Statement } from "bun:sqlite";
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import type { ClientMeta } from "../../http/client-meta.ts";
+import { uuidV4 } from "../../crypto/random.ts";
+
+interface SessionStatements {
+  insert: Statement;
+  revokeOne: Statement;
+  revokeOneTokens: Statement;
+  revokeUser: Statement;
+  revokeUserTokens: Statement;
+  touch: Statement;
+}
+
+const cache = new WeakMap<ProjectRuntime, SessionStatements>();
+
+function statementsOf(p: ProjectRuntime): SessionStatements {
+  let s = cache.get(p);
+  if (!s) {
+    s = {
+      insert: p.db.prepare("INSERT INTO _sessions(id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)"),
+      revokeOne: p.db.prepare("UPDATE _sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL"),
+      revokeOneTokens: p.db.prepare("UPDATE _refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL"),
+      revokeUser: p.db.prepare(
+        "UPDATE _sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE user_id = ?3 AND revoked_at IS NULL AND id IS NOT ?4 RETURNING id",
+      ),
+      revokeUserTokens: p.db.prepare(
+        `UPDATE _refresh_tokens SET revoked_at = ?1 WHERE revoked_at IS NULL
+           AND session_id IN (SELECT id FROM _sessions WHERE user_id = ?2 AND id IS NOT ?3)`,
+      ),
+      touch: p.db.prepare("UPDATE _sessions SET last_used_at = ? WHERE id = ?"),
+    };
+    cache.set(p, s);
+  }
+  return s;
+}
+
+/** Creates a live session for `userId` and returns its id. */
+export function createSession(p: ProjectRuntime, userId: string, nowMs: number, client: ClientMeta): string {
+  const id = uuidV4(p.deps.random);
+  statementsOf(p).insert.run(id, userId, nowMs, nowMs, client.ip, client.userAgent);
+  return id;
+}
+
+/** Ends one session and its refresh tokens. Returns false when it was already ended. */
+export function revokeSession(p: ProjectRuntime, sessionId: string, nowMs: number, reason: string): boolean {
+  const s = statementsOf(p);
+  let ended = false;
+  p.db.transaction(() => {
+    ended = s.revokeOne.run(nowMs, reason, sessionId).changes === 1;
+    s.revokeOneTokens.run(nowMs, sessionId);
+  })();
+  return ended;
+}
+
+/**
+ * Ends every session of a user (but `exceptSessionId`) and their refresh tokens. Synchronous and
+ * usable inside a transaction (a nested call becomes a savepoint).
+ */
+export function revokeUserSessions(
+  p: ProjectRuntime,
+  userId: string,
+  nowMs: number,
+  opts: { exceptSessionId?: string; reason: string },
+): void {
+  const s = statementsOf(p);
+  const except = opts.exceptSessionId ?? null;
+  p.db.transaction(() => {
+    s.revokeUserTokens.run(nowMs, userId, except);
+    s.revokeUser.run(nowMs, opts.reason, userId, except);
+  })();
+}
+
+export function touchSession(p: ProjectRuntime, sessionId: string, nowMs: number): void {
+  statementsOf(p).touch.run(nowMs, sessionId);
+}

@@ -1,0 +1,16 @@
+import { Elysia } from "elysia";
+import { requireAuthProject, type AppContext } from "../../http/context.ts";
+import { readJsonObject } from "../../http/body.ts";
+import { clientMetaOf } from "../../http/client-meta.ts";
+import { ok } from "../../http/respond.ts";
+import { parseSignupInput, signup } from "./service.ts";
+
+/** POST /auth/signup (SPEC 6.1). */
+export function signupRoutes(ctx: AppContext) {
+  return new Elysia({ prefix: "/p/:projectId/auth" }).post("/signup", async ({ params, request, server, set }) => {
+    const p = requireAuthProject(ctx, params.projectId);
+    const input = parseSignupInput(p, await readJsonObject(request));
+    const result = await signup(p, input, clientMetaOf(request, ctx.clientIp(request, server), set));
+    return ok(set, result, { status: 201 });
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * POST /auth/signup (SPEC 6.1). Order matters:
+ *  1. validate everything (unknown fields, email, password policy, custom columns) — a malformed
+ *     request is 400 and counts toward no limit, and costs no hash;
+ *  2. count the request against signup_per_ip;
+ *  3. hash the password — before the transaction, because hashing awaits and a bun:sqlite
+ *     transaction must not span an await;
+ *  4. one synchronous transaction: insert the user (the UNIQUE index on the canonical email is
+ *     what decides a duplicate, so concurrent signups with one email create exactly one account),
+ *     queue the verification email, open the first session.
+ */
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import type { JsonObject } from "../../http/body.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { ApiError } from "../../http/errors.ts";
+import { enforceRateLimit } from "../../http/rate-limit.ts";
+import { uuidV4 } from "../../crypto/random.ts";
+import { parseEmail } from "../users/email.ts";
+import { readColumnValues, refuseUnknownFields, writableColumns } from "../users/columns.ts";
+import { constraintErrorToApi } from "../users/constraint-errors.ts";
+import { checkRefTargets } from "../users/refs.ts";
+import { usersOf, type SqlValue } from "../users/repo.ts";
+import { checkPasswordPolicy } from "../password/policy.ts";
+import { hashPassword } from "../password/hashing.ts";
+import { startSession, type SessionTokens } from "../session/start.ts";
+import { issueVerificationEmail } from "../verification/service.ts";
+
+export interface SignupInput {
+  readonly email: string;
+  readonly canonical: string;
+  readonly password: string;
+  readonly columns: Record<string, SqlValue>;
+}
+
+export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInput {
+  const table = usersOf(p).table;
+  const accepted = new Set(["email", "password", ...writableColumns(table).map((c) => c.name)]);
+  refuseUnknownFields(body, accepted, table);
+  if (body.email === undefined) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
+  const email = parseEmail(body.email);
+  if (!email.ok) {
+    throw new ApiError("VALIDATION_INVALID_FIELD", {
+      field: "email",
+      message: '"email" is not a valid email address.',
+      suggestion: "Use a plain address like name@example.com (ASCII, one @, a domain with a dot).",
+    });
+  }
+  const password = checkPasswordPolicy(p, body.password, "password");
+  const columns = readColumnValues(table, body, { mode: "create", nowMs: p.deps.now(), random: p.deps.random });
+  return { email: email.email, canonical: email.canonical, password, columns };
+}
+
+export type SignupResult = { user: Record<string, unknown> } | (SessionTokens & { user: Record<string, unknown> });
+
+export async function signup(p: ProjectRuntime, input: SignupInput, client: ClientMeta): Promise<SignupResult> {
+  enforceRateLimit(p, "signup_per_ip", client.ip, p.deps.now());
+  const users = usersOf(p);
+  // Saves the hash work for an obvious duplicate; the UNIQUE index below stays the authority.
+  if (users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
+  const passwordHash = await hashPassword(p, input.password);
+
+  const nowMs = p.deps.now();
+  const nowIso = new Date(nowMs).toISOString();
+  const withTokens = !p.config.auth.requireVerifiedEmail;
+  let created;
+  try {
+    created = p.db
+      .transaction(() => {
+        checkRefTargets(p, users.table, input.columns);
+        const user = users.insert({
+          ...input.columns,
+          id: uuidV4(p.deps.random),
+          created_at: nowIso,
+          updated_at: nowIso,
+          email: input.email,
+          _email_canonical: input.canonical,
+          password_hash: passwordHash,
+        });
+        if (users.table.verifyEmail) issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
+        return { user, session: withTokens ? startSession(p, user, nowMs, client) : null };
+      })
+      .immediate();
+  } catch (e) {
+    const mapped = constraintErrorToApi(e, users.table);
+    if (mapped?.code === "VALIDATION_DUPLICATE" && mapped.field === "email") throw duplicateEmail();
+    throw mapped ?? e;
+  }
+  p.log.event("signup", { user_id: created.user.id, session_id: created.session?.sessionId ?? null, ...eventFields(client) });
+  const user = users.toPublic(created.user);
+  return created.session ? { ...created.session.tokens, user } : { user };
+}
+
+function duplicateEmail(): ApiError {
+  return new ApiError("VALIDATION_DUPLICATE", {
+    field: "email",
+    message: "An account with this email already exists.",
+    suggestion: "Log in instead, or use POST /auth/forgot-password if the password is lost.",
+  });
+}

@@ -1,0 +1,161 @@
+import type { Statement } from "bun:sqlite";
+import type { ColumnDef, TableDef } from "../../config/types.ts";
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { quoteIdent } from "../../schema/sql-text.ts";
+
+/** One row of the auth table, as read from the database (custom columns raw, as stored). */
+export interface UserRow {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  password_hash: string;
+  password_version: number;
+  created_at: string;
+  updated_at: string;
+  [col: string]: unknown;
+}
+
+/** A value bun:sqlite can bind. */
+export type SqlValue = string | number | null;
+
+export interface UserRepo {
+  readonly table: TableDef;
+  findByCanonicalEmail(canonical: string): UserRow | null;
+  findById(id: string): UserRow | null;
+  /** Inserts a user; `values` are column -> stored value. Throws the SQLite constraint error as is. */
+  insert(values: Readonly<Record<string, SqlValue>>): UserRow;
+  /** Updates custom columns (and updated_at). Returns null when the user no longer exists. */
+  update(id: string, values: Readonly<Record<string, SqlValue>>, nowIso: string): UserRow | null;
+  /** Sets a new hash and bumps `_password_version`; returns the new version (0 when no such user). */
+  setPassword(id: string, hash: string, nowIso: string): number;
+  /**
+   * Like setPassword, but only while the version is still `expectedVersion` (a concurrent change
+   * wins once); returns the new version or null.
+   */
+  setPasswordIfVersion(id: string, hash: string, expectedVersion: number, nowIso: string): number | null;
+  /** Replaces a hash by an upgraded hash of the same password, only if it is still `oldHash`. */
+  replaceHash(id: string, oldHash: string, newHash: string): boolean;
+  markEmailVerified(id: string, nowIso: string): void;
+  /** True when `id` exists in `table` (a ref target). */
+  rowExists(table: string, id: string): boolean;
+  /** Decodes a raw row as read by a statement of another module (e.g. the session JOIN). */
+  fromDb(raw: Record<string, unknown>): UserRow;
+  /** The public user object of SPEC 6. */
+  toPublic(row: UserRow): Record<string, unknown>;
+}
+
+const repos = new WeakMap<ProjectRuntime, UserRepo>();
+
+/** The auth table's definition; callers reach this only through requireAuthProject. */
+export function authTableOf(p: ProjectRuntime): TableDef {
+  const table = p.config.tables.find((t) => t.name === p.config.authTableName);
+  if (!table) throw new Error(`project ${p.id} has no auth table`);
+  return table;
+}
+
+/** The user repository of a project, with its prepared statements (cached per runtime). */
+export function usersOf(p: ProjectRuntime): UserRepo {
+  let repo = repos.get(p);
+  if (!repo) {
+    repo = createUserRepo(p);
+    repos.set(p, repo);
+  }
+  return repo;
+}
+
+function createUserRepo(p: ProjectRuntime): UserRepo {
+  const table = authTableOf(p);
+  const t = quoteIdent(table.name);
+  const db = p.db;
+  const byCanonical: Statement = db.prepare(`SELECT * FROM ${t} WHERE "_email_canonical" = ?`);
+  const byId: Statement = db.prepare(`SELECT * FROM ${t} WHERE "id" = ?`);
+  const setPw: Statement = db.prepare(
+    `UPDATE ${t} SET "password_hash" = ?, "_password_version" = "_password_version" + 1, "updated_at" = ? WHERE "id" = ? RETURNING "_password_version" AS v`,
+  );
+  const setPwIf: Statement = db.prepare(
+    `UPDATE ${t} SET "password_hash" = ?, "_password_version" = "_password_version" + 1, "updated_at" = ? WHERE "id" = ? AND "_password_version" = ? RETURNING "_password_version" AS v`,
+  );
+  const rehash: Statement = db.prepare(`UPDATE ${t} SET "password_hash" = ? WHERE "id" = ? AND "password_hash" = ?`);
+  const verify: Statement = db.prepare(`UPDATE ${t} SET "email_verified" = 1, "updated_at" = ? WHERE "id" = ? AND "email_verified" = 0`);
+  const publicColumns: readonly ColumnDef[] = table.columns.filter((c) => !c.hidden);
+  const columnByName = new Map(table.columns.map((c) => [c.name, c]));
+
+  const fromDb = (raw: Record<string, unknown>): UserRow => {
+    const row: UserRow = {
+      ...raw,
+      id: raw.id as string,
+      email: raw.email as string,
+      email_verified: raw.email_verified === 1,
+      password_hash: raw.password_hash as string,
+      password_version: raw._password_version as number,
+      created_at: raw.created_at as string,
+      updated_at: raw.updated_at as string,
+    };
+    delete row._password_version;
+    delete row._email_canonical;
+    return row;
+  };
+  const one = (raw: unknown): UserRow | null => (raw ? fromDb(raw as Record<string, unknown>) : null);
+
+  return {
+    table,
+    findByCanonicalEmail: (canonical) => one(byCanonical.get(canonical)),
+    findById: (id) => one(byId.get(id)),
+    insert(values) {
+      const names = Object.keys(values);
+      // bun:sqlite caches statements compiled by query() per SQL text, so each column set compiles once.
+      const sql = `INSERT INTO ${t} (${names.map(quoteIdent).join(", ")}) VALUES (${names.map(() => "?").join(", ")}) RETURNING *`;
+      return fromDb(db.query(sql).get(...names.map((n) => values[n])) as Record<string, unknown>);
+    },
+    update(id, values, nowIso) {
+      const names = Object.keys(values).filter((n) => columnByName.has(n));
+      const sets = [...names.map((n) => `${quoteIdent(n)} = ?`), `"updated_at" = ?`].join(", ");
+      const raw = db.query(`UPDATE ${t} SET ${sets} WHERE "id" = ? RETURNING *`).get(...names.map((n) => values[n]), nowIso, id);
+      return one(raw);
+    },
+    setPassword(id, hash, nowIso) {
+      const r = setPw.get(hash, nowIso, id) as { v: number } | null;
+      return r ? r.v : 0;
+    },
+    setPasswordIfVersion(id, hash, expectedVersion, nowIso) {
+      const r = setPwIf.get(hash, nowIso, id, expectedVersion) as { v: number } | null;
+      return r ? r.v : null;
+    },
+    replaceHash(id, oldHash, newHash) {
+      return rehash.run(newHash, id, oldHash).changes === 1;
+    },
+    markEmailVerified(id, nowIso) {
+      verify.run(nowIso, id);
+    },
+    rowExists(target, id) {
+      return db.query(`SELECT 1 AS x FROM ${quoteIdent(target)} WHERE "id" = ?`).get(id) !== null;
+    },
+    fromDb,
+    toPublic(row) {
+      const out: Record<string, unknown> = {
+        id: row.id,
+        email: row.email,
+        email_verified: row.email_verified,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      };
+      for (const col of publicColumns) out[col.name] = decodeColumn(col, row[col.name]);
+      return out;
+    },
+  };
+}
+
+/** Stored value -> JSON value of SPEC 3 (bool 0/1 -> boolean, json text -> value). */
+export function decodeColumn(col: ColumnDef, stored: unknown): unknown {
+  if (stored === null || stored === undefined) return null;
+  if (col.type === "bool") return stored === 1 || stored === 1n;
+  if (col.type === "json" && typeof stored === "string") {
+    try {
+      return JSON.parse(stored);
+    } catch {
+      return null;
+    }
+  }
+  if (typeof stored === "bigint") return Number(stored);
+  return stored;
+}

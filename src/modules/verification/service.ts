@@ -1,0 +1,103 @@
+/**
+ * Email verification (SPEC 6.2): issuing verification links, consuming them, and resending.
+ */
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { ApiError } from "../../http/errors.ts";
+import type { JsonObject } from "../../http/body.ts";
+import { enforceRateLimit } from "../../http/rate-limit.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
+import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+import { parseEmail } from "../users/email.ts";
+import { usersOf, type UserRow } from "../users/repo.ts";
+
+const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
+/** With the per-user rule `off`, the counter is still written so every path does the same work. */
+const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
+
+/** Where verification links point: this server's GET /auth/verify, built from the public URL (never a Host header). */
+export function verifyLinkBase(p: ProjectRuntime): string {
+  return `${p.deps.publicUrl}/p/${p.id}/auth/verify`;
+}
+
+/**
+ * Revokes the user's older verification links, creates a new one and queues the verify_email
+ * message. Synchronous, no await: signup and resend call it inside their transaction, so the
+ * token and the message carrying it commit together (or not at all).
+ */
+export function issueVerificationEmail(p: ProjectRuntime, user: MailRecipient, nowMs: number): void {
+  const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
+  revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs });
+  const token = issueLinkToken(p, { kind: "verify", userId: user.id, email: user.email, ttlSeconds, nowMs });
+  queueTemplateMail(p, {
+    template: "verify_email",
+    user,
+    link: { tokenId: token.id, base: verifyLinkBase(p) },
+    expiresInSeconds: ttlSeconds,
+    nowMs,
+  });
+}
+
+/**
+ * GET /auth/verify: consumes a verification token (one conditional update, so of concurrent
+ * uses exactly one succeeds) and marks the address verified. Throws AUTH_INVALID_LINK_TOKEN for
+ * an unknown, expired, used or superseded token, or when the user's address changed since.
+ */
+export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): void {
+  const nowMs = p.deps.now();
+  enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
+  const userId = p.db.transaction((): string => {
+    const consumed = consumeLinkToken(p, "verify", token, nowMs);
+    if (consumed === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    const users = usersOf(p);
+    const user = users.findById(consumed.userId);
+    if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    users.markEmailVerified(user.id, new Date(nowMs).toISOString());
+    revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
+    return user.id;
+  })();
+  p.log.event("email_verified", { user_id: userId, ...eventFields(client) });
+}
+
+/**
+ * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
+ * counts only resends (the signup mail does not count).
+ */
+export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, client: ClientMeta): { alreadyVerified: boolean } {
+  if (user.email_verified) return { alreadyVerified: true };
+  const nowMs = p.deps.now();
+  p.db.transaction(() => {
+    // Inside the transaction: a refusal rolls back with it, and the counter and the mail move together.
+    enforceRateLimit(p, "resend_verification_per_user", user.id, nowMs);
+    issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
+  })();
+  p.log.event("verification_resent", { user_id: user.id, ...eventFields(client) });
+  return { alreadyVerified: false };
+}
+
+/**
+ * POST /auth/resend-verification with `{email}` and no token (only with require_verified_email,
+ * when the user cannot log in to get one). Always returns normally: the answer is the same for
+ * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
+ * so their timing matches too.
+ */
+export function resendVerificationByEmail(p: ProjectRuntime, body: JsonObject, client: ClientMeta): void {
+  if (body.email === undefined || body.email === null) {
+    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
+  }
+  const email = parseEmail(body.email);
+  if (!email.ok) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "email", message: '"email" is not a valid email address.' });
+  refuseUnknownFields(body, RESEND_FIELDS, null);
+  const nowMs = p.deps.now();
+  const queuedFor = p.db.transaction((): string | null => {
+    const user = usersOf(p).findByCanonicalEmail(email.canonical);
+    const key = user ? user.id : `email:${email.canonical}`;
+    const rule = p.config.auth.rateLimits.resend_verification_per_user ?? UNLIMITED;
+    const cap = p.rateLimiter.hit(`resend_verification_per_user:${key}`, rule, nowMs);
+    if (user === null || user.email_verified || !cap.allowed) return null;
+    issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
+    return user.id;
+  })();
+  p.log.event("verification_resend_requested", { user_id: queuedFor, mail_queued: queuedFor !== null, ...eventFields(client) });
+}
