@@ -41,7 +41,7 @@ export async function startServe(cmd: string[], opts: { cwd?: string; env?: Reco
   void (async () => {
     for await (const c of proc.stderr) err += new TextDecoder().decode(c);
   })();
-  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   const reader = proc.stdout.getReader();
   const pump = (async () => {
     for (;;) {
