@@ -46,11 +46,20 @@ export interface Booted {
   readonly failures: ProjectFailure[];
   /** Keys generated at this boot, per project, to print once. */
   readonly generatedKeys: Map<string, { admin?: string; public?: string }>;
+  /**
+   * Loads the projects not loaded yet, one at a time, yielding to the event loop between them so
+   * /healthz answers while a large fleet loads. Until a project is loaded its routes answer 503
+   * and /readyz answers 503.
+   */
+  loadPending(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Builds deps, loads every project (a failing project is reported, the others still serve) and the app. */
-export function boot(opts: BootOptions): Booted {
+/**
+ * Builds deps and the app, and loads every project (a failing project is reported, the others
+ * still serve). With `deferLoading`, projects are loaded later by `loadPending()`.
+ */
+export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
   const deps: ServerDeps = {
     now: opts.now ?? Date.now,
     random: opts.random ?? defaultRandomBytes,
@@ -63,25 +72,35 @@ export function boot(opts: BootOptions): Booted {
   };
   const projects = new Map<string, ProjectRuntime>();
   const failures: ProjectFailure[] = [];
+  const failedProjects = new Map<string, string>();
+  const pending = new Map(opts.configs.map((c) => [c.id, c]));
   const generatedKeys = new Map<string, { admin?: string; public?: string }>();
-  for (const config of opts.configs) {
+  let closed = false;
+
+  const loadOne = (config: ProjectConfig): void => {
+    pending.delete(config.id);
     try {
       const loaded = loadProjectRuntime(config, deps);
       projects.set(config.id, loaded.runtime);
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
+      if (opts.startMail !== false) startMailSenders([loaded.runtime]);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failures.push({ id: config.id, file: config.filePath, message });
+      failedProjects.set(config.id, message);
       opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
     }
-  }
-  if (opts.startMail !== false) startMailSenders([...projects.values()]);
+  };
+  if (!opts.deferLoading) for (const config of opts.configs) loadOne(config);
+
   const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
   const ctx: AppContext = {
     deps,
     projects,
-    isReady: () => failures.length === 0,
-    failedProjects: new Map(failures.map((f) => [f.id, f.message])),
+    corsOriginLists: opts.configs.some((c) => !c.cors.allowedOrigins.includes("*")),
+    isReady: () => pending.size === 0 && failures.length === 0,
+    failedProjects,
+    loadingProjects: pending,
     clientIp(request, server) {
       const peer = (opts.peerIp ? opts.peerIp(request) : server?.requestIP(request)?.address) ?? "unknown";
       return resolveClientIp(peer, request.headers.get("x-forwarded-for"), trusted);
@@ -95,7 +114,15 @@ export function boot(opts: BootOptions): Booted {
     projects,
     failures,
     generatedKeys,
+    async loadPending() {
+      for (const config of [...pending.values()]) {
+        if (closed) return;
+        loadOne(config);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    },
     async close() {
+      closed = true;
       for (const p of projects.values()) await p.close();
       projects.clear();
     },

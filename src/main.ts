@@ -139,31 +139,32 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     log,
     trustedProxies: trusted,
     peerIp: (request) => server?.requestIP(request)?.address ?? null,
+    // The port opens first so /healthz answers while the databases load; /readyz and each
+    // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
+    deferLoading: true,
   });
-  for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
-  for (const [id, k] of booted.generatedKeys) {
-    const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
-    process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
-  }
   try {
-    server = Bun.serve({
+    // app.listen hands every route to Bun's native router (no JS routing per request); anything
+    // unmatched falls through to the app's fetch, which answers 404/405 in the envelope.
+    booted.app.listen({
       hostname: options.host,
       port: options.port,
       // Above the app's 64 KiB limit on purpose: Bun's own 413 has no envelope or request id.
       maxRequestBodySize: 8 * 1024 * 1024,
-      fetch: (request) => booted.app.handle(request),
+      // Never share the port with another process (Elysia's default is true).
+      reusePort: false,
+      development: false,
     });
+    server = booted.app.server ?? undefined;
+    if (!server) throw new Error("the server did not start");
   } catch (e) {
     process.stderr.write(`latchkey: cannot listen on ${options.host}:${options.port}: ${(e as Error).message}\n`);
-    await booted.close();
     return EXIT_RUNTIME;
   }
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
-  log.info(`listening on http://${hostInUrl}:${server.port}`, { projects: [...booted.projects.keys()] });
-
   const listening = server;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
+
+  let stopping = false;
+  const stopped = new Promise<number>((resolve) => {
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
@@ -178,6 +179,21 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
   });
+
+  await booted.loadPending();
+  if (stopping) return stopped;
+  for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
+  for (const [id, k] of booted.generatedKeys) {
+    const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
+    process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
+  }
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
+  log.info(`listening on http://${hostInUrl}:${listening.port}`, {
+    projects: [...booted.projects.keys()],
+    failed: booted.failures.map((f) => f.id),
+  });
+  return stopped;
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -5,16 +5,23 @@ import { ApiError } from "./errors.ts";
 export interface AppContext {
   readonly deps: ServerDeps;
   readonly projects: ReadonlyMap<string, ProjectRuntime>;
+  /** True when some project lists its CORS origins (otherwise every answer allows `*`). */
+  readonly corsOriginLists: boolean;
   /** True once every project is loaded (GET /readyz). */
   isReady(): boolean;
   /** Projects whose file is valid but that could not load (blocked migration, foreign database...). */
   readonly failedProjects: ReadonlyMap<string, string>;
+  /** Projects whose file is valid and that are still loading (serve opens the port first). */
+  readonly loadingProjects: ReadonlyMap<string, unknown>;
   /** The client IP (socket peer, X-Forwarded-For only from trusted proxies). */
   clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string;
 }
 
 export function requireProject(ctx: AppContext, projectId: string): ProjectRuntime {
   const p = ctx.projects.get(projectId);
+  if (!p && ctx.loadingProjects.has(projectId)) {
+    throw new ApiError("SERVICE_UNAVAILABLE", { message: `Project "${projectId}" is still loading.`, retryAfterSeconds: 1 });
+  }
   if (!p && ctx.failedProjects.has(projectId)) {
     throw new ApiError("SERVICE_UNAVAILABLE", {
       message: `Project "${projectId}" did not load; the server log says why.`,

@@ -74,9 +74,14 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
 
     const settings = createSettingsRepo(db);
     const keys = createProjectKeys(settings, deps.random);
-    const generatedKeys = keys.ensure(config.keys, nowIso);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
-    settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
+    // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret.
+    const { generatedKeys, jwt } = db.transaction(() => {
+      const generated = keys.ensure(config.keys, nowIso);
+      settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
+      const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
+      return { generatedKeys: generated, jwt: secrets };
+    })();
 
     const pluginCtx = { baseDir: config.filePath.replace(/[/\\][^/\\]*$/, ""), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
@@ -96,7 +101,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       tables: buildDrizzleTables(config.tables),
       settings,
       keys,
-      jwt: createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso }),
+      jwt,
       rateLimiter: createRateLimiter(db),
       hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
       mailProvider,

@@ -120,3 +120,21 @@ describe("a project that cannot load", () => {
     }
   });
 });
+
+describe("projects loading after the port opens", () => {
+  it("answers /healthz at once, 503 on /readyz and on a loading project's routes, then serves once loaded", async () => {
+    inst = await createTestInstance([{ id: "demo", tables: { users: { auth_table: true, columns: {} } } }], { boot: { deferLoading: true } });
+    expect((await inst.req("GET", "/healthz")).status).toBe(200);
+    const ready = await inst.req("GET", "/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.code).toBe("SERVICE_UNAVAILABLE");
+    const early = await inst.req("POST", "/p/demo/auth/login", { body: { email: "a@b.io", password: "x".repeat(10) } });
+    expect(early.status).toBe(503);
+    expect(early.body.error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(early.headers.get("retry-after")).toBe("1");
+    await inst.booted.loadPending();
+    expect((await inst.req("GET", "/readyz")).status).toBe(200);
+    const later = await inst.req("POST", "/p/demo/auth/login", { body: { email: "a@b.io", password: "x".repeat(10) } });
+    expect(later.status).toBe(401);
+  });
+});

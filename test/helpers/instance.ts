@@ -65,7 +65,7 @@ export async function createTestInstance(
   opts: {
     trustedProxies?: string;
     env?: Record<string, string>;
-    boot?: Partial<BootOptions>;
+    boot?: Partial<BootOptions & { deferLoading: boolean }>;
     /** Run the real background mail senders with these options (e.g. a compressed retry schedule). */
     mailSender?: SenderOptions;
   } = {},
