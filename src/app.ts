@@ -9,11 +9,17 @@ import { authRoutes } from "./modules/auth-routes.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
+const ANY_ORIGIN: Record<string, string> = { "access-control-allow-origin": "*" };
 
 /** Builds the HTTP app: common headers, CORS, body limit, the error envelope, and every module. */
 export function createApp(ctx: AppContext) {
-  const corsFor = (request: Request, path: string): Record<string, string> => {
-    const m = PROJECT_PATH_RE.exec(path);
+  // Most deployments keep the default `*`: then no request needs its path parsed for CORS.
+  const anyCorsList = ctx.corsOriginLists;
+  const corsFor = (request: Request): Record<string, string> => {
+    if (!anyCorsList) return ANY_ORIGIN;
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const m = PROJECT_PATH_RE.exec(url.slice(pathStart));
     const allowed = (m && ctx.projects.get(m[1])?.config.cors.allowedOrigins) || ["*"];
     return corsHeaders(request.headers.get("origin"), allowed);
   };
@@ -21,13 +27,12 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
-      const requestId = given && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
-      const url = request.url;
-      const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-      const q = url.indexOf("?", pathStart);
-      const path = q === -1 ? url.slice(pathStart) : url.slice(pathStart, q);
-      Object.assign(set.headers, { "x-request-id": requestId, "x-content-type-options": "nosniff" }, corsFor(request, path));
-      if (request.method === "OPTIONS") {
+      set.headers["x-request-id"] = given !== null && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
+      set.headers["x-content-type-options"] = "nosniff";
+      Object.assign(set.headers, corsFor(request));
+      const method = request.method;
+      if (method === "GET") return;
+      if (method === "OPTIONS") {
         set.headers["access-control-allow-methods"] = CORS_ALLOWED_METHODS;
         set.headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
         set.headers["access-control-max-age"] = "600";
@@ -41,7 +46,10 @@ export function createApp(ctx: AppContext) {
       let err: ApiError;
       if (error instanceof ApiError) err = error;
       else if (code === "NOT_FOUND") err = notFoundOrMethod(request);
-      else {
+      else if (isStorageUnavailable(error)) {
+        ctx.deps.log.error("storage unavailable", { request_id: requestId, error: describe(error) });
+        err = new ApiError("SERVICE_UNAVAILABLE", { message: "Storage is temporarily unavailable.", retryAfterSeconds: 1 });
+      } else {
         ctx.deps.log.error("unhandled error", { request_id: requestId, error: describe(error) });
         err = new ApiError("INTERNAL_ERROR");
       }
@@ -77,6 +85,14 @@ export function createApp(ctx: AppContext) {
 }
 
 export type LatchkeyApp = ReturnType<typeof createApp>;
+
+const STORAGE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/;
+
+/** A database that is busy, full or failing is a 503 the client may retry, never a 500 (SPEC 5). */
+function isStorageUnavailable(error: unknown): boolean {
+  const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined;
+  return typeof code === "string" && STORAGE_UNAVAILABLE.test(code);
+}
 
 function describe(error: unknown): Record<string, unknown> {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };

@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
 
 /**
  * HS256 JWTs, hand-rolled on purpose: the header is compared byte-for-byte with the one we issue,
@@ -20,11 +19,24 @@ export interface AccessClaims {
 }
 
 const HEADER_B64 = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function hs256(secret: Uint8Array, data: string): string {
+  // Bun's native HMAC: about twice as fast as node:crypto's createHmac on this hot path.
+  return new Bun.CryptoHasher("sha256", secret).update(data).digest("base64url");
+}
+
+/** Constant-time comparison of two ASCII strings of equal length (the length is public: 43). */
+function equalAscii(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
 
 export function signJwt(claims: AccessClaims, secret: Uint8Array): string {
   const body = `${HEADER_B64}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
-  const sig = createHmac("sha256", secret).update(body).digest("base64url");
-  return `${body}.${sig}`;
+  return `${body}.${hs256(secret, body)}`;
 }
 
 export type JwtVerifyResult =
@@ -47,16 +59,11 @@ export function verifyJwt(
   if (dot1 <= 0 || dot2 <= dot1 + 1 || token.indexOf(".", dot2 + 1) !== -1) return INVALID;
   if (token.slice(0, dot1) !== HEADER_B64) return INVALID;
   const sigText = token.slice(dot2 + 1);
-  if (!/^[A-Za-z0-9_-]{43}$/.test(sigText)) return INVALID;
-  const expected = createHmac("sha256", secret).update(token.slice(0, dot2)).digest();
-  const given = Buffer.from(sigText, "base64url");
-  // Rejects non-canonical encodings (a flipped last character that decodes to the same bytes).
-  if (given.length !== 32 || given.toString("base64url") !== sigText || !timingSafeEqual(given, expected)) {
-    return INVALID;
-  }
+  // Comparing the canonical base64url text also refuses non-canonical encodings of the same bytes.
+  if (!equalAscii(sigText, hs256(secret, token.slice(0, dot2)))) return INVALID;
   let claims: unknown;
   try {
-    claims = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), "base64url").toString("utf8"));
+    claims = JSON.parse(UTF8.decode(Uint8Array.fromBase64(token.slice(dot1 + 1, dot2), { alphabet: "base64url" })));
   } catch {
     return INVALID;
   }
