@@ -25,7 +25,7 @@ export interface Target {
   measures: MeasureName[];
   /** Command to start it listening on 127.0.0.1:port with a fresh data dir. `projects` is only for cold starts. */
   launch(port: number, dataDir: string, opts?: { projectsDir?: string }): Launch;
-  paths: { healthz: string; me: string; login: string; signup: string; refresh?: string };
+  paths: { healthz: string; readyz?: string; me: string; login: string; signup: string; refresh?: string };
   /** Extra JSON members for a signup body, e.g. better-auth's required `name`. Starts with a comma or is empty. */
   signupExtra: string;
   /** Read the session out of a signup (or login) answer. */
@@ -92,6 +92,7 @@ export const LATCHKEY: Target = {
   },
   paths: {
     healthz: "/healthz",
+    readyz: "/readyz",
     me: `/p/${LATCHKEY_PROJECT_ID}/auth/me`,
     login: `/p/${LATCHKEY_PROJECT_ID}/auth/login`,
     signup: `/p/${LATCHKEY_PROJECT_ID}/auth/signup`,
