@@ -193,7 +193,15 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     projects: [...booted.projects.keys()],
     failed: booted.failures.map((f) => f.id),
   });
+  void prepareDummyHashes(booted);
   return stopped;
+}
+
+/** One project at a time, so a real request never waits behind more than one of these hashes. */
+async function prepareDummyHashes(booted: { projects: ReadonlyMap<string, { hashes: { prepareDummy(): Promise<void> } }> }): Promise<void> {
+  for (const p of [...booted.projects.values()]) {
+    await p.hashes.prepareDummy().catch(() => undefined); // a busy queue: it is made on first use instead
+  }
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -179,6 +179,28 @@ describe("createHashService", () => {
     expect(verifyCalls).toBe(3);
   });
 
+  it("prepareDummy makes the dummy hash ahead of time, so a later verifyDummy only verifies", async () => {
+    let hashCalls = 0;
+    let verifyCalls = 0;
+    const real = createHasher("argon2id");
+    const counted: PasswordHasher = {
+      ...real,
+      hash: (pw) => {
+        hashCalls++;
+        return real.hash(pw);
+      },
+      verify: (pw, h) => {
+        verifyCalls++;
+        return real.verify(pw, h);
+      },
+    };
+    const own = createHashService({ configured: counted, installed, limiter });
+    await own.prepareDummy();
+    expect([hashCalls, verifyCalls]).toEqual([1, 0]);
+    await own.verifyDummy("a password");
+    expect([hashCalls, verifyCalls]).toEqual([1, 1]);
+  });
+
   it("passes every operation through the shared limiter and surfaces a full queue", async () => {
     const tight = createHashLimiter({ concurrency: 1, maxQueue: 1 });
     const own = createHashService({ configured: cheap.argon2id, installed, limiter: tight });

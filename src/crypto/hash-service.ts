@@ -124,6 +124,11 @@ export interface HashService {
    * made on first use and cached.
    */
   verifyDummy(password: string): Promise<void>;
+  /**
+   * Makes the dummy hash ahead of time (the server calls it in the background after boot), so
+   * even the first unknown-email login costs exactly one verification, like a wrong password.
+   */
+  prepareDummy(): Promise<void>;
   /** Load of the shared limiter (all projects together). */
   stats(): HashLimiterStats;
 }
@@ -178,6 +183,9 @@ export function createHashService(opts: HashServiceOptions): HashService {
       return { ok, needsRehash };
     },
     verifyDummy,
+    async prepareDummy(): Promise<void> {
+      await getDummyHash();
+    },
     stats(): HashLimiterStats {
       return limiter.stats();
     },
