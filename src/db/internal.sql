@@ -1,4 +1,5 @@
 -- Latchkey internal tables (schema version 1). Names starting with "_" are never user tables.
+-- Hot tables keyed by a text id are WITHOUT ROWID: a lookup or an insert touches one B-tree, not two.
 CREATE TABLE IF NOT EXISTS _latchkey_meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS _sessions (
   revoke_reason TEXT,
   ip           TEXT,
   user_agent   TEXT
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions(user_id);
 
 -- Refresh tokens, stored only as SHA-256 hashes. A successor is derived as an HMAC of its parent
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS _refresh_tokens (
   rotated_at     INTEGER,
   successor_hash TEXT,
   revoked_at     INTEGER
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _refresh_tokens_session ON _refresh_tokens(session_id);
 
 -- One-time link tokens (reset, verify). The token is HMAC(server link key, id): only the id and
@@ -97,4 +98,4 @@ CREATE TABLE IF NOT EXISTS _rate_limits (
   key          TEXT PRIMARY KEY,
   window_start INTEGER NOT NULL, -- unix ms
   count        INTEGER NOT NULL
-) STRICT;
+) STRICT, WITHOUT ROWID;

@@ -58,7 +58,13 @@ export function dumpDatabase(db: Database): string {
   const data: Record<string, unknown[]> = {};
   for (const entry of master) {
     if (entry.type === "table" && !entry.name.startsWith("sqlite_")) {
-      data[entry.name] = db.query(`SELECT * FROM "${entry.name}" ORDER BY rowid`).all();
+      // Sorted in JS: internal WITHOUT ROWID tables have no rowid to order by.
+      data[entry.name] = db
+        .query(`SELECT * FROM "${entry.name}"`)
+        .all()
+        .map((row) => JSON.stringify(row))
+        .sort()
+        .map((row) => JSON.parse(row) as unknown);
     }
   }
   return JSON.stringify({ master, data });
