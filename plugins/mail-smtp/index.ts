@@ -3,7 +3,7 @@
  * `host` with `port`, `secure` and `auth`. Neither the URL nor the password is ever logged or
  * echoed in a validation message: the URL may carry credentials.
  */
-import { createTransport } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { SMTPTransportOptions } from "nodemailer/lib/smtp-transport";
 import * as v from "valibot";
 import { defineMailProvider } from "../../src/plugin-api.ts";
@@ -151,11 +151,15 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
   id: "smtp",
   optionsSchema,
   create(endpoint): MailProvider {
-    const transporter = createTransport(transportOptions(endpoint));
+    // nodemailer is loaded on first use: importing it costs ~12 ms of every server's cold start,
+    // and most deployments (console, file) never need it.
+    let transporter: Promise<Transporter> | null = null;
+    const transport = (): Promise<Transporter> =>
+      (transporter ??= import("nodemailer").then((m) => m.createTransport(transportOptions(endpoint))));
     return {
       id: "smtp",
       async send(msg: MailMessage): Promise<void> {
-        await transporter.sendMail({
+        await (await transport()).sendMail({
           from: msg.from,
           to: msg.to,
           subject: msg.subject,
@@ -168,10 +172,10 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
         });
       },
       async verify(): Promise<void> {
-        await transporter.verify();
+        await (await transport()).verify();
       },
       async close(): Promise<void> {
-        transporter.close();
+        if (transporter !== null) (await transporter).close();
       },
     };
   },
