@@ -26,6 +26,24 @@ function occupy(limiter: HashLimiter, slots: number): { gate: Gate; done: Promis
   return { gate: g, done };
 }
 
+/** A real argon2id hasher that counts its hash and verify calls. */
+function countingHasher(): { hasher: PasswordHasher; calls: { hash: number; verify: number } } {
+  const calls = { hash: 0, verify: 0 };
+  const real = createHasher("argon2id");
+  const hasher: PasswordHasher = {
+    ...real,
+    hash: (pw) => {
+      calls.hash++;
+      return real.hash(pw);
+    },
+    verify: (pw, h) => {
+      calls.verify++;
+      return real.verify(pw, h);
+    },
+  };
+  return { hasher, calls };
+}
+
 describe("createHashLimiter", () => {
   it("never runs more operations at once than its concurrency", async () => {
     const limiter = createHashLimiter({ concurrency: 3, maxQueue: 100 });
@@ -158,47 +176,21 @@ describe("createHashService", () => {
   });
 
   it("runs verifyDummy against one dummy hash that is made once and cached", async () => {
-    let hashCalls = 0;
-    let verifyCalls = 0;
-    const real = createHasher("argon2id");
-    const counted: PasswordHasher = {
-      ...real,
-      hash: (pw) => {
-        hashCalls++;
-        return real.hash(pw);
-      },
-      verify: (pw, h) => {
-        verifyCalls++;
-        return real.verify(pw, h);
-      },
-    };
+    const { hasher: counted, calls } = countingHasher();
     const own = createHashService({ configured: counted, installed, limiter });
     await Promise.all([own.verifyDummy("a password"), own.verifyDummy("another")]);
     await own.verifyDummy("a third");
-    expect(hashCalls).toBe(1);
-    expect(verifyCalls).toBe(3);
+    expect(calls.hash).toBe(1);
+    expect(calls.verify).toBe(3);
   });
 
   it("prepareDummy makes the dummy hash ahead of time, so a later verifyDummy only verifies", async () => {
-    let hashCalls = 0;
-    let verifyCalls = 0;
-    const real = createHasher("argon2id");
-    const counted: PasswordHasher = {
-      ...real,
-      hash: (pw) => {
-        hashCalls++;
-        return real.hash(pw);
-      },
-      verify: (pw, h) => {
-        verifyCalls++;
-        return real.verify(pw, h);
-      },
-    };
+    const { hasher: counted, calls } = countingHasher();
     const own = createHashService({ configured: counted, installed, limiter });
     await own.prepareDummy();
-    expect([hashCalls, verifyCalls]).toEqual([1, 0]);
+    expect([calls.hash, calls.verify]).toEqual([1, 0]);
     await own.verifyDummy("a password");
-    expect([hashCalls, verifyCalls]).toEqual([1, 1]);
+    expect([calls.hash, calls.verify]).toEqual([1, 1]);
   });
 
   it("passes every operation through the shared limiter and surfaces a full queue", async () => {
