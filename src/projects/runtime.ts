@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { parse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ProjectConfig } from "../config/types.ts";
 import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
@@ -83,7 +83,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       return { generatedKeys: generated, jwt: secrets };
     })();
 
-    const pluginCtx = { baseDir: config.filePath.replace(/[/\\][^/\\]*$/, ""), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
+    const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
     const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
     const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
