@@ -1,6 +1,7 @@
 import type { Statement } from "bun:sqlite";
 import type { ColumnDef, TableDef } from "../../config/types.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { eq, sql } from "drizzle-orm";
 import { quoteIdent } from "../../schema/sql-text.ts";
 
 /** One row of the auth table, as read from the database (custom columns raw, as stored). */
@@ -128,7 +129,11 @@ function createUserRepo(p: ProjectRuntime): UserRepo {
       verify.run(nowIso, id);
     },
     rowExists(target, id) {
-      return db.query(`SELECT 1 AS x FROM ${quoteIdent(target)} WHERE "id" = ?`).get(id) !== null;
+      // Through drizzle's model of the declared tables (built at boot): the target table is only
+      // known from the project file, and the query builder quotes and binds it for us.
+      const ref = p.tables[target];
+      if (!ref) return false;
+      return p.orm.select({ x: sql`1` }).from(ref).where(eq(ref.id, id)).limit(1).get() !== undefined;
     },
     fromDb,
     toPublic(row) {
