@@ -9,6 +9,7 @@ import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
 import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
+import { startHousekeeping } from "./projects/housekeeping.ts";
 
 /** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
 export const HASH_QUEUE_LIMIT = 256;
@@ -28,7 +29,7 @@ export interface BootOptions {
   readonly hashConcurrency?: number;
   /** Waiting places of the hash queue (default HASH_QUEUE_LIMIT); tests shrink it to reach 503. */
   readonly hashQueueLimit?: number;
-  /** Start the background mail senders (off in tests that drive the outbox by hand). */
+  /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
 }
 
@@ -83,7 +84,10 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       const loaded = loadProjectRuntime(config, deps);
       projects.set(config.id, loaded.runtime);
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
-      if (opts.startMail !== false) startMailSenders([loaded.runtime]);
+      if (opts.startMail !== false) {
+        startMailSenders([loaded.runtime]);
+        startHousekeeping(loaded.runtime);
+      }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failures.push({ id: config.id, file: config.filePath, message });

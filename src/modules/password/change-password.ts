@@ -14,6 +14,7 @@ import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { issueAccessToken } from "../session/access-token.ts";
+import { touchSession } from "../session/sessions.ts";
 import { revokeUserSessions } from "../session/sessions.ts";
 import { hashPassword, verifyPassword } from "./hashing.ts";
 import { checkPasswordPolicy } from "./policy.ts";
@@ -73,6 +74,8 @@ export async function changePassword(
       if (v === null) return null;
       if (revokeOthers) revokeUserSessions(p, user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
       queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
+      // The session issues a new access token now: its last use is what housekeeping goes by.
+      touchSession(p, auth.sessionId, nowMs);
       return v;
     })
     .immediate();

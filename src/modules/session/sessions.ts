@@ -79,3 +79,29 @@ export function revokeUserSessions(
 export function touchSession(p: ProjectRuntime, sessionId: string, nowMs: number): void {
   statementsOf(p).touch.run(nowMs, sessionId);
 }
+
+/** Ended sessions are kept this long for audit before housekeeping deletes them. */
+export const ENDED_SESSION_RETENTION_MS = 30 * 86_400_000;
+
+/**
+ * Deletes what can no longer authenticate anyone, so the tables do not grow forever:
+ * refresh tokens past their expiry (refused either way, rotated or not), sessions ended more
+ * than 30 days ago, and sessions with no usable refresh token left whose last access token
+ * (issued at `last_used_at` at the latest) has expired. Returns how many rows went.
+ */
+export function pruneSessions(p: ProjectRuntime, nowMs: number): { sessions: number; refreshTokens: number } {
+  const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
+  return p.db.transaction(() => {
+    const refreshTokens = p.db.query("DELETE FROM _refresh_tokens WHERE expires_at <= ?").run(nowMs).changes;
+    const sessions = p.db
+      .query(
+        `DELETE FROM _sessions
+          WHERE (revoked_at IS NOT NULL AND revoked_at < ?1)
+             OR (revoked_at IS NULL AND last_used_at < ?2
+                 AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.session_id = _sessions.id AND t.revoked_at IS NULL))`,
+      )
+      .run(nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs).changes;
+    p.db.query("DELETE FROM _refresh_tokens WHERE session_id NOT IN (SELECT id FROM _sessions)").run();
+    return { sessions, refreshTokens };
+  }).immediate();
+}
