@@ -17,7 +17,7 @@ import { originOf } from "../../mail/links.ts";
 import { queueTemplateMail } from "../../mail/mailer.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { parseEmail } from "../users/email.ts";
+import { readEmailField } from "../users/email.ts";
 import { usersOf } from "../users/repo.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
@@ -44,11 +44,7 @@ export function requestPasswordReset(p: ProjectRuntime, body: JsonObject, client
   }
   const redirect = validateRedirectUrl(body.redirect_url, p.redirectOrigins());
   if (!redirect.ok) throw new ApiError("VALIDATION_REDIRECT_URL", { field: "redirect_url" });
-  if (body.email === undefined || body.email === null) {
-    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
-  }
-  const email = parseEmail(body.email);
-  if (!email.ok) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "email", message: '"email" is not a valid email address.' });
+  const email = readEmailField(body);
   refuseUnknownFields(body, FORGOT_FIELDS, null);
 
   const nowMs = p.deps.now();

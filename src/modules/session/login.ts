@@ -13,7 +13,7 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit, enforceRateLimit } from "../../http/rate-limit.ts";
-import { parseEmail } from "../users/email.ts";
+import { readEmailField } from "../users/email.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "../password/hashing.ts";
@@ -30,9 +30,7 @@ const LOGIN_FIELDS = new Set(["email", "password"]);
 /** Validates the login body; a malformed request counts toward no limit. */
 export function parseLoginInput(body: JsonObject): LoginInput {
   refuseUnknownFields(body, LOGIN_FIELDS, null);
-  if (body.email === undefined) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
-  const email = parseEmail(body.email);
-  if (!email.ok) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "email", message: '"email" is not a valid email address.' });
+  const email = readEmailField(body);
   const password = body.password;
   if (password === undefined || password === "") {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "password", message: '"password" is required.' });

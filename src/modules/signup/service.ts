@@ -15,7 +15,7 @@ import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { uuidV4 } from "../../crypto/random.ts";
-import { parseEmail } from "../users/email.ts";
+import { readEmailField } from "../users/email.ts";
 import { readColumnValues, refuseUnknownFields, writableColumns } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
@@ -36,15 +36,7 @@ export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInp
   const table = usersOf(p).table;
   const accepted = new Set(["email", "password", ...writableColumns(table).map((c) => c.name)]);
   refuseUnknownFields(body, accepted, table);
-  if (body.email === undefined) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
-  const email = parseEmail(body.email);
-  if (!email.ok) {
-    throw new ApiError("VALIDATION_INVALID_FIELD", {
-      field: "email",
-      message: '"email" is not a valid email address.',
-      suggestion: "Use a plain address like name@example.com (ASCII, one @, a domain with a dot).",
-    });
-  }
+  const email = readEmailField(body);
   const password = checkPasswordPolicy(p, body.password, "password");
   const columns = readColumnValues(table, body, { mode: "create", nowMs: p.deps.now(), random: p.deps.random });
   return { email: email.email, canonical: email.canonical, password, columns };

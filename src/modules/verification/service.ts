@@ -9,7 +9,7 @@ import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { parseEmail } from "../users/email.ts";
+import { readEmailField } from "../users/email.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
@@ -83,11 +83,7 @@ export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, clie
  * so their timing matches too.
  */
 export function resendVerificationByEmail(p: ProjectRuntime, body: JsonObject, client: ClientMeta): void {
-  if (body.email === undefined || body.email === null) {
-    throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
-  }
-  const email = parseEmail(body.email);
-  if (!email.ok) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "email", message: '"email" is not a valid email address.' });
+  const email = readEmailField(body);
   refuseUnknownFields(body, RESEND_FIELDS, null);
   const nowMs = p.deps.now();
   const queuedFor = p.db.transaction((): string | null => {
