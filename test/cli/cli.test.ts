@@ -130,4 +130,28 @@ describe("latchkey CLI", () => {
     expect(cols).toContain("title");
     expect(cols).not.toContain("extra");
   });
+
+  it("on SIGTERM finishes the requests in flight, then exits 0", async () => {
+    const d = tmp();
+    const file = join(d, "demo.yaml");
+    // The default argon2id cost (~45 ms a hash, two at a time), so eight signups are in flight for a while.
+    writeFileSync(file, "id: demo\ntables:\n  users:\n    auth_table: true\n    columns: {}\n");
+    running = await startServe([BUN, MAIN, "serve", "--config", file, "--data", join(d, "data"), "--port", "0"]);
+    const url = running.url;
+    const answers = Array.from({ length: 8 }, (_, i) =>
+      fetch(`${url}/p/demo/auth/signup`, { method: "POST", body: JSON.stringify({ email: `u${i}@example.com`, password: "correct horse battery" }) }),
+    );
+    // Once the first signup is logged, every request has been read and the rest are queued on the hasher.
+    const deadline = Date.now() + 20_000;
+    while (!running.stdout().includes('"event":"signup"') && Date.now() < deadline) await Bun.sleep(2);
+    expect(running.stdout()).toContain('"event":"signup"');
+    running.proc.kill("SIGTERM");
+    const statuses = await Promise.all(answers.map(async (a) => (await a).status));
+    expect(statuses).toEqual(Array(8).fill(201));
+    expect(await running.proc.exited).toBe(0);
+    running = null;
+    const db = new Database(join(d, "data", "demo.db"), { readonly: true });
+    expect((db.query("SELECT count(*) AS n FROM users").get() as { n: number }).n).toBe(8);
+    db.close();
+  }, 40_000);
 });
