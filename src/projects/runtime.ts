@@ -98,7 +98,8 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       config,
       db,
       orm: drizzle({ client: db }),
-      tables: buildDrizzleTables(config.tables),
+      // Stored-value mode: the modules validate and convert column values themselves.
+      tables: buildDrizzleTables(config.tables, { storedValues: true }),
       settings,
       keys,
       jwt,

@@ -23,12 +23,12 @@ export type DeclaredTable = SQLiteTableWithColumns<{
   dialect: "sqlite";
 }>;
 
-function baseBuilder(col: ModelColumn): SQLiteColumnBuilderBase & ColumnModifiers {
+function baseBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBuilderBase & ColumnModifiers {
   switch (col.type) {
     case "bool":
-      return integer(col.name, { mode: "boolean" });
+      return storedValues ? integer(col.name) : integer(col.name, { mode: "boolean" });
     case "json":
-      return text(col.name, { mode: "json" });
+      return storedValues ? text(col.name) : text(col.name, { mode: "json" });
     case "int":
     case "timestamp":
       return integer(col.name);
@@ -46,8 +46,8 @@ interface ColumnModifiers {
   default(value: SQL): SQLiteColumnBuilderBase & ColumnModifiers;
 }
 
-function columnBuilder(col: ModelColumn): SQLiteColumnBuilderBase {
-  let builder = baseBuilder(col);
+function columnBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBuilderBase {
+  let builder = baseBuilder(col, storedValues);
   if (col.primaryKey) return builder.primaryKey();
   if (col.notNull) builder = builder.notNull();
   // SQLite has no DEFAULT keyword in VALUES: drizzle sends NULL for an omitted column unless it
@@ -56,13 +56,18 @@ function columnBuilder(col: ModelColumn): SQLiteColumnBuilderBase {
   return builder;
 }
 
-/** One drizzle table per declared table, keyed by table name, built-in and internal columns included. */
-export function buildDrizzleTables(tables: readonly TableDef[]): Record<string, DeclaredTable> {
+/**
+ * One drizzle table per declared table, keyed by table name, built-in and internal columns included.
+ * `storedValues`: bool and json columns read and write what SQLite stores (0/1, JSON text) instead of
+ * JS booleans and parsed values — for code that validates and converts values itself.
+ */
+export function buildDrizzleTables(tables: readonly TableDef[], opts: { storedValues?: boolean } = {}): Record<string, DeclaredTable> {
+  const storedValues = opts.storedValues === true;
   const out: Record<string, DeclaredTable> = {};
   for (const def of tables) {
     const model = buildModelTable(def);
     const columns: Record<string, SQLiteColumnBuilderBase> = {};
-    for (const col of model.columns) columns[col.name] = columnBuilder(col);
+    for (const col of model.columns) columns[col.name] = columnBuilder(col, storedValues);
     out[def.name] = sqliteTable(def.name, columns);
   }
   return out;

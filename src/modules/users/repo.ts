@@ -1,7 +1,7 @@
 import type { Statement } from "bun:sqlite";
 import type { ColumnDef, TableDef } from "../../config/types.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
-import { eq, sql } from "drizzle-orm";
+import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { quoteIdent } from "../../schema/sql-text.ts";
 
 /** One row of the auth table, as read from the database (custom columns raw, as stored). */
@@ -68,8 +68,11 @@ function createUserRepo(p: ProjectRuntime): UserRepo {
   const table = authTableOf(p);
   const t = quoteIdent(table.name);
   const db = p.db;
-  const byCanonical: Statement = db.prepare(`SELECT * FROM ${t} WHERE "_email_canonical" = ?`);
-  const byId: Statement = db.prepare(`SELECT * FROM ${t} WHERE "id" = ?`);
+  // Drizzle's model of the auth table (stored-value mode: 0/1 and JSON text, as fromDb expects).
+  const users = p.tables[table.name];
+  if (!users) throw new Error(`project ${p.id}: no table model for ${table.name}`);
+  const byCanonical = p.orm.select().from(users).where(eq(users._email_canonical, sql.placeholder("canonical"))).prepare();
+  const byId = p.orm.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
   const setPw: Statement = db.prepare(
     `UPDATE ${t} SET "password_hash" = ?, "_password_version" = "_password_version" + 1, "updated_at" = ? WHERE "id" = ? RETURNING "_password_version" AS v`,
   );
@@ -100,19 +103,16 @@ function createUserRepo(p: ProjectRuntime): UserRepo {
 
   return {
     table,
-    findByCanonicalEmail: (canonical) => one(byCanonical.get(canonical)),
-    findById: (id) => one(byId.get(id)),
+    findByCanonicalEmail: (canonical) => one(unwrapDbErrors(() => byCanonical.get({ canonical }))),
+    findById: (id) => one(unwrapDbErrors(() => byId.get({ id }))),
     insert(values) {
-      const names = Object.keys(values);
-      // bun:sqlite caches statements compiled by query() per SQL text, so each column set compiles once.
-      const sql = `INSERT INTO ${t} (${names.map(quoteIdent).join(", ")}) VALUES (${names.map(() => "?").join(", ")}) RETURNING *`;
-      return fromDb(db.query(sql).get(...names.map((n) => values[n])) as Record<string, unknown>);
+      const row = unwrapDbErrors(() => p.orm.insert(users).values(values).returning().get());
+      return fromDb(row as Record<string, unknown>);
     },
     update(id, values, nowIso) {
-      const names = Object.keys(values).filter((n) => columnByName.has(n));
-      const sets = [...names.map((n) => `${quoteIdent(n)} = ?`), `"updated_at" = ?`].join(", ");
-      const raw = db.query(`UPDATE ${t} SET ${sets} WHERE "id" = ? RETURNING *`).get(...names.map((n) => values[n]), nowIso, id);
-      return one(raw);
+      const set: Record<string, SqlValue> = { updated_at: nowIso };
+      for (const [name, value] of Object.entries(values)) if (columnByName.has(name)) set[name] = value;
+      return one(unwrapDbErrors(() => p.orm.update(users).set(set).where(eq(users.id, id)).returning().get()));
     },
     setPassword(id, hash, nowIso) {
       const r = setPw.get(hash, nowIso, id) as { v: number } | null;
@@ -163,4 +163,16 @@ export function decodeColumn(col: ColumnDef, stored: unknown): unknown {
   }
   if (typeof stored === "bigint") return Number(stored);
   return stored;
+}
+
+/**
+ * Drizzle wraps driver errors in DrizzleQueryError (whose message holds the SQL). Callers map
+ * SQLite's own error (constraint codes, busy) to public errors, so hand them that one.
+ */
+function unwrapDbErrors<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    throw e instanceof DrizzleQueryError && e.cause !== undefined ? e.cause : e;
+  }
 }
