@@ -57,4 +57,20 @@ describe("buildDrizzleTables", () => {
     }]);
     expect(current.db.query("SELECT public, payload FROM events").get()).toEqual({ public: 1, payload: '{"tags":["x"],"n":1}' });
   });
+
+  it("in stored-value mode reads and writes exactly what SQLite stores (0/1, JSON text)", () => {
+    current = openTestDb();
+    applySchema(current.db, [users, events], { confirmDestructive: false, nowIso: NOW });
+    const eventsTable = buildDrizzleTables([users, events], { storedValues: true }).events;
+    const usersTable = buildDrizzleTables([users, events], { storedValues: true }).users;
+    if (!usersTable || !eventsTable) throw new Error("tables missing");
+    const orm = drizzle(current.db);
+    orm.insert(usersTable).values({ id: "u1", created_at: NOW, updated_at: NOW, email: "a@x.io", _email_canonical: "a@x.io", password_hash: "h" }).run();
+    const row = orm.insert(eventsTable).values({
+      id: "e1", created_at: NOW, updated_at: NOW, owner: "u1", public: 1, payload: '{"n":1}', at: 1, weight: 0.5, count: 3, kind: "b",
+    }).returning().get();
+    expect(row).toMatchObject({ public: 1, payload: '{"n":1}' });
+    expect(current.db.query("SELECT public, payload FROM events").get()).toEqual({ public: 1, payload: '{"n":1}' });
+    expect(orm.select().from(usersTable).get()).toMatchObject({ email_verified: 0, _password_version: 1 });
+  });
 });
