@@ -227,3 +227,17 @@ describe("declared vs API-changed values across restarts (SPEC 2)", () => {
     expect((await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": PINNED_ADMIN_2 } })).status).toBe(200);
   });
 });
+
+describe("admin-key failure limit under concurrency", () => {
+  it("30 parallel wrong keys: the counter equals the attempts and at most the limit get 401", async () => {
+    inst = await createTestInstance([spec({ auth: { rate_limits: { admin_key_failures_per_ip: { max: 5, window: "15m" } } } })]);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => inst!.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_" + "w".repeat(43) }, ip: "10.9.9.9" })),
+    );
+    const codes = answers.map((a) => a.body.error.code);
+    expect(codes.filter((c) => c === "ADMIN_KEY_INVALID").length).toBeLessThanOrEqual(5);
+    expect(codes.filter((c) => c === "ADMIN_KEY_INVALID").length + codes.filter((c) => c === "RATE_LIMITED").length).toBe(30);
+    const right = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": adminKeyOf(inst) }, ip: "10.9.9.9" });
+    expect(right.status).toBe(429);
+  });
+});

@@ -4,23 +4,23 @@ import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../db/keys.ts";
 
 /**
- * Checks the admin key. Failures are counted per client IP (SPEC 9.5); past the limit every
- * attempt is refused with 429 before the key is even compared.
+ * Checks the admin key. Failures are counted per client IP (SPEC 9.5) with one atomic increment
+ * each, so parallel wrong guesses cannot slip past the limit; past it, every attempt — even with
+ * the right key — is refused with 429 until the window ends.
  */
 export function authorizeAdmin(p: ProjectRuntime, presented: string | null, ip: string): void {
   const rule = p.config.auth.rateLimits.admin_key_failures_per_ip;
   const key = `admin_fail:ip:${ip}`;
   const now = p.deps.now();
-  if (rule) {
-    const state = p.rateLimiter.peek(key, rule, now);
-    if (!state.allowed) throw new ApiError("RATE_LIMITED", { retryAfterSeconds: state.retryAfterSeconds });
-  }
+  const locked = (): never => {
+    throw new ApiError("RATE_LIMITED", { retryAfterSeconds: rule ? p.rateLimiter.peek(key, rule, now).retryAfterSeconds : 1 });
+  };
+  if (rule && !p.rateLimiter.peek(key, rule, now).allowed) locked();
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
-  if (!p.keys.matches("admin", presented)) {
-    if (rule) p.rateLimiter.hit(key, rule, now);
-    p.log.event("admin_key_failed", { ip });
-    throw new ApiError("ADMIN_KEY_INVALID");
-  }
+  if (p.keys.matches("admin", presented)) return;
+  p.log.event("admin_key_failed", { ip });
+  if (rule && !p.rateLimiter.hit(key, rule, now).allowed) locked();
+  throw new ApiError("ADMIN_KEY_INVALID");
 }
 
 export function getRedirectOrigins(p: ProjectRuntime): string[] {
