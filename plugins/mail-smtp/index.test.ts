@@ -100,6 +100,7 @@ describe("smtp options", () => {
       auth: null,
       timeoutMs: 10_000,
       tlsRejectUnauthorized: true,
+      requireTls: false,
     });
   });
 
@@ -198,6 +199,15 @@ describe("smtp delivery", () => {
     await createProvider({ host: "127.0.0.1", port: s.port }).send(sampleMessage({ id: "x>\r\nBcc: eve@example.net" }));
     expect(headerOf(s.raw[0], "Message-ID")).toMatch(/^<[^<>\s]+@[^<>\s]+>$/);
     expect(headerOf(s.raw[0], "Bcc")).toBe("");
+  });
+
+  it("with require_tls refuses to send to a server that offers no STARTTLS, and sends without it", async () => {
+    const s = await sink();
+    const strict = createProvider({ host: "127.0.0.1", port: s.port, require_tls: true, timeout_ms: 2000 });
+    await expect(strict.send(sampleMessage())).rejects.toBeInstanceOf(Error);
+    expect(s.raw).toEqual([]);
+    await createProvider({ host: "127.0.0.1", port: s.port }).send(sampleMessage());
+    expect(s.raw).toHaveLength(1);
   });
 
   it("fails verify() and send() when nothing listens on the port", async () => {

@@ -20,6 +20,8 @@ export interface SmtpEndpoint {
   readonly auth: { readonly user: string; readonly pass: string } | null;
   readonly timeoutMs: number;
   readonly tlsRejectUnauthorized: boolean;
+  /** Without implicit TLS: refuse to send unless the server upgrades the connection with STARTTLS. */
+  readonly requireTls: boolean;
 }
 
 // Hostname or IP literal; no spaces, slashes or control characters.
@@ -30,7 +32,7 @@ const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9
  * Parsing here (instead of handing the URL to nodemailer) keeps query-string options from
  * silently overriding the ones in the project file.
  */
-function parseSmtpUrl(raw: string): Omit<SmtpEndpoint, "timeoutMs" | "tlsRejectUnauthorized"> | null {
+function parseSmtpUrl(raw: string): Omit<SmtpEndpoint, "timeoutMs" | "tlsRejectUnauthorized" | "requireTls"> | null {
   let url: URL;
   try {
     url = new URL(raw);
@@ -90,6 +92,8 @@ const optionsSchema = v.pipe(
       10_000,
     ),
     tls_reject_unauthorized: v.optional(v.boolean("tls_reject_unauthorized must be true or false"), true),
+    // Off by default so a local relay without TLS works; on, a network attacker cannot strip STARTTLS.
+    require_tls: v.optional(v.boolean("require_tls must be true or false"), false),
   }, "options must be an object"),
   v.check((o) => (o.url === undefined) !== (o.host === undefined), "set exactly one of `url` or `host`"),
   v.check(
@@ -97,7 +101,7 @@ const optionsSchema = v.pipe(
     "`port`, `secure` and `auth` belong to the `host` form; with `url`, put them into the URL",
   ),
   v.transform((o): SmtpEndpoint => {
-    const common = { timeoutMs: o.timeout_ms, tlsRejectUnauthorized: o.tls_reject_unauthorized };
+    const common = { timeoutMs: o.timeout_ms, tlsRejectUnauthorized: o.tls_reject_unauthorized, requireTls: o.require_tls };
     if (o.url !== undefined) {
       // Checked by the schema above.
       const parsed = parseSmtpUrl(o.url);
@@ -141,6 +145,7 @@ function transportOptions(endpoint: SmtpEndpoint): SMTPTransportOptions {
     socketTimeout: endpoint.timeoutMs,
     dnsTimeout: endpoint.timeoutMs,
     tls: { rejectUnauthorized: endpoint.tlsRejectUnauthorized },
+    requireTLS: endpoint.requireTls,
     // nodemailer's own logging would print SMTP traffic, AUTH included.
     logger: false,
     debug: false,
