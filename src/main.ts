@@ -10,7 +10,7 @@ import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
-import { openProjectDb, DbOpenError } from "./db/open.ts";
+import { openProjectDb } from "./db/open.ts";
 import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
@@ -207,7 +207,7 @@ async function prepareDummyHashes(booted: { projects: ReadonlyMap<string, { hash
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const message = e instanceof DbOpenError || e instanceof Error ? e.message : String(e);
+    const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`latchkey: fatal: ${message}\n`);
     process.exit(EXIT_RUNTIME);
   },

@@ -12,6 +12,12 @@ export function hitRateLimit(p: ProjectRuntime, name: RateLimitName, key: string
   return rule ? p.rateLimiter.hit(`${name}:${key}`, rule, nowMs) : null;
 }
 
+/** Reads the counter of rule `name` without counting; null when the rule is `off`. */
+export function peekRateLimit(p: ProjectRuntime, name: RateLimitName, key: string, nowMs: number): RateLimitResult | null {
+  const rule = p.config.auth.rateLimits[name];
+  return rule ? p.rateLimiter.peek(`${name}:${key}`, rule, nowMs) : null;
+}
+
 /** Takes back one event counted by hitRateLimit (e.g. a login that turned out to be correct). */
 export function undoRateLimit(p: ProjectRuntime, name: RateLimitName, key: string): void {
   if (p.config.auth.rateLimits[name]) p.rateLimiter.undo(`${name}:${key}`);

@@ -1,5 +1,6 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
+import { hitRateLimit, peekRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../db/keys.ts";
 
@@ -9,17 +10,14 @@ import type { KeyKind } from "../../db/keys.ts";
  * the right key — is refused with 429 until the window ends.
  */
 export function authorizeAdmin(p: ProjectRuntime, presented: string | null, ip: string): void {
-  const rule = p.config.auth.rateLimits.admin_key_failures_per_ip;
-  const key = `admin_fail:ip:${ip}`;
   const now = p.deps.now();
-  const locked = (): never => {
-    throw new ApiError("RATE_LIMITED", { retryAfterSeconds: rule ? p.rateLimiter.peek(key, rule, now).retryAfterSeconds : 1 });
-  };
-  if (rule && !p.rateLimiter.peek(key, rule, now).allowed) locked();
+  const before = peekRateLimit(p, "admin_key_failures_per_ip", ip, now);
+  if (before && !before.allowed) throw rateLimitedError(before);
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
   if (p.keys.matches("admin", presented)) return;
   p.log.event("admin_key_failed", { ip });
-  if (rule && !p.rateLimiter.hit(key, rule, now).allowed) locked();
+  const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, now);
+  if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
 }
 
