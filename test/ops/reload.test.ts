@@ -171,6 +171,10 @@ describe("reload under load", () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("PROJECT_NOT_FOUND");
     expect(existsSync(join(data, "beta.db"))).toBe(true);
+    // Its connection closes once the requests begun before the removal have ended (none here).
+    await waitFor("the removed project's database to close", () =>
+      logLines(r.stdout()).some((l) => l.project === "beta" && l.msg === "database of a removed project closed (the file is kept)"),
+    );
 
     // Dropping `bio` is destructive: without confirmation alpha keeps its previous configuration.
     const alice = await probeUser(base, "alpha", "alice@example.com");
