@@ -32,7 +32,7 @@ export function createApp(ctx: AppContext) {
     const url = request.url;
     const m = PROJECT_PATH_RE.exec(url.slice(url.indexOf("/", url.indexOf("//") + 2)));
     if (!m) return "";
-    const id = decodeURIComponent(m[1]);
+    const id = m[1];
     return ctx.projects.has(id) || ctx.failedProjects.has(id) ? id : "";
   };
 
