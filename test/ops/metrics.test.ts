@@ -119,7 +119,9 @@ describe("GET /metrics", () => {
     const deadline = Date.now() + 10_000;
     do {
       after = await scrape();
-      if (value(after, "latchkey_mail_sent_total", { project: "alpha" }) >= sentBefore + 3) break;
+      // Request metrics are recorded just after each response has gone out, so the last one may lag.
+      const lastRecorded = value(after, "latchkey_http_requests_total", { route: "unmatched", status: "404" }) > 0;
+      if (lastRecorded && value(after, "latchkey_mail_sent_total", { project: "alpha" }) >= sentBefore + 3) break;
       await Bun.sleep(50);
     } while (Date.now() < deadline);
     expect(value(after, "latchkey_mail_sent_total", { project: "alpha" })).toBe(sentBefore + 3);
