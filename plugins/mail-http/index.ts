@@ -88,7 +88,8 @@ const optionsSchema = v.pipe(
   }),
   v.transform((o) => ({
     url: o.url,
-    key: decodeWebhookSecret(o.secret) as Uint8Array,
+    /** The decoded key, kept as base64 so the frozen configuration holds no mutable bytes. */
+    keyBase64: Buffer.from(decodeWebhookSecret(o.secret) as Uint8Array).toString("base64"),
     timeoutMs: parseTimeoutMs(o.timeout) ?? HTTP_MAIL_DEFAULT_TIMEOUT_MS,
   })),
 );
@@ -108,7 +109,8 @@ const httpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
   id: "http",
   optionsSchema,
   create(options): MailProvider {
-    const { url, key, timeoutMs } = options;
+    const { url, timeoutMs } = options;
+    const key = new Uint8Array(Buffer.from(options.keyBase64, "base64"));
     return {
       id: "http",
       async send(msg: MailMessage): Promise<void> {
