@@ -101,7 +101,9 @@ export async function importPluginFile(file: string): Promise<PluginFactoryAny[]
 }
 
 function describe(err: unknown): string {
-  const text = err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err);
+  let text = err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err);
+  // A file that does not parse comes back as an AggregateError of the parser's messages.
+  if (err instanceof AggregateError) text += `: ${err.errors.slice(0, 3).map((e) => (e instanceof Error ? e.message : String(e))).join("; ")}`;
   return text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 500);
 }
 
