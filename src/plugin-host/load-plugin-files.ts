@@ -7,7 +7,7 @@
  * A plugin runs with the server's rights, so what may be loaded is strict: only the directories
  * the operator names, not recursive, and nothing another local user could have written.
  */
-import { readdirSync, statSync, type Stats } from "node:fs";
+import { existsSync, lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PluginRegistry } from "../../plugins/index.ts";
@@ -107,6 +107,29 @@ function describe(err: unknown): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 500);
 }
 
+/** Entries of a plugin directory's node_modules looked at, at most (a guard against a huge tree). */
+const MAX_NODE_MODULES_ENTRIES = 100_000;
+
+/**
+ * The packages a plugin imports run with the server's rights too, so the `node_modules` beside the
+ * plugins must be as safe as the files: the first entry another user could change, or null.
+ * Symbolic links are not followed (their targets are outside what the operator put there).
+ */
+function firstUnsafeUnder(root: string): { path: string; message: string } | null {
+  const stack = [root];
+  let seen = 0;
+  while (stack.length > 0) {
+    const path = stack.pop() as string;
+    if (++seen > MAX_NODE_MODULES_ENTRIES) return { path: root, message: `more than ${MAX_NODE_MODULES_ENTRIES} entries; cannot check them all` };
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) continue;
+    const problem = unsafePermissions(st, st.isDirectory() ? "directory" : "file");
+    if (problem !== null) return { path, message: problem.replace("the plugin", "a node_modules") };
+    if (st.isDirectory()) for (const name of readdirSync(path)) stack.push(join(path, name));
+  }
+  return null;
+}
+
 /** The plugin files of one directory, sorted; problems for the directory itself or unsafe files. */
 function listPluginFiles(dir: string, problems: PluginProblem[]): string[] {
   const absolute = resolve(dir);
@@ -125,6 +148,14 @@ function listPluginFiles(dir: string, problems: PluginProblem[]): string[] {
   if (dirProblem !== null) {
     problems.push({ file: dir, message: dirProblem });
     return [];
+  }
+  const nodeModules = join(absolute, "node_modules");
+  if (existsSync(nodeModules)) {
+    const unsafe = firstUnsafeUnder(nodeModules);
+    if (unsafe !== null) {
+      problems.push({ file: unsafe.path, message: `${unsafe.message} (plugins of ${dir} import from it)` });
+      return [];
+    }
   }
   const files: string[] = [];
   for (const name of readdirSync(absolute).sort()) {

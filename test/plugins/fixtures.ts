@@ -55,6 +55,9 @@ export function installRelayFormat(dir: string): void {
   mkdirSync(pkg, { recursive: true });
   writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "relay-format", version: "1.0.0", main: "index.js" }));
   writeFileSync(join(pkg, "index.js"), "module.exports = (m) => ({ formatted_by: 'relay-format', to: m.to, subject: m.subject, text: m.text });\n");
+  // Whatever the umask: the loader refuses a node_modules that group or others can write.
+  for (const d of [join(dir, "node_modules"), pkg]) chmodSync(d, 0o755);
+  for (const f of ["package.json", "index.js"]) chmodSync(join(pkg, f), 0o644);
 }
 
 /** A hasher that claims every hash (wrong canVerify): the contract must catch it. */

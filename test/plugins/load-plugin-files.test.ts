@@ -129,6 +129,21 @@ describe("refusing plugin files (each refusal names the file)", () => {
     });
   }
 
+  it("refuses the directory when something in the node_modules beside the plugins is writable by others", async () => {
+    const dir = newDir();
+    writePlugin(dir, "relay.ts", RELAY_MAIL_PLUGIN);
+    installRelayFormat(dir);
+    expect((await loadPluginDirs([dir], BUILTIN_PLUGINS)).problems).toEqual([]);
+    const index = join(dir, "node_modules", "relay-format", "index.js");
+    chmodSync(index, 0o666);
+    const { problems, loaded } = await loadPluginDirs([dir], BUILTIN_PLUGINS);
+    expect(problems).toEqual([{ file: index, message: expect.stringContaining("a node_modules file is writable by group or others") }]);
+    expect(loaded).toEqual([]);
+    chmodSync(index, 0o644);
+    chmodSync(join(dir, "node_modules"), 0o777);
+    expect((await loadPluginDirs([dir], BUILTIN_PLUGINS)).problems.map((p) => p.file)).toEqual([join(dir, "node_modules")]);
+  });
+
   it("refuses a missing directory and a file given instead of a directory", async () => {
     const dir = newDir();
     const file = writePlugin(dir, "ok.ts", HASHER("fine3"));
