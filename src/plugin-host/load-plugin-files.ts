@@ -74,6 +74,13 @@ export function invalidPluginReason(value: unknown): string | null {
   return null;
 }
 
+const SOURCES = new WeakMap<object, string>();
+
+/** The file a plugin factory was loaded from, or undefined for a built-in. */
+export function pluginSource(factory: object): string | undefined {
+  return SOURCES.get(factory);
+}
+
 /** Imports one plugin file and returns its factories; throws an Error whose message says what is wrong. */
 export async function importPluginFile(file: string): Promise<PluginFactoryAny[]> {
   let mod: { default?: unknown };
@@ -97,6 +104,7 @@ export async function importPluginFile(file: string): Promise<PluginFactoryAny[]
     const reason = invalidPluginReason(item);
     if (reason !== null) throw new Error(reason);
   }
+  for (const item of list) SOURCES.set(item as object, file);
   return list as PluginFactoryAny[];
 }
 

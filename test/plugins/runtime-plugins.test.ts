@@ -1,6 +1,7 @@
 /** Plugin files inside a running instance: what create() returns is checked, and hashers without defaults. */
 import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
 import { loadPluginDirs } from "../../src/plugin-host/load-plugin-files.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
@@ -44,7 +45,7 @@ describe("plugin files in a running project", () => {
   it("a mail plugin whose create() returns no send makes that project fail to load, with a message naming the plugin", async () => {
     const { registry } = await loadPluginDirs([dir], BUILTIN_PLUGINS);
     inst = await createTestInstance([demoProject({ mail: { provider: "hollow", from: "Demo <no-reply@myapp.com>" } })], { plugins: registry });
-    expect(inst.booted.failures.map((f) => f.message)).toEqual(['mail plugin "hollow": create() must return { id: "hollow", send, verify?, close? }']);
+    expect(inst.booted.failures.map((f) => f.message)).toEqual([`mail plugin "hollow" (${join(dir, "hollow.ts")}): create() must return { id: "hollow", send, verify?, close? }`]);
     expect((await inst.req("POST", "/p/demo/auth/signup", { body: { email: "c@example.org", password: PASSWORD } })).status).toBe(503);
   });
 });
