@@ -4,7 +4,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
-import { BUILTIN_PLUGINS } from "../plugins/index.ts";
+import { BUILTIN_PLUGINS, type PluginRegistry } from "../plugins/index.ts";
+import { loadPluginDirs } from "./plugin-host/load-plugin-files.ts";
+import { runPluginTest } from "./plugin-host/test-plugin.ts";
+import { writePluginTemplate } from "./cli/plugin-init.ts";
 import { createLogger } from "./log.ts";
 import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
@@ -45,7 +48,18 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       process.stdout.write(HELP);
       return EXIT_OK;
     case "check":
-      return runCheck(cmd.configPaths, cmd.dataDir, env);
+      return runCheck(cmd.configPaths, cmd.dataDir, cmd.pluginDirs, env);
+    case "plugin-test":
+      return runPluginTest({
+        target: cmd.target,
+        optionsJson: cmd.options,
+        otherOptionsJson: cmd.otherOptions,
+        builtins: BUILTIN_PLUGINS,
+        out: (t) => process.stdout.write(t),
+        err: (t) => process.stderr.write(t),
+      });
+    case "plugin-init":
+      return runPluginInit(cmd.pluginKind, cmd.file);
     case "keys-rotate":
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
@@ -60,8 +74,34 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
   }
 }
 
-function loadConfigsOrReport(paths: readonly string[], env: Env) {
-  const { projects, issues } = loadProjects(paths, { env, registry: BUILTIN_PLUGINS });
+/**
+ * The built-ins plus every plugin file of the plugin directories, loaded before any project file
+ * is read so a project can name a plugin's id. Any refusal stops the command (exit 2).
+ */
+async function loadRegistryOrReport(dirs: readonly string[], announce: (kind: string, id: string, file: string) => void): Promise<PluginRegistry | null> {
+  if (dirs.length === 0) return BUILTIN_PLUGINS;
+  const { registry, loaded, problems } = await loadPluginDirs(dirs, BUILTIN_PLUGINS);
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`plugin error: ${p.file}: ${p.message}\n`);
+    process.stderr.write(`${problems.length} plugin error(s); nothing was started.\n`);
+    return null;
+  }
+  for (const l of loaded) announce(l.factory.kind === "hasher" ? "hasher" : "mail provider", l.factory.id, l.file);
+  return registry;
+}
+
+function runPluginInit(kind: "mail" | "hasher", file: string): number {
+  try {
+    for (const written of writePluginTemplate(kind, file)) process.stdout.write(`wrote ${written}\n`);
+    return EXIT_OK;
+  } catch (e) {
+    process.stderr.write(`latchkey: ${(e as Error).message}\n`);
+    return EXIT_CONFIG;
+  }
+}
+
+function loadConfigsOrReport(paths: readonly string[], env: Env, registry: PluginRegistry) {
+  const { projects, issues } = loadProjects(paths, { env, registry });
   if (issues.length > 0) {
     for (const i of issues) process.stderr.write(`config error: ${formatConfigIssue(i)}\n`);
     process.stderr.write(`${issues.length} configuration error(s); nothing was started.\n`);
@@ -74,8 +114,10 @@ function loadConfigsOrReport(paths: readonly string[], env: Env) {
   return projects;
 }
 
-function runCheck(paths: readonly string[], dataDir: string | null, env: Env): number {
-  const configs = loadConfigsOrReport(paths, env);
+async function runCheck(paths: readonly string[], dataDir: string | null, pluginDirs: readonly string[], env: Env): Promise<number> {
+  const registry = await loadRegistryOrReport(pluginDirs, (kind, id, file) => process.stdout.write(`plugin ${kind} "${id}" loaded from ${file}\n`));
+  if (!registry) return EXIT_CONFIG;
+  const configs = loadConfigsOrReport(paths, env, registry);
   if (!configs) return EXIT_CONFIG;
   let failed = false;
   for (const config of configs) {
@@ -146,10 +188,12 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     process.stderr.write(`latchkey: ${trusted}\n`);
     return EXIT_CONFIG;
   }
-  const configs = loadConfigsOrReport(options.configPaths, env);
-  if (!configs) return EXIT_CONFIG;
   const metrics = options.metrics ? createServerMetrics() : undefined;
   const log = createLogger({ level: options.logLevel, observe: metrics ? (level, msg, fields) => metrics.observeLog(level, msg, fields) : undefined });
+  const registry = await loadRegistryOrReport(options.pluginDirs, (kind, id, file) => log.info("plugin loaded", { kind, id, file }));
+  if (!registry) return EXIT_CONFIG;
+  const configs = loadConfigsOrReport(options.configPaths, env, registry);
+  if (!configs) return EXIT_CONFIG;
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -163,7 +207,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     dataDir: options.dataDir,
     publicUrl: options.publicUrl,
     serverKey,
-    registry: BUILTIN_PLUGINS,
+    registry,
     log,
     trustedProxies: trusted,
     peerIp: (request) => server?.requestIP(request)?.address ?? null,
@@ -193,7 +237,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   const listening = server;
 
   const reloader = createReloader({
-    load: () => loadProjects(options.configPaths, { env, registry: BUILTIN_PLUGINS }),
+    load: () => loadProjects(options.configPaths, { env, registry }),
     apply: (configs) => booted.reload(configs),
     log,
     metrics,

@@ -17,11 +17,15 @@ export interface ServeOptions {
   readonly watch: boolean;
   /** Serve GET /metrics. */
   readonly metrics: boolean;
+  /** Directories of plugin files loaded at boot (`--plugins`, `LATCHKEY_PLUGINS`). */
+  readonly pluginDirs: string[];
 }
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; pluginDirs: string[] }
+  | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
+  | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
   | { kind: "backup"; projectId: string; outPath: string; dataDir: string }
   | { kind: "restore"; projectId: string; fromPath: string; dataDir: string }
@@ -29,7 +33,10 @@ export type Command =
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
-const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project", "--out", "--from"]);
+const VALUE_FLAGS = new Set([
+  "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
+  "--out", "--from", "--plugins", "--kind", "--options", "--other-options",
+]);
 const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics"]);
 
 interface Parsed {
@@ -83,6 +90,30 @@ function configPaths(p: Parsed, env: Env): string[] {
   throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG");
 }
 
+function pluginDirs(p: Parsed, env: Env): string[] {
+  const flags = p.values.get("--plugins");
+  if (flags?.length) return flags;
+  return (env.LATCHKEY_PLUGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+const PLUGIN_USAGE = "usage: latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]\n       latchkey plugin init --kind mail|hasher FILE";
+
+function parsePluginCommand(p: Parsed, sub: string | undefined, rest: string[]): Command {
+  if (sub === "test") {
+    allow(p, "plugin test", ["--options", "--other-options"]);
+    if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
+    return { kind: "plugin-test", target: rest[0], options: last(p, "--options") ?? null, otherOptions: last(p, "--other-options") ?? null };
+  }
+  if (sub === "init") {
+    allow(p, "plugin init", ["--kind"]);
+    const kind = last(p, "--kind");
+    if (kind !== "mail" && kind !== "hasher") throw new UsageError("plugin init needs --kind mail or --kind hasher");
+    if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
+    return { kind: "plugin-init", pluginKind: kind, file: rest[0] };
+  }
+  throw new UsageError(PLUGIN_USAGE);
+}
+
 export function parseArgs(argv: readonly string[], env: Env): Command {
   const p = tokenize(argv);
   if (p.bools.has("--version") && p.positional.length === 0) return { kind: "version" };
@@ -90,7 +121,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins"]);
     const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
     const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
     const port = Number(portText);
@@ -120,14 +151,16 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         logLevel,
         watch: p.bools.has("--watch"),
         metrics: p.bools.has("--metrics"),
+        pluginDirs: pluginDirs(p, env),
       },
     };
   }
   if (cmd === "check") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data"]);
-    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null };
+    allow(p, "check", ["--config", "--data", "--plugins"]);
+    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null, pluginDirs: pluginDirs(p, env) };
   }
+  if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
   if (cmd === "keys") {
     if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
     allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data"]);
@@ -158,13 +191,17 @@ Usage:
                   [--watch] [--metrics]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
   latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
+  latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]
+                  run the plugin contract suite and print a pass/fail table
+  latchkey plugin init --kind mail|hasher FILE        write a plugin template
   latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
   latchkey backup  --project ID --out FILE [--data DIR]    consistent copy, also while serving
   latchkey restore --project ID --from FILE [--data DIR]   put a backup back (server stopped)
   latchkey --version | --help
 
-PATH is a project file or a directory of *.yaml / *.yml files.
-Environment: LATCHKEY_CONFIG, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
+PATH is a project file or a directory of *.yaml / *.yml files. serve and check also take
+--plugins DIR (repeatable): every *.ts / *.js file in DIR is loaded as a plugin (see docs/plugins.md).
+Environment: LATCHKEY_CONFIG, LATCHKEY_PLUGINS, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
 LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires).
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.

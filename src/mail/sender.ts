@@ -6,6 +6,7 @@
  * Delivery is at-least-once: an attempt is counted and the next retry time written *before* the
  * provider is called, so a crash mid-send leads to a retry, not a lost message.
  */
+import { isPermanentMailError } from "../plugin-api.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import { pruneLinkTokens } from "./link-tokens.ts";
 import { outboxRepo, setOutboxWaker, type OutboxRow } from "./outbox.ts";
@@ -104,6 +105,12 @@ async function deliverOne(
     await withTimeout(p.mailProvider.send(rendered.message), sendTimeoutMs);
   } catch (e) {
     const error = describeError(e, rendered.secrets);
+    if (isPermanentMailError(e)) {
+      // The receiver refused this message for good (e.g. an HTTP 4xx): retrying cannot help.
+      outboxRepo.markFailed(p, row.id, p.deps.now(), error);
+      p.log.error("mail delivery refused; not retried", { ...fields, error });
+      return "failed";
+    }
     if (attempt >= schedule.maxAttempts) {
       outboxRepo.markFailed(p, row.id, p.deps.now(), error);
       p.log.error("mail delivery failed; giving up", { ...fields, max_attempts: schedule.maxAttempts, error });

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { parse } from "valibot";
+import { safeParse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
 import type { ProjectConfig } from "../config/types.ts";
@@ -17,6 +17,7 @@ import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
 import { destructivePlanId } from "../schema/destructive-plan-id.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
+import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -101,12 +102,16 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
 
     const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-    const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
-    const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
-      f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
-    );
+    const configured = checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory);
+    // Every installed hasher verifies its own format with its default options; one whose options
+    // have no defaults (a plugin file may require some) can only be the configured one.
+    const installed: PasswordHasher[] = Object.values(deps.registry.hashers).flatMap((f) => {
+      if (f.id === configured.id) return [configured];
+      const defaults = safeParse(f.optionsSchema, {});
+      return defaults.success ? [checkedHasher(f.create(defaults.output, pluginCtx), f)] : [];
+    });
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
-    const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
+    const mailProvider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginCtx), mailFactory);
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
@@ -151,3 +156,26 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
   }
 }
 
+
+/** A plugin's `create` must return the object its kind promises (plugin files are not type-checked). */
+function checkedHasher(h: PasswordHasher, factory: { readonly id: string }): PasswordHasher {
+  const id = factory.id;
+  const ok = typeof h === "object" && h !== null && h.id === id &&
+    typeof h.hash === "function" && typeof h.verify === "function" && typeof h.canVerify === "function" &&
+    (h.needsRehash === undefined || typeof h.needsRehash === "function");
+  if (!ok) throw new Error(`hasher plugin "${id}"${fromFile(factory)}: create() must return { id: "${id}", hash, verify, canVerify, needsRehash? }`);
+  return h;
+}
+
+function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
+  const id = factory.id;
+  const ok = typeof m === "object" && m !== null && m.id === id && typeof m.send === "function" &&
+    (m.verify === undefined || typeof m.verify === "function") && (m.close === undefined || typeof m.close === "function");
+  if (!ok) throw new Error(`mail plugin "${id}"${fromFile(factory)}: create() must return { id: "${id}", send, verify?, close? }`);
+  return m;
+}
+
+function fromFile(factory: object): string {
+  const file = pluginSource(factory);
+  return file === undefined ? "" : ` (${file})`;
+}

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { boot, type BootOptions, type Booted } from "../../src/boot.ts";
 import { loadProjects, formatConfigIssue } from "../../src/config/load.ts";
-import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
+import { BUILTIN_PLUGINS, type PluginRegistry } from "../../plugins/index.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-ip.ts";
 import { startMailSenders } from "../../src/mail/start.ts";
@@ -68,6 +68,8 @@ export async function createTestInstance(
     boot?: Partial<BootOptions & { deferLoading: boolean }>;
     /** Run the real background mail senders with these options (e.g. a compressed retry schedule). */
     mailSender?: SenderOptions;
+    /** The plugins to start from (default the built-ins), e.g. with plugin files loaded. */
+    plugins?: PluginRegistry;
   } = {},
 ): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), "latchkey-test-"));
@@ -80,7 +82,7 @@ export async function createTestInstance(
   const logger = createMemoryLogger("debug");
   const serverKey = new Uint8Array(32).fill(42);
   const mail = createMailCapture();
-  const registry = registryWithCapture(BUILTIN_PLUGINS, mail);
+  const registry = registryWithCapture(opts.plugins ?? BUILTIN_PLUGINS, mail);
   let trusted: TrustedProxies | undefined;
   if (opts.trustedProxies) {
     const t = parseTrustedProxies(opts.trustedProxies);
