@@ -31,6 +31,8 @@ export interface BootOptions {
   readonly hashQueueLimit?: number;
   /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
+  /** Wraps every password hasher (tests count hash work through it); see ServerDeps. */
+  readonly instrumentHasher?: ServerDeps["instrumentHasher"];
 }
 
 export interface ProjectFailure {
@@ -70,6 +72,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     dataDir: opts.dataDir,
     hashLimiter: createHashLimiter({ concurrency: opts.hashConcurrency ?? availableParallelism(), maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT }),
     registry: opts.registry,
+    ...(opts.instrumentHasher ? { instrumentHasher: opts.instrumentHasher } : {}),
   };
   const projects = new Map<string, ProjectRuntime>();
   const failures: ProjectFailure[] = [];

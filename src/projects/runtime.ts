@@ -27,6 +27,11 @@ export interface ServerDeps {
   readonly dataDir: string;
   readonly hashLimiter: HashLimiter;
   readonly registry: PluginRegistry;
+  /**
+   * Wraps every password hasher a project builds (configured and installed). A seam for tests,
+   * which count the hash work each path does; the server leaves it unset.
+   */
+  readonly instrumentHasher?: (hasher: PasswordHasher) => PasswordHasher;
 }
 
 /** Everything one loaded project needs at request time. */
@@ -85,9 +90,10 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
 
     const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-    const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
+    const instrument = deps.instrumentHasher ?? ((h: PasswordHasher): PasswordHasher => h);
+    const configured = instrument(hasherFactory.create(config.auth.hasher.options, pluginCtx));
     const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
-      f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
+      f.id === configured.id ? configured : instrument(f.create(parse(f.optionsSchema, {}), pluginCtx)),
     );
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
     const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
