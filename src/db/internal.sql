@@ -62,6 +62,16 @@ CREATE TABLE IF NOT EXISTS _refresh_tokens (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _refresh_tokens_session ON _refresh_tokens(session_id);
 
+-- Compact record of a rotated-out refresh token, kept only for reuse detection (and the grace
+-- retry) until the token would have expired: the first 16 bytes of SHA-256(token), its session,
+-- when it was rotated. Its full _refresh_tokens row is deleted at rotation.
+CREATE TABLE IF NOT EXISTS _refresh_rotated (
+  tag        BLOB PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  rotated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- One-time link tokens (reset, verify). The token is HMAC(server link key, id): only the id and
 -- the token's hash are stored, never the token.
 CREATE TABLE IF NOT EXISTS _link_tokens (

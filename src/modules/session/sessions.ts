@@ -102,6 +102,10 @@ export function pruneSessions(p: ProjectRuntime, nowMs: number): { sessions: num
       )
       .run(nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs).changes;
     p.db.query("DELETE FROM _refresh_tokens WHERE session_id NOT IN (SELECT id FROM _sessions)").run();
-    return { sessions, refreshTokens };
+    // Compact records of rotated tokens: needed for reuse detection only until the token expires.
+    const rotated = p.db
+      .query("DELETE FROM _refresh_rotated WHERE expires_at <= ? OR session_id NOT IN (SELECT id FROM _sessions)")
+      .run(nowMs).changes;
+    return { sessions, refreshTokens: refreshTokens + rotated };
   }).immediate();
 }
