@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS _sessions (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions(user_id);
 
+-- Sessions opened while the user's email was unverified. A completed password reset ends them
+-- whatever the revoke settings say (someone may have signed up with another person's address).
+CREATE TABLE IF NOT EXISTS _sessions_unverified (
+  session_id TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _sessions_unverified_user ON _sessions_unverified(user_id);
+
 -- Refresh tokens, stored only as SHA-256 hashes. A successor is derived as an HMAC of its parent
 -- under a server-key-derived secret, so a retry within the grace window can be answered with the
 -- same successor without keeping any token in clear.

@@ -109,7 +109,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       settings,
       keys,
       jwt,
-      rateLimiter: createRateLimiter(db),
+      rateLimiter: createRateLimiter(db, config.auth.rateLimits),
       hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
