@@ -208,3 +208,14 @@ describe("sessions a completed reset ends (items 11, 28)", () => {
     expect(await alive(verifiedSession)).toEqual([401, 401]);
   });
 });
+
+describe("redirect URLs whose path starts with // (item 14)", () => {
+  it("puts the link with a single leading / into the reset mail", async () => {
+    inst = await createTestInstance([demoProject()]);
+    await signup(inst, "alice@example.org");
+    expect((await forgot(inst, "alice@example.org", { redirect_url: `${APP}//evil.example/next?x=1` })).status).toBe(200);
+    const [mail] = await deliveredTo(inst, "alice@example.org", "reset");
+    expect(mail.text).toContain(`${APP}/evil.example/next?x=1&token=`);
+    expect(mail.text).not.toContain(`${APP}//`);
+  });
+});
