@@ -77,6 +77,15 @@ describe("verification links and mail scanners (item 9, SPEC 6.2)", () => {
     expect(inst.logs.filter((l) => l.includes('"event":"email_verified"'))).toHaveLength(1);
   });
 
+  it("needs no public key for HEAD either, like GET", async () => {
+    inst = await createTestInstance([withAuth(demoProject(), { require_public_key: true })]);
+    const keys = inst.booted.generatedKeys.get("demo")!;
+    await inst.req("POST", "/p/demo/auth/signup", { body: { email: "alice@example.org", password: PASSWORD }, headers: { "x-public-key": keys.public! } });
+    const link = await lastLink("alice@example.org", "verify");
+    expect((await verify(link, { method: "HEAD" })).status).toBe(200);
+    expect((await verify(link)).status).toBe(200);
+  });
+
   it("answers a used link with the redirect's verified=true too", async () => {
     inst = await createTestInstance([withAuth(demoProject(), { verify_redirect_url: `${APP}/done` })]);
     await signup(inst, "alice@example.org");
