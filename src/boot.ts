@@ -10,6 +10,10 @@ import type { Logger } from "./log.ts";
 import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
+import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/reload.ts";
+import { createInflightTracker } from "./http/inflight.ts";
+import { outboxRepo } from "./mail/outbox.ts";
+import type { ServerMetrics } from "./metrics/server-metrics.ts";
 
 /** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
 export const HASH_QUEUE_LIMIT = 256;
@@ -33,6 +37,8 @@ export interface BootOptions {
   readonly startMail?: boolean;
   /** Wraps every password hasher (tests count hash work through it); see ServerDeps. */
   readonly instrumentHasher?: ServerDeps["instrumentHasher"];
+  /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
+  readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
 }
 
 export interface ProjectFailure {
@@ -55,6 +61,12 @@ export interface Booted {
    * and /readyz answers 503.
    */
   loadPending(): Promise<void>;
+  /**
+   * Applies a validated set of project files (SPEC §14 reload): new projects load, removed ones
+   * answer 404, changed ones are swapped in or keep their previous configuration. Reloads run one
+   * at a time, after the initial load.
+   */
+  reload(configs: readonly ProjectConfig[]): Promise<ReloadReport>;
   close(): Promise<void>;
 }
 
@@ -70,7 +82,11 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     serverKey: opts.serverKey,
     publicUrl: opts.publicUrl,
     dataDir: opts.dataDir,
-    hashLimiter: createHashLimiter({ concurrency: opts.hashConcurrency ?? availableParallelism(), maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT }),
+    hashLimiter: createHashLimiter({
+      concurrency: opts.hashConcurrency ?? availableParallelism(),
+      maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT,
+      onWaitSeconds: opts.metrics ? (s) => opts.metrics?.metrics.recordHashWait(s) : undefined,
+    }),
     registry: opts.registry,
     ...(opts.instrumentHasher ? { instrumentHasher: opts.instrumentHasher } : {}),
   };
@@ -80,6 +96,15 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   const pending = new Map(opts.configs.map((c) => [c.id, c]));
   const generatedKeys = new Map<string, { admin?: string; public?: string }>();
   let closed = false;
+  const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
+  const inflight = createInflightTracker();
+  const startBackground = (runtime: ProjectRuntime): void => {
+    if (opts.startMail === false) return;
+    startMailSenders([runtime]);
+    startHousekeeping(runtime);
+  };
+  const listsCorsOrigins = (configs: Iterable<ProjectConfig>): boolean => [...configs].some((c) => !c.cors.allowedOrigins.includes("*"));
+  let corsOriginLists = listsCorsOrigins(opts.configs);
 
   const loadOne = (config: ProjectConfig): void => {
     pending.delete(config.id);
@@ -87,10 +112,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       const loaded = loadProjectRuntime(config, deps);
       projects.set(config.id, loaded.runtime);
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
-      if (opts.startMail !== false) {
-        startMailSenders([loaded.runtime]);
-        startHousekeeping(loaded.runtime);
-      }
+      startBackground(loaded.runtime);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failures.push({ id: config.id, file: config.filePath, message });
@@ -104,16 +126,33 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   const ctx: AppContext = {
     deps,
     projects,
-    corsOriginLists: opts.configs.some((c) => !c.cors.allowedOrigins.includes("*")),
-    isReady: () => pending.size === 0 && failures.length === 0,
+    get corsOriginLists() {
+      return corsOriginLists;
+    },
+    isReady: () => pending.size === 0 && failedProjects.size === 0,
     failedProjects,
     loadingProjects: pending,
+    inflight,
+    metrics: opts.metrics,
     clientIp(request, server) {
       const peer = (opts.peerIp ? opts.peerIp(request) : server?.requestIP(request)?.address) ?? "unknown";
       return resolveClientIp(peer, request.headers.get("x-forwarded-for"), trusted);
     },
   };
   const app = createApp(ctx);
+  let initialLoad: Promise<void> = Promise.resolve();
+  let reloads: Promise<unknown> = Promise.resolve();
+  opts.metrics?.metrics.setSources({
+    hashQueueDepth: () => deps.hashLimiter.stats().queued,
+    projectStates: () => ({ loaded: projects.size, failed: failedProjects.size, closed: set.closedCount }),
+    outbox: () => [...projects.values()].flatMap((p) => {
+      try {
+        return [{ project: p.id, ...outboxRepo.countPendingAndFailed(p) }];
+      } catch {
+        return []; // a busy or closing database: this scrape goes without it
+      }
+    }),
+  });
   return {
     app,
     ctx,
@@ -121,15 +160,29 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     projects,
     failures,
     generatedKeys,
-    async loadPending() {
-      for (const config of [...pending.values()]) {
-        if (closed) return;
-        loadOne(config);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+    loadPending() {
+      initialLoad = (async () => {
+        for (const config of [...pending.values()]) {
+          if (closed) return;
+          loadOne(config);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      })();
+      return initialLoad;
+    },
+    reload(configs) {
+      const run = reloads.then(async () => {
+        await initialLoad;
+        const report = await reloadProjects(set, configs, { deps, startBackground, inflight });
+        corsOriginLists = listsCorsOrigins([...projects.values()].map((p) => p.config));
+        return report;
+      });
+      reloads = run.catch(() => undefined);
+      return run;
     },
     async close() {
       closed = true;
+      await reloads;
       for (const p of projects.values()) await p.close();
       projects.clear();
     },

@@ -13,10 +13,19 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function createLogger(opts: { level: LogLevel; write?: (line: string) => void; fields?: Record<string, unknown> }): Logger {
+/** Sees every entry, whatever the level (the metrics count security events this way). */
+export type LogObserver = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
+
+export function createLogger(opts: {
+  level: LogLevel;
+  write?: (line: string) => void;
+  fields?: Record<string, unknown>;
+  observe?: LogObserver;
+}): Logger {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + "\n"));
   const base = opts.fields ?? {};
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    opts.observe?.(level, msg, { ...base, ...fields });
     if (RANK[level] < RANK[opts.level]) return;
     write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
   };
@@ -27,7 +36,7 @@ export function createLogger(opts: { level: LogLevel; write?: (line: string) => 
     warn: (m, f) => log("warn", m, f),
     error: (m, f) => log("error", m, f),
     event: (e, f) => log("info", e, { event: e, ...f }),
-    child: (fields) => createLogger({ level: opts.level, write, fields: { ...base, ...fields } }),
+    child: (fields) => createLogger({ level: opts.level, write, observe: opts.observe, fields: { ...base, ...fields } }),
   };
 }
 

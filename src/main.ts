@@ -14,6 +14,10 @@ import { openProjectDb } from "./db/open.ts";
 import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
+import { BackupError, backupProject, restoreProject } from "./db/backup.ts";
+import { createServerMetrics } from "./metrics/server-metrics.ts";
+import { createReloader } from "./projects/reloader.ts";
+import { watchProjectFiles } from "./projects/watch-files.ts";
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -46,6 +50,13 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
       return runServe(cmd.options, env);
+    case "backup":
+      return runBackupCommand(() => backupProject({ dataDir: cmd.dataDir, projectId: cmd.projectId, outPath: cmd.outPath, nowIso: new Date().toISOString() }), `project ${cmd.projectId} backed up to ${cmd.outPath}`);
+    case "restore":
+      return runBackupCommand(() => {
+        const kept = restoreProject({ dataDir: cmd.dataDir, projectId: cmd.projectId, fromPath: cmd.fromPath, nowIso: new Date().toISOString() });
+        return kept === null ? "" : ` (the database it replaced is kept as ${kept})`;
+      }, `project ${cmd.projectId} restored from ${cmd.fromPath}`);
   }
 }
 
@@ -113,6 +124,22 @@ function runKeysRotate(projectId: string, which: "admin" | "public" | "both", da
   }
 }
 
+function runBackupCommand(fn: () => string | void, done: string): number {
+  try {
+    const extra = fn();
+    process.stdout.write(`${done}${extra ?? ""}\n`);
+    return EXIT_OK;
+  } catch (e) {
+    process.stderr.write(`latchkey: ${(e as Error).message}\n`);
+    return e instanceof BackupError ? EXIT_CONFIG : EXIT_RUNTIME;
+  }
+}
+
+function printGeneratedKeys(id: string, k: { admin?: string; public?: string }): void {
+  const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
+  process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
+}
+
 async function runServe(options: ServeOptions, env: Env): Promise<number> {
   const trusted = parseTrustedProxies(options.trustedProxies);
   if (typeof trusted === "string") {
@@ -121,7 +148,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   }
   const configs = loadConfigsOrReport(options.configPaths, env);
   if (!configs) return EXIT_CONFIG;
-  const log = createLogger({ level: options.logLevel });
+  const metrics = options.metrics ? createServerMetrics() : undefined;
+  const log = createLogger({ level: options.logLevel, observe: metrics ? (level, msg, fields) => metrics.observeLog(level, msg, fields) : undefined });
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -142,6 +170,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // The port opens first so /healthz answers while the databases load; /readyz and each
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
+    metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
   });
   try {
     // app.listen hands every route to Bun's native router (no JS routing per request); anything
@@ -163,11 +192,25 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   }
   const listening = server;
 
+  const reloader = createReloader({
+    load: () => loadProjects(options.configPaths, { env, registry: BUILTIN_PLUGINS }),
+    apply: (configs) => booted.reload(configs),
+    log,
+    metrics,
+    onGeneratedKeys: printGeneratedKeys,
+  });
+  // Registered before the projects load: SIGHUP's default action would end the process (exit 129).
+  process.on("SIGHUP", () => void reloader.request("SIGHUP"));
+  const stopWatching = options.watch
+    ? watchProjectFiles(options.configPaths, (file) => void reloader.request(`file changed: ${file}`))
+    : () => undefined;
+
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
+      stopWatching();
       log.info("shutting down", { signal });
       const timer = setTimeout(() => void listening.stop(true), SHUTDOWN_GRACE_MS);
       await listening.stop(false);
@@ -183,15 +226,14 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   await booted.loadPending();
   if (stopping) return stopped;
   for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
-  for (const [id, k] of booted.generatedKeys) {
-    const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
-    process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
-  }
+  for (const [id, k] of booted.generatedKeys) printGeneratedKeys(id, k);
   const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
   log.info(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
     failed: booted.failures.map((f) => f.id),
+    watch: options.watch,
+    metrics: options.metrics,
   });
   void prepareDummyHashes(booted);
   return stopped;

@@ -13,18 +13,24 @@ export interface ServeOptions {
   readonly publicUrl: string;
   readonly trustedProxies: string;
   readonly logLevel: LogLevel;
+  /** Reload when a project file changes (SIGHUP always reloads). */
+  readonly watch: boolean;
+  /** Serve GET /metrics. */
+  readonly metrics: boolean;
 }
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
   | { kind: "check"; configPaths: string[]; dataDir: string | null }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
+  | { kind: "backup"; projectId: string; outPath: string; dataDir: string }
+  | { kind: "restore"; projectId: string; fromPath: string; dataDir: string }
   | { kind: "version" }
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
-const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project"]);
-const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version"]);
+const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project", "--out", "--from"]);
+const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics"]);
 
 interface Parsed {
   positional: string[];
@@ -84,7 +90,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics"]);
     const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
     const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
     const port = Number(portText);
@@ -112,6 +118,8 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         publicUrl,
         trustedProxies: last(p, "--trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
         logLevel,
+        watch: p.bools.has("--watch"),
+        metrics: p.bools.has("--metrics"),
       },
     };
   }
@@ -129,6 +137,16 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
     if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
     return { kind: "keys-rotate", projectId, which: which[0].slice(2) as "admin" | "public" | "both", dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data" };
   }
+  if (cmd === "backup" || cmd === "restore") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    const fileFlag = cmd === "backup" ? "--out" : "--from";
+    allow(p, cmd, ["--project", fileFlag, "--data"]);
+    const projectId = last(p, "--project");
+    const file = last(p, fileFlag);
+    if (!projectId || !file) throw new UsageError(`usage: latchkey ${cmd} --project ID ${fileFlag} FILE [--data DIR]`);
+    const dataDir = last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data";
+    return cmd === "backup" ? { kind: "backup", projectId, outPath: file, dataDir } : { kind: "restore", projectId, fromPath: file, dataDir };
+  }
   throw new UsageError(`unknown command ${cmd}`);
 }
 
@@ -137,12 +155,17 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
+                  [--watch] [--metrics]
+                  SIGHUP (or, with --watch, a changed project file) reloads the project files.
   latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
   latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
+  latchkey backup  --project ID --out FILE [--data DIR]    consistent copy, also while serving
+  latchkey restore --project ID --from FILE [--data DIR]   put a backup back (server stopped)
   latchkey --version | --help
 
 PATH is a project file or a directory of *.yaml / *.yml files.
 Environment: LATCHKEY_CONFIG, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
-LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes).
+LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
+LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires).
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
 `;

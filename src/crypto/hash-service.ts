@@ -53,6 +53,8 @@ export interface HashLimiterOptions {
   readonly concurrency: number;
   /** Waiting places; the server uses `DEFAULT_HASH_MAX_QUEUE`. Integer >= 0. */
   readonly maxQueue: number;
+  /** Told how long each operation waited for its slot, in seconds (0 when a slot was free); metrics. */
+  readonly onWaitSeconds?: (seconds: number) => void;
 }
 
 interface Waiter {
@@ -90,11 +92,18 @@ export function createHashLimiter(opts: HashLimiterOptions): HashLimiter {
     run<T>(fn: () => Promise<T>): Promise<T> {
       if (running < concurrency) {
         running++;
+        opts.onWaitSeconds?.(0);
         return execute(fn);
       }
       if (queue.length >= maxQueue) return Promise.reject(new HashQueueFullError(maxQueue));
+      const queuedAt = performance.now();
       return new Promise<T>((resolve, reject) => {
-        queue.push({ start: () => execute(fn).then(resolve, reject) });
+        queue.push({
+          start: () => {
+            opts.onWaitSeconds?.((performance.now() - queuedAt) / 1000);
+            execute(fn).then(resolve, reject);
+          },
+        });
       });
     },
     stats(): HashLimiterStats {

@@ -1,5 +1,7 @@
 import type { ProjectRuntime, ServerDeps } from "../projects/runtime.ts";
 import { ApiError } from "./errors.ts";
+import type { InflightTracker } from "./inflight.ts";
+import type { ServerMetrics } from "../metrics/server-metrics.ts";
 
 /** What route modules receive from the composition root. */
 export interface AppContext {
@@ -13,6 +15,10 @@ export interface AppContext {
   readonly failedProjects: ReadonlyMap<string, string>;
   /** Projects whose file is valid and that are still loading (serve opens the port first). */
   readonly loadingProjects: ReadonlyMap<string, unknown>;
+  /** Requests in flight, so a reload closes a removed project's database only after them. */
+  readonly inflight?: InflightTracker;
+  /** `serve --metrics`: the registry and the bearer token GET /metrics needs (null: none). */
+  readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
   /** The client IP (socket peer, X-Forwarded-For only from trusted proxies). */
   clientIp(request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string;
 }
@@ -25,7 +31,7 @@ export function requireProject(ctx: AppContext, projectId: string): ProjectRunti
   if (!p && ctx.failedProjects.has(projectId)) {
     throw new ApiError("SERVICE_UNAVAILABLE", {
       message: `Project "${projectId}" did not load; the server log says why.`,
-      suggestion: "Fix the project (see `latchkey check`) and restart.",
+      suggestion: "Fix the project (see `latchkey check`), then reload (SIGHUP) or restart.",
       retryAfterSeconds: 60,
     });
   }

@@ -66,6 +66,14 @@ export const outboxRepo = {
       .all(nowMs, limit) as OutboxRow[];
   },
 
+  /** Messages waiting to be sent and messages given up on (metrics). */
+  countPendingAndFailed(p: Pick<ProjectRuntime, "db">): { pending: number; failed: number } {
+    const r = p.db
+      .query("SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(status = 'failed'), 0) AS failed FROM _outbox WHERE status != 'sent'")
+      .get() as { pending: number; failed: number };
+    return { pending: r.pending, failed: r.failed };
+  },
+
   /** Earliest retry time of a pending message, or null when nothing is pending. */
   nextDueAt(p: ProjectRuntime): number | null {
     const r = p.db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };

@@ -15,6 +15,8 @@ import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
+import { destructivePlanId } from "../schema/destructive-plan-id.ts";
+import { backupBeforeDestructivePlan } from "../db/backup.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -57,6 +59,8 @@ export interface ProjectRuntime {
   setRedirectOrigins(origins: readonly string[]): void;
   /** Hooks run on close (the mail sender registers its stop here). */
   onClose(fn: () => Promise<void> | void): void;
+  /** Stops the background work and the mail provider but leaves the database open (a reload hands it on). */
+  release(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,13 +72,25 @@ export interface LoadedProject {
 
 const ORIGINS_KEY = "allowed_redirect_origins";
 
-/** Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins. */
-export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): LoadedProject {
+/**
+ * Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins.
+ * A reload passes the open connection of the running project (`db`): the schema change is applied
+ * on it and the new runtime takes it over, so requests still running on the old one never meet a
+ * closed database. A failure then leaves that connection open for the old runtime.
+ */
+export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts: { db?: Database } = {}): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
   const log = deps.log.child({ project: config.id });
-  const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
   try {
-    const plan = applySchema(db, config.tables, { confirmDestructive: config.confirmDestructive, nowIso });
+    const plan = applySchema(db, config.tables, {
+      confirmDestructive: config.confirmDestructive,
+      nowIso,
+      beforeDestructive: (planned) => {
+        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: destructivePlanId(planned) });
+        log.info("backup written before a destructive schema change", { file: path, changes: planned.destructive.length });
+      },
+    });
     for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
 
     const settings = createSettingsRepo(db);
@@ -99,6 +115,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
     const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
 
     const closeHooks: (() => Promise<void> | void)[] = [];
+    let released = false;
     const runtime: ProjectRuntime = {
       id: config.id,
       config,
@@ -122,15 +139,20 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       redirectOrigins: () => JSON.parse(settings.get(ORIGINS_KEY)?.value ?? "[]") as string[],
       setRedirectOrigins: (origins) => settings.setValue(ORIGINS_KEY, JSON.stringify(origins), new Date(deps.now()).toISOString()),
       onClose: (fn) => closeHooks.push(fn),
-      async close() {
-        for (const fn of closeHooks.reverse()) await fn();
+      async release() {
+        if (released) return;
+        released = true;
+        for (const fn of closeHooks.splice(0).reverse()) await fn();
         await mailProvider.close?.();
+      },
+      async close() {
+        await runtime.release();
         db.close();
       },
     };
     return { runtime, generatedKeys };
   } catch (e) {
-    db.close();
+    if (!opts.db) db.close();
     throw e;
   }
 }

@@ -5,7 +5,7 @@
 import type { Database } from "bun:sqlite";
 import type { TableDef } from "../config/types.ts";
 import { SchemaApplyError, SchemaBlockedError } from "./errors.ts";
-import { toSchemaPlan } from "./plan.ts";
+import { planSchema, toSchemaPlan } from "./plan.ts";
 import { rowsText, type PlannedChange } from "./planned-change.ts";
 import { computePlan } from "./planner.ts";
 import { readAppliedModelText, serializeAppliedModel, writeAppliedModel } from "./snapshot.ts";
@@ -50,6 +50,12 @@ function assertForeignKeys(db: Database): void {
  */
 export function applySchema(db: Database, tables: readonly TableDef[], opts: ApplyOptions): SchemaPlan {
   if (db.inTransaction) throw new Error("applySchema must not be called inside a transaction");
+  if (opts.beforeDestructive) {
+    // VACUUM INTO (the backup) cannot run inside the transaction below; bun:sqlite is synchronous,
+    // so no request of this process writes between this plan and the one applied.
+    const before = planSchema(db, tables, opts);
+    if (!before.blocked && before.destructive.length > 0) opts.beforeDestructive(before);
+  }
   const fkRow = db.query("PRAGMA foreign_keys").get() as { foreign_keys: number } | null;
   const foreignKeysWereOn = fkRow?.foreign_keys === 1;
   // The table rebuild drops and renames tables; with foreign_keys ON that would cascade deletes

@@ -46,4 +46,9 @@ export interface PlanOptions {
 export interface ApplyOptions extends PlanOptions {
   /** Injected clock: recorded in _schema_history and used to fill "now" values into existing rows. */
   readonly nowIso: string;
+  /**
+   * Called once, outside any transaction, just before an allowed plan with destructive changes is
+   * applied (the server writes its automatic backup here). If it throws, nothing is applied.
+   */
+  readonly beforeDestructive?: (plan: SchemaPlan) => void;
 }

@@ -55,4 +55,24 @@ describe("compiled binary", () => {
     expect(await running.proc.exited).toBe(0);
     running = null;
   }, 30_000);
+
+  it("reloads on SIGHUP instead of exiting, serves /metrics with --metrics, and backs up a live project", async () => {
+    const run = join(dir, "run");
+    running = await startServe([bin, "serve", "--config", "project.yaml", "--data", "data-hup", "--port", "0", "--metrics"], { cwd: run });
+    const r = running;
+    r.proc.kill("SIGHUP");
+    const deadline = Date.now() + 10_000;
+    while (!r.stdout().includes('"msg":"configuration reloaded"') && Date.now() < deadline) await Bun.sleep(20);
+    expect(r.stdout()).toContain('"msg":"configuration reloaded"');
+    expect(r.proc.exitCode).toBeNull();
+    const metrics = await fetch(`${r.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('latchkey_config_reloads_total{result="ok"} 1\n');
+    const backup = await runCli([bin, "backup", "--project", "demo", "--data", "data-hup", "--out", "demo-backup.db"], { cwd: run });
+    expect(backup.stderr).toBe("");
+    expect(backup.code).toBe(0);
+    r.proc.kill("SIGTERM");
+    expect(await r.proc.exited).toBe(0);
+    running = null;
+  }, 30_000);
 });
