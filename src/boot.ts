@@ -35,6 +35,8 @@ export interface BootOptions {
   readonly hashQueueLimit?: number;
   /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
+  /** Wraps every password hasher (tests count hash work through it); see ServerDeps. */
+  readonly instrumentHasher?: ServerDeps["instrumentHasher"];
   /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
   readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
 }
@@ -86,6 +88,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       onWaitSeconds: opts.metrics ? (s) => opts.metrics?.metrics.recordHashWait(s) : undefined,
     }),
     registry: opts.registry,
+    ...(opts.instrumentHasher ? { instrumentHasher: opts.instrumentHasher } : {}),
   };
   const projects = new Map<string, ProjectRuntime>();
   const failures: ProjectFailure[] = [];

@@ -49,7 +49,11 @@ export interface PasswordHasher {
   verify(password: string, hash: string): Promise<boolean>;
   /** True when `hash` was made by this algorithm (any parameters). */
   canVerify(hash: string): boolean;
-  /** True when `hash` was made with parameters other than this instance's. */
+  /**
+   * True when `hash` should be replaced by a fresh hash of this instance: it was made with
+   * weaker parameters (never merely different ones — lowering a cost must not rewrite stronger
+   * hashes, SPEC 9.2) or in an outdated format of this algorithm.
+   */
   needsRehash?(hash: string): boolean;
 }
 

@@ -55,16 +55,20 @@ export default ({ defineHasher, v }: PluginApi) =>
     create: ({ iterations }): PasswordHasher => ({
       id: "pbkdf2",
       async hash(password) {
+        // HMAC pads a key shorter than its block with zero bytes, so "x" and "x\0" would be one
+        // password: one ending in NUL is never hashed and never matches.
+        if (password.endsWith("\u0000")) throw new Error("pbkdf2 refuses a password that ends with NUL");
         const salt = randomBytes(SALT_BYTES);
         return `${PREFIX}i=${iterations}$${b64(salt)}$${b64(await derive(password, salt, iterations))}`;
       },
       async verify(password, hash) {
         const parsed = parse(hash);
-        if (parsed === null) return false;
+        if (parsed === null || password.endsWith("\u0000")) return false;
         const key = await derive(password, parsed.salt, parsed.iterations);
         return timingSafeEqual(key, parsed.key);
       },
       canVerify: (hash) => hash.startsWith(PREFIX),
-      needsRehash: (hash) => parse(hash)?.iterations !== iterations,
+      // Rehash only upward: a hash with fewer iterations than configured (never a stronger one).
+      needsRehash: (hash) => (parse(hash)?.iterations ?? iterations) < iterations,
     }),
   });

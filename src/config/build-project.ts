@@ -58,6 +58,8 @@ function buildAuth(auth: AuthSection, sections: ProjectSections, sectionFailed: 
     verifyTokenTtlSeconds: auth.verify_token_ttl,
     requireVerifiedEmail: auth.require_verified_email,
     revokeSessionsOnPasswordChange: auth.revoke_sessions_on_password_change,
+    revokeSessionsOnPasswordReset: auth.revoke_sessions_on_password_reset,
+    sessionMaxAgeSeconds: auth.session_max_age,
     verifyRedirectUrl,
     requirePublicKey: auth.require_public_key,
     password: {

@@ -122,6 +122,9 @@ const RATE_LIMITS_SCHEMA = strictMap({
   resend_verification_per_user: rateLimit(3, "1h"),
   link_per_ip: rateLimit(30, "15m"),
   admin_key_failures_per_ip: rateLimit(20, "15m"),
+  // Not in SPEC 9.5's list; chosen here (README "Rate limits and lockout").
+  refresh_per_session: rateLimit(60, "1m"),
+  resend_verification_per_ip: rateLimit(20, "1h"),
 });
 
 const PASSWORD_SCHEMA = v.pipe(
@@ -149,6 +152,8 @@ export const AUTH_SCHEMA = strictMap({
   verify_token_ttl: v.optional(duration({ minSeconds: 1 }), "24h"),
   require_verified_email: v.optional(v.boolean(), false),
   revoke_sessions_on_password_change: v.optional(v.boolean(), false),
+  revoke_sessions_on_password_reset: v.optional(v.boolean(), false),
+  session_max_age: v.optional(duration({ minSeconds: 60 }), "90d"),
   verify_redirect_url: v.optional(v.nullable(v.string()), null),
   require_public_key: v.optional(v.boolean(), false),
   password: v.nullish(PASSWORD_SCHEMA, {}),

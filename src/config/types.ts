@@ -66,6 +66,8 @@ export const RATE_LIMIT_NAMES = [
   "resend_verification_per_user",
   "link_per_ip",
   "admin_key_failures_per_ip",
+  "refresh_per_session",
+  "resend_verification_per_ip",
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -90,6 +92,10 @@ export interface AuthConfig {
   readonly verifyTokenTtlSeconds: number;
   readonly requireVerifiedEmail: boolean;
   readonly revokeSessionsOnPasswordChange: boolean;
+  /** Every session ends at a reset (otherwise only those opened while the email was unverified). */
+  readonly revokeSessionsOnPasswordReset: boolean;
+  /** Absolute lifetime of a session from its creation, whatever its refresh chain says. */
+  readonly sessionMaxAgeSeconds: number;
   /** Normalized absolute URL on an allowed origin, or null. */
   readonly verifyRedirectUrl: string | null;
   readonly requirePublicKey: boolean;

@@ -181,7 +181,10 @@ export function createHashService(opts: HashServiceOptions): HashService {
     },
     async verify(password: string, hash: string): Promise<HashVerification> {
       const hasher = candidates.find((h) => h.canVerify(hash));
-      if (hasher === undefined) {
+      // No password with NUL can be set (the policy refuses it), and some algorithms would let one
+      // match a hash of its prefix (bcrypt's C-string key, HMAC's zero padding): never a match,
+      // but still one verification's worth of work.
+      if (hasher === undefined || password.includes("\u0000")) {
         // A stored value no installed hasher understands: still spend one verification so
         // the answer takes as long as for a wrong password.
         await verifyDummy(password);

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS _sessions (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions(user_id);
 
+-- Sessions opened while the user's email was unverified. A completed password reset ends them
+-- whatever the revoke settings say (someone may have signed up with another person's address).
+CREATE TABLE IF NOT EXISTS _sessions_unverified (
+  session_id TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _sessions_unverified_user ON _sessions_unverified(user_id);
+
 -- Refresh tokens, stored only as SHA-256 hashes. A successor is derived as an HMAC of its parent
 -- under a server-key-derived secret, so a retry within the grace window can be answered with the
 -- same successor without keeping any token in clear.
@@ -61,6 +69,16 @@ CREATE TABLE IF NOT EXISTS _refresh_tokens (
   revoked_at     INTEGER
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _refresh_tokens_session ON _refresh_tokens(session_id);
+
+-- Compact record of a rotated-out refresh token, kept only for reuse detection (and the grace
+-- retry) until the token would have expired: the first 16 bytes of SHA-256(token), its session,
+-- when it was rotated. Its full _refresh_tokens row is deleted at rotation.
+CREATE TABLE IF NOT EXISTS _refresh_rotated (
+  tag        BLOB PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  rotated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 
 -- One-time link tokens (reset, verify). The token is HMAC(server link key, id): only the id and
 -- the token's hash are stored, never the token.

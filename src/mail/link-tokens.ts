@@ -71,6 +71,21 @@ export function consumeLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token: 
   return { id: rows[0].id, userId: rows[0].user_id, email: rows[0].email };
 }
 
+/**
+ * A token of `kind` that was already used (not revoked, not expired): what a repeated click on a
+ * verification link finds. A read only.
+ */
+export function findUsedLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token: string, nowMs: number): ConsumedLinkToken | null {
+  if (!looksLikeLinkToken(token)) return null;
+  const row = p.db
+    .query(
+      `SELECT id, user_id, email FROM _link_tokens
+        WHERE token_hash = ? AND kind = ? AND used_at IS NOT NULL AND revoked_at IS NULL AND expires_at > ?`,
+    )
+    .get(sha256Hex(token), kind, nowMs) as { id: string; user_id: string; email: string } | null;
+  return row === null ? null : { id: row.id, userId: row.user_id, email: row.email };
+}
+
 /** Revokes the user's live tokens of one kind, except `exceptId`. Returns how many were revoked. */
 export function revokeLinkTokens(
   p: ProjectRuntime,

@@ -21,7 +21,7 @@ export function authRoutes(ctx: AppContext) {
       const projectId = (params as Record<string, string | undefined>).projectId ?? "";
       const p = requireAuthProject(ctx, projectId);
       if (!p.config.auth.requirePublicKey) return;
-      if (request.method === "GET" && VERIFY_LINK_PATH.test(request.url.split("?")[0])) return;
+      if ((request.method === "GET" || request.method === "HEAD") && VERIFY_LINK_PATH.test(request.url.split("?")[0])) return;
       checkPublicKey(p, request);
     })
     .use(signupRoutes(ctx))

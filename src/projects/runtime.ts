@@ -30,6 +30,11 @@ export interface ServerDeps {
   readonly dataDir: string;
   readonly hashLimiter: HashLimiter;
   readonly registry: PluginRegistry;
+  /**
+   * Wraps every password hasher a project builds (configured and installed). A seam for tests,
+   * which count the hash work each path does; the server leaves it unset.
+   */
+  readonly instrumentHasher?: (hasher: PasswordHasher) => PasswordHasher;
 }
 
 /** Everything one loaded project needs at request time. */
@@ -102,13 +107,14 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
 
     const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-    const configured = checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory);
+    const instrument = deps.instrumentHasher ?? ((h: PasswordHasher): PasswordHasher => h);
+    const configured = instrument(checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory));
     // Every installed hasher verifies its own format with its default options; one whose options
     // have no defaults (a plugin file may require some) can only be the configured one.
     const installed: PasswordHasher[] = Object.values(deps.registry.hashers).flatMap((f) => {
       if (f.id === configured.id) return [configured];
       const defaults = safeParse(f.optionsSchema, {});
-      return defaults.success ? [checkedHasher(f.create(defaults.output, pluginCtx), f)] : [];
+      return defaults.success ? [instrument(checkedHasher(f.create(defaults.output, pluginCtx), f))] : [];
     });
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
     const mailProvider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginCtx), mailFactory);
@@ -125,7 +131,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       settings,
       keys,
       jwt,
-      rateLimiter: createRateLimiter(db),
+      rateLimiter: createRateLimiter(db, config.auth.rateLimits),
       hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,

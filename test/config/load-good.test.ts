@@ -33,6 +33,8 @@ const DEFAULT_AUTH: AuthConfig = {
   verifyTokenTtlSeconds: 86_400,
   requireVerifiedEmail: false,
   revokeSessionsOnPasswordChange: false,
+  revokeSessionsOnPasswordReset: false,
+  sessionMaxAgeSeconds: 90 * 86_400,
   verifyRedirectUrl: null,
   requirePublicKey: false,
   password: { minLength: 8, maxLength: 128, rejectCommon: false },
@@ -46,6 +48,8 @@ const DEFAULT_AUTH: AuthConfig = {
     resend_verification_per_user: { max: 3, windowSeconds: 3600 },
     link_per_ip: { max: 30, windowSeconds: 900 },
     admin_key_failures_per_ip: { max: 20, windowSeconds: 900 },
+    refresh_per_session: { max: 60, windowSeconds: 60 },
+    resend_verification_per_ip: { max: 20, windowSeconds: 3600 },
   },
 };
 
@@ -82,7 +86,7 @@ describe("loadProjects: good files", () => {
         },
       ],
       authTableName: "users",
-      auth: DEFAULT_AUTH,
+      auth: { ...DEFAULT_AUTH, revokeSessionsOnPasswordChange: true, revokeSessionsOnPasswordReset: true },
       mail: { provider: { id: "console", options: {} }, from: "Demo App <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
@@ -140,11 +144,19 @@ describe("loadProjects: good files", () => {
       verifyTokenTtlSeconds: 2 * 86_400,
       requireVerifiedEmail: true,
       revokeSessionsOnPasswordChange: true,
+      revokeSessionsOnPasswordReset: true,
+      sessionMaxAgeSeconds: 30 * 86_400,
       verifyRedirectUrl: "https://shop.example/verified?from=email",
       requirePublicKey: true,
       password: { minLength: 12, maxLength: 256, rejectCommon: true },
       hasher: { id: "bcrypt", options: { cost: 10 } },
-      rateLimits: { ...DEFAULT_AUTH.rateLimits, login_per_ip: null, signup_per_ip: { max: 5, windowSeconds: 86_400 } },
+      rateLimits: {
+        ...DEFAULT_AUTH.rateLimits,
+        login_per_ip: null,
+        signup_per_ip: { max: 5, windowSeconds: 86_400 },
+        refresh_per_session: { max: 10, windowSeconds: 60 },
+        resend_verification_per_ip: null,
+      },
     });
     expect(config.mail).toStrictEqual({
       provider: { id: "file", options: { dir: "./outbox" } },

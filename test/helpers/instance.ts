@@ -13,6 +13,7 @@ import { createMemoryLogger } from "../../src/log.ts";
 import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-ip.ts";
 import { startMailSenders } from "../../src/mail/start.ts";
 import type { SenderOptions } from "../../src/mail/sender.ts";
+import type { PasswordHasher } from "../../src/plugin-api.ts";
 import { createMailCapture, createOutboxDriver, registryWithCapture, type MailCapture, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
@@ -49,7 +50,49 @@ export interface TestInstance {
   mail: MailCapture;
   /** Reads / drives the outbox by hand when no background sender runs. */
   outbox: OutboxDriver;
+  /** Hash work done by every project's hashers since the start (or the last `reset()`). */
+  hashCalls: HashCalls;
   close(): Promise<void>;
+}
+
+/** Counts of password-hasher calls, by algorithm id (an explicit seam: BootOptions.instrumentHasher). */
+export interface HashCalls {
+  hash: number;
+  verify: number;
+  byId: Record<string, { hash: number; verify: number }>;
+  reset(): void;
+}
+
+function createHashCalls(): { calls: HashCalls; instrument: (h: PasswordHasher) => PasswordHasher } {
+  const calls: HashCalls = {
+    hash: 0,
+    verify: 0,
+    byId: {},
+    reset() {
+      calls.hash = 0;
+      calls.verify = 0;
+      calls.byId = {};
+    },
+  };
+  const count = (id: string, kind: "hash" | "verify"): void => {
+    calls[kind]++;
+    calls.byId[id] ??= { hash: 0, verify: 0 };
+    calls.byId[id][kind]++;
+  };
+  const instrument = (h: PasswordHasher): PasswordHasher => ({
+    id: h.id,
+    canVerify: (hash) => h.canVerify(hash),
+    ...(h.needsRehash ? { needsRehash: (hash: string) => h.needsRehash?.(hash) === true } : {}),
+    hash(password) {
+      count(h.id, "hash");
+      return h.hash(password);
+    },
+    verify(password, hash) {
+      count(h.id, "verify");
+      return h.verify(password, hash);
+    },
+  });
+  return { calls, instrument };
 }
 
 export function projectYaml(spec: ProjectSpec): string {
@@ -82,6 +125,7 @@ export async function createTestInstance(
   const logger = createMemoryLogger("debug");
   const serverKey = new Uint8Array(32).fill(42);
   const mail = createMailCapture();
+  const hashCounter = createHashCalls();
   const registry = registryWithCapture(opts.plugins ?? BUILTIN_PLUGINS, mail);
   let trusted: TrustedProxies | undefined;
   if (opts.trustedProxies) {
@@ -109,6 +153,7 @@ export async function createTestInstance(
       trustedProxies: trusted,
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
+      instrumentHasher: hashCounter.instrument,
       ...opts.boot,
     });
     if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
@@ -123,6 +168,7 @@ export async function createTestInstance(
     clock,
     logs: logger.lines,
     mail,
+    hashCalls: hashCounter.calls,
     outbox: createOutboxDriver(() => inst.booted.projects),
     async req(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };

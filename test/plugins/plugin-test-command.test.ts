@@ -47,7 +47,7 @@ describe("latchkey plugin test", () => {
     copyExample(dir, "mail-json-api.ts");
     const h = await pluginTest(join(dir, "hasher-pbkdf2.ts"), '{"iterations":1000}', '{"iterations":2000}');
     expect(h.code).toBe(0);
-    expect(rows(h.out)).toContainEqual(["PASS", "needs a rehash when the parameters differ"]);
+    expect(rows(h.out)).toContainEqual(["PASS", "needs a rehash toward stronger parameters only, never toward weaker ones"]);
     const p = await pluginTest(join(dir, "mail-postmark.ts"), '{"server_token":"test-token","api_url":"{{receiver_url}}"}');
     expect(p.code).toBe(0);
     expect(rows(p.out)).toContainEqual(["PASS", "passes its connectivity check when it can deliver"]);
@@ -81,7 +81,7 @@ describe("latchkey plugin test", () => {
   it("counts skipped checks as not passed (exit 1) and says what to give", async () => {
     const r = await pluginTest(join(dir, "hasher-pbkdf2.ts"), '{"iterations":1000}');
     expect(r.code).toBe(1);
-    expect(rows(r.out)).toContainEqual(["SKIP", "needs a rehash when the parameters differ"]);
+    expect(rows(r.out)).toContainEqual(["SKIP", "needs a rehash toward stronger parameters only, never toward weaker ones"]);
     expect(r.out).toContain("--other-options");
     const m = await pluginTest(join(dir, "mail-json-api.ts"), '{"url":"https://mail.example.invalid/","token":"t"}');
     expect(m.code).toBe(1);

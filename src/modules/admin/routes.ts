@@ -9,26 +9,25 @@ export function adminRoutes(ctx: AppContext) {
   const admin = (projectId: string, request: Request, server: Parameters<AppContext["clientIp"]>[1]) => {
     const p = requireProject(ctx, projectId);
     const presented = request.headers.get("x-admin-key") ?? bearerToken(request.headers.get("authorization"));
-    authorizeAdmin(p, presented, ctx.clientIp(request, server));
-    return p;
+    return { p, grant: authorizeAdmin(p, presented, ctx.clientIp(request, server)) };
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
     .get("/redirect-origins", ({ params, request, server, set }) => {
-      const p = admin(params.projectId, request, server);
+      const { p } = admin(params.projectId, request, server);
       return ok(set, { allowed_redirect_origins: getRedirectOrigins(p) });
     })
     .put("/redirect-origins", async ({ params, request, server, set }) => {
-      const p = admin(params.projectId, request, server);
+      const { p } = admin(params.projectId, request, server);
       const body = await readJsonObject(request);
       return ok(set, { allowed_redirect_origins: putRedirectOrigins(p, body) });
     })
     .post("/rotate-keys", async ({ params, request, server, set }) => {
-      const p = admin(params.projectId, request, server);
+      const { p, grant } = admin(params.projectId, request, server);
       const body = await readJsonObject(request, { allowEmpty: true });
-      return ok(set, rotateKeys(p, body));
+      return ok(set, rotateKeys(p, body, grant));
     })
     .post("/rotate-jwt-secret", async ({ params, request, server, set }) => {
-      const p = admin(params.projectId, request, server);
+      const { p } = admin(params.projectId, request, server);
       await readJsonObject(request, { allowEmpty: true });
       rotateJwtSecret(p);
       return ok(set, { rotated: true });

@@ -21,7 +21,7 @@ import { readEmailField } from "../users/email.ts";
 import { usersOf } from "../users/repo.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { revokeUserSessions } from "../session/sessions.ts";
+import { revokeUnverifiedSessions, revokeUserSessions } from "../session/sessions.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
 
 const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
@@ -56,6 +56,9 @@ export function requestPasswordReset(p: ProjectRuntime, body: JsonObject, client
     const cap = p.rateLimiter.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
     if (user === null || !cap.allowed) return null;
     const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
+    // Only the newest reset link works: an older one (perhaps in a mailbox someone else reads)
+    // stops working the moment a new one is asked for.
+    revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
     // The token is bound to the stored address, and the mail goes to it (not to what was typed).
     const token = issueLinkToken(p, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
     queueTemplateMail(p, {
@@ -100,8 +103,14 @@ export async function resetPassword(p: ProjectRuntime, body: JsonObject, client:
     // Following the link proved control of the mailbox.
     users.markEmailVerified(user.id, nowIso);
     revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs, exceptId: consumed.id });
-    // A reset is the recovery path ("someone may know my password"): every session ends.
-    revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+    if (p.config.auth.revokeSessionsOnPasswordReset) {
+      revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+    } else {
+      // Whatever the settings say: a session opened while the address was unverified may belong
+      // to someone who signed up with this address before its owner did (pre-registration
+      // takeover). The reset proves the mailbox; those sessions end.
+      revokeUnverifiedSessions(p, user.id, nowMs, { reason: "password_reset_unverified" });
+    }
     queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
     return user.id;
   })();

@@ -9,6 +9,7 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
+import { revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
@@ -73,6 +74,8 @@ export async function changePassword(
       const v = usersOf(p).setPasswordIfVersion(user.id, newHash, user.password_version, new Date(nowMs).toISOString());
       if (v === null) return null;
       if (revokeOthers) revokeUserSessions(p, user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
+      // A reset link asked for before the change must not undo it.
+      revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
       queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
       // The session issues a new access token now: its last use is what housekeeping goes by.
       touchSession(p, auth.sessionId, nowMs);

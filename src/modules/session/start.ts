@@ -16,7 +16,7 @@ export function startSession(
   nowMs: number,
   client: ClientMeta,
 ): { sessionId: string; tokens: SessionTokens } {
-  const sessionId = createSession(p, user.id, nowMs, client);
+  const sessionId = createSession(p, user, nowMs, client);
   const refreshToken = issueRefreshToken(p, sessionId, nowMs);
   return { sessionId, tokens: { token: issueAccessToken(p, user, sessionId, nowMs), refresh_token: refreshToken } };
 }

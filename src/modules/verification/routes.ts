@@ -7,7 +7,7 @@ import { clientMetaOf } from "../../http/client-meta.ts";
 import { withQueryParam } from "../../mail/links.ts";
 import { authenticate } from "../session/authenticate.ts";
 import { INVALID_LINK_PAGE, PAGE_HEADERS, RATE_LIMITED_PAGE, VERIFIED_PAGE, renderVerifyPage } from "./page.ts";
-import { resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
+import { checkVerifyLink, resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
 import { requireLinkToken } from "./token-input.ts";
 
 type VerifyAnswer = "json" | "redirect" | "html";
@@ -25,7 +25,11 @@ export function verificationRoutes(ctx: AppContext) {
       const answer: VerifyAnswer = accept.includes("application/json") ? "json" : redirectTo ? "redirect" : "html";
       try {
         // A missing token is a malformed request: answered 400 before (and without) rate limiting.
-        verifyEmail(p, requireLinkToken(query.token), clientMetaOf(request, ctx.clientIp(request, server), set));
+        const token = requireLinkToken(query.token);
+        const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+        // Mail scanners send HEAD: answer what GET would, without spending the link.
+        if (request.method === "HEAD") checkVerifyLink(p, token, client);
+        else verifyEmail(p, token, client);
       } catch (e) {
         if (answer === "json" || !(e instanceof ApiError)) throw e;
         if (e.code === "RATE_LIMITED") {

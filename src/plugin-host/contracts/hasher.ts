@@ -168,6 +168,11 @@ export function hasherContractChecks(input: HasherContractInput): ContractCheck[
     await expectVerify(hasher, withNul, nulHash, true);
     await expectVerify(hasher, "secret", nulHash, false);
     await expectVerify(hasher, "secret\u0000other!", nulHash, false);
+
+    // bcrypt cycles through a C-string key: "x\0x" must not match a hash of "x".
+    const cyclicHash = await hasher.hash("Tr0ub4dor");
+    await expectVerify(hasher, "Tr0ub4dor\u0000Tr0ub4dor", cyclicHash, false);
+    await expectVerify(hasher, "Tr0ub4dor\u0000", cyclicHash, false);
   });
 
   add("claims its own hashes with canVerify, whatever the parameters", async () => {
@@ -197,9 +202,10 @@ export function hasherContractChecks(input: HasherContractInput): ContractCheck[
     assertEqual(hasher.needsRehash?.(await hasher.hash("some password")), false, "needsRehash(own hash)");
   });
 
-  withOther("needs a rehash when the parameters differ", async (other) => {
-    assertEqual(hasher.needsRehash?.(await other.hash("some password")), true, "needsRehash(hash made with the other parameters)");
-    assertEqual(other.needsRehash?.(await hasher.hash("some password")), true, "needsRehash, the other way round");
+  // The "other" instance has stronger parameters: rehash only upward, never toward weaker ones (SPEC 9.2).
+  withOther("needs a rehash toward stronger parameters only, never toward weaker ones", async (other) => {
+    assertEqual(other.needsRehash?.(await hasher.hash("some password")), true, "needsRehash(weaker hash) under the stronger parameters");
+    assertEqual(hasher.needsRehash?.(await other.hash("some password")), false, "needsRehash(stronger hash) under the weaker parameters");
   });
 
   add("answers false, without throwing, for malformed hashes", async () => {
