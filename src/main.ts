@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
@@ -11,8 +11,10 @@ import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
 import { openProjectDb } from "./db/open.ts";
-import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
+import { runCheck } from "./cli/check.ts";
+import { projectFileJsonSchemaText } from "./config/json-schema.ts";
+import starterProject from "./cli/starter-project.yaml" with { type: "text" };
 import { createProjectKeys } from "./db/keys.ts";
 
 const EXIT_OK = 0;
@@ -41,7 +43,15 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       process.stdout.write(HELP);
       return EXIT_OK;
     case "check":
-      return runCheck(cmd.configPaths, cmd.dataDir, env);
+      return runCheck(
+        { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry: BUILTIN_PLUGINS },
+        { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+      );
+    case "schema":
+      process.stdout.write(projectFileJsonSchemaText(BUILTIN_PLUGINS));
+      return EXIT_OK;
+    case "init":
+      return runInit(cmd.dir, { force: cmd.force });
     case "keys-rotate":
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
@@ -63,29 +73,24 @@ function loadConfigsOrReport(paths: readonly string[], env: Env) {
   return projects;
 }
 
-function runCheck(paths: readonly string[], dataDir: string | null, env: Env): number {
-  const configs = loadConfigsOrReport(paths, env);
-  if (!configs) return EXIT_CONFIG;
-  let failed = false;
-  for (const config of configs) {
-    const dbPath = dataDir === null ? null : join(dataDir, `${config.id}.db`);
-    let db = null;
-    try {
-      if (dbPath && existsSync(dbPath)) db = openProjectDb(dbPath, { readonly: true, projectId: config.id, nowIso: new Date().toISOString() });
-      const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
-      process.stdout.write(`project ${config.id} (${config.filePath}):\n${formatPlan(plan)}\n`);
-      if (plan.blocked) {
-        failed = true;
-        process.stderr.write(`project ${config.id}: destructive changes need confirm_destructive: true\n`);
-      }
-    } catch (e) {
-      failed = true;
-      process.stderr.write(`project ${config.id}: ${(e as Error).message}\n`);
-    } finally {
-      db?.close();
-    }
+/** `latchkey init [DIR]`: a commented starter project file and the JSON Schema its header names. */
+function runInit(dir: string, opts: { force: boolean }): number {
+  const projectPath = join(dir, "project.yaml");
+  const schemaPath = join(dir, "project.schema.json");
+  if (existsSync(projectPath) && !opts.force) {
+    process.stderr.write(`latchkey: ${projectPath} already exists (use --force to overwrite it)\n`);
+    return EXIT_CONFIG;
   }
-  return failed ? EXIT_CONFIG : EXIT_OK;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(projectPath, starterProject, { flag: opts.force ? "w" : "wx" });
+    writeFileSync(schemaPath, projectFileJsonSchemaText(BUILTIN_PLUGINS));
+  } catch (e) {
+    process.stderr.write(`latchkey: cannot write ${projectPath}: ${(e as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  process.stdout.write(`wrote ${projectPath} and ${schemaPath}\nnext: latchkey check --config ${projectPath} && latchkey serve --config ${projectPath}\n`);
+  return EXIT_OK;
 }
 
 function runKeysRotate(projectId: string, which: "admin" | "public" | "both", dataDir: string): number {

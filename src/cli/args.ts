@@ -17,14 +17,16 @@ export interface ServeOptions {
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean }
+  | { kind: "schema" }
+  | { kind: "init"; dir: string; force: boolean }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
   | { kind: "version" }
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
 const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project"]);
-const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version"]);
+const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--json", "--env-optional", "--force"]);
 
 interface Parsed {
   positional: string[];
@@ -74,7 +76,7 @@ function configPaths(p: Parsed, env: Env): string[] {
   const flags = p.values.get("--config");
   if (flags?.length) return flags;
   if (env.LATCHKEY_CONFIG) return env.LATCHKEY_CONFIG.split(",").map((s) => s.trim()).filter(Boolean);
-  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG");
+  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG; `latchkey init` writes a starter project file");
 }
 
 export function parseArgs(argv: readonly string[], env: Env): Command {
@@ -117,8 +119,24 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   }
   if (cmd === "check") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data"]);
-    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null };
+    allow(p, "check", ["--config", "--data", "--json", "--env-optional"]);
+    return {
+      kind: "check",
+      configPaths: configPaths(p, env),
+      dataDir: last(p, "--data") ?? null,
+      json: p.bools.has("--json"),
+      envOptional: p.bools.has("--env-optional"),
+    };
+  }
+  if (cmd === "schema") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    allow(p, "schema", []);
+    return { kind: "schema" };
+  }
+  if (cmd === "init") {
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    allow(p, "init", ["--force"]);
+    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force") };
   }
   if (cmd === "keys") {
     if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
@@ -137,7 +155,10 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
-  latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
+  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
+                  validate project files, print the schema plan (and, with --data, drift)
+  latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
+  latchkey schema                   print the JSON Schema (2020-12) of a project file
   latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
   latchkey --version | --help
 

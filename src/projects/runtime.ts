@@ -61,7 +61,13 @@ export interface LoadedProject {
   readonly generatedKeys: { admin?: string; public?: string };
 }
 
-const ORIGINS_KEY = "allowed_redirect_origins";
+export const ORIGINS_KEY = "allowed_redirect_origins";
+/** The plan id a `confirm_destructive: true` has already confirmed (see src/schema/plan.ts). */
+export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
+
+function trueSpentOnRow(settings: SettingsRepo): boolean {
+  return settings.get(CONFIRM_TRUE_SPENT_KEY) !== null;
+}
 
 /** Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins. */
 export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): LoadedProject {
@@ -69,10 +75,16 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
   const log = deps.log.child({ project: config.id });
   const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
   try {
-    const plan = applySchema(db, config.tables, { confirmDestructive: config.confirmDestructive, nowIso });
-    for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
-
     const settings = createSettingsRepo(db);
+    const confirm = config.confirmDestructive;
+    const trueSpentOn = confirm === true ? (settings.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
+    const plan = applySchema(db, config.tables, { confirmDestructive: confirm, trueSpentOn, nowIso });
+    for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
+    if (plan.confirmNote !== null) log.warn(plan.confirmNote, { plan_id: plan.planId });
+    // A `true` confirms one destructive plan; it stays spent while the file keeps saying `true`.
+    if (confirm === true && plan.planId !== null) settings.setValue(CONFIRM_TRUE_SPENT_KEY, plan.planId, nowIso);
+    else if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
+
     const keys = createProjectKeys(settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
     // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret.
