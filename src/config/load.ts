@@ -4,6 +4,7 @@
  */
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import * as v from "valibot";
 import type { PluginRegistry } from "../../plugins/index.ts";
 import { buildProject } from "./build-project.ts";
 import { deepFreeze } from "./freeze.ts";
@@ -31,6 +32,12 @@ export interface LoadOptions {
    * file for the rest of the checks (as if the key were not written). Never used by `serve`.
    */
   readonly envOptional?: boolean;
+}
+
+function acceptAnyOptions(registry: PluginRegistry): PluginRegistry {
+  const lenient = <F extends { readonly optionsSchema: unknown }>(factories: Readonly<Record<string, F>>): Record<string, F> =>
+    Object.fromEntries(Object.entries(factories).map(([id, f]) => [id, { ...f, optionsSchema: v.unknown() }]));
+  return { hashers: lenient(registry.hashers), mailProviders: lenient(registry.mailProviders) };
 }
 
 const UNSET_VARIABLE = /^environment variable \S+ is not set/;
@@ -148,8 +155,10 @@ export function loadProjects(paths: readonly string[], opts: LoadOptions): LoadR
       const noise = (i: PathIssue): boolean => read.failedPaths.some((failed: string): boolean => isUnder(i.path, failed));
       const real = built.issues.filter((i: PathIssue): boolean => !noise(i));
       if (opts.envOptional && fileWarnings.length > 0 && real.length === 0 && fileIssues.length === 0 && built.project === undefined) {
-        // Checked once more with the unset values left out, so the plan can still be shown.
-        const again = buildProject(withoutPaths(read.raw, read.failedPaths), ctx);
+        // Built once more with the unset values left out, only so the plan can still be shown:
+        // everything else was checked above, and plugin options that needed a missing value
+        // (an SMTP URL) are taken as they are, since no plugin is started by `check`.
+        const again = buildProject(withoutPaths(read.raw, read.failedPaths), { ...ctx, registry: acceptAnyOptions(opts.registry) });
         if (again.project === undefined) {
           const first = again.issues[0];
           fileWarnings.push({

@@ -77,13 +77,13 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
   try {
     const settings = createSettingsRepo(db);
     const confirm = config.confirmDestructive;
+    // A `true` confirms one destructive plan, and stays spent while the file keeps saying `true`.
+    if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
     const trueSpentOn = confirm === true ? (settings.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
     const plan = applySchema(db, config.tables, { confirmDestructive: confirm, trueSpentOn, nowIso });
     for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
     if (plan.confirmNote !== null) log.warn(plan.confirmNote, { plan_id: plan.planId });
-    // A `true` confirms one destructive plan; it stays spent while the file keeps saying `true`.
     if (confirm === true && plan.planId !== null) settings.setValue(CONFIRM_TRUE_SPENT_KEY, plan.planId, nowIso);
-    else if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
 
     const keys = createProjectKeys(settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
