@@ -99,7 +99,7 @@ function listProjectFiles(paths: readonly string[], issues: ConfigIssue[]): Proj
       .filter((e): boolean => PROJECT_FILE.test(e.name) && !e.name.startsWith(".") && (e.isFile() || e.isSymbolicLink()))
       .map((e): string => e.name)
       .sort();
-    if (entries.length === 0) issues.push({ file: path, path: "", message: "no *.yaml or *.yml project files in this directory" });
+    if (entries.length === 0) issues.push({ file: path, path: "", message: "no *.yaml or *.yml project files in this directory (`latchkey init DIR` writes a starter one)" });
     for (const name of entries) add(join(path, name));
   }
   return files;

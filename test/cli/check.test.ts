@@ -69,7 +69,7 @@ describe("latchkey check: every problem in one run", () => {
     expect(report.errors[1].message).toContain('unknown type "integer"');
     expect(report.projects.map((p) => p.id)).toEqual(["gamma"]);
     expect(report.projects[0].plan?.changes.map((c) => c.kind)).toEqual(["create_table"]);
-  });
+  }, 30_000);
 
   it("prints the same problems for people, each with its line and column", async () => {
     const d = tmp();
@@ -80,7 +80,7 @@ describe("latchkey check: every problem in one run", () => {
     expect(r.stderr).toContain("(line 2, column 1)");
     expect(r.stderr).toMatch(/auth\.hasher\.algorithm: unknown hasher algorithm "md5".*\(line 4, column 13\)/);
     expect(r.stderr).toContain("2 error(s).");
-  });
+  }, 30_000);
 
   it("gives a YAML syntax error its position in --json", async () => {
     const d = tmp();
@@ -89,7 +89,7 @@ describe("latchkey check: every problem in one run", () => {
     expect(code).toBe(2);
     expect(report.errors).toHaveLength(1);
     expect([report.errors[0].line, report.errors[0].column]).toEqual([3, 1]);
-  });
+  }, 30_000);
 });
 
 describe("latchkey check --env-optional", () => {
@@ -102,7 +102,7 @@ describe("latchkey check --env-optional", () => {
     expect(code).toBe(2);
     expect(report.errors.map((e) => e.path)).toEqual(["keys.admin", "mail.options.url"]);
     expect(report.errors[0].message).toContain("DEMO_ADMIN_KEY is not set");
-  });
+  }, 30_000);
 
   it("with the flag, missing secrets are warnings and the structure and plan are still checked", async () => {
     const d = tmp();
@@ -113,7 +113,7 @@ describe("latchkey check --env-optional", () => {
     expect(report.warnings.map((w) => [w.path, w.line])).toEqual([["keys.admin", 3], ["mail.options.url", 6]]);
     expect(report.warnings[1].message).toContain("SMTP_URL is not set");
     expect(report.projects[0].plan?.changes.map((c) => c.table)).toEqual(["users"]);
-  });
+  }, 30_000);
 
   it("with the flag, a real mistake is still an error", async () => {
     const d = tmp();
@@ -123,7 +123,7 @@ describe("latchkey check --env-optional", () => {
     expect(r.stderr).toContain('tables.users.auth_tabel: unknown key "auth_tabel"');
     expect(r.stderr).toContain("config warning:");
     expect(r.stderr).toContain("DEMO_ADMIN_KEY is not set");
-  });
+  }, 30_000);
 });
 
 describe("latchkey check --data: drift", () => {
@@ -299,11 +299,14 @@ describe("latchkey init", () => {
     expect(readFileSync(join(target, "project.yaml"), "utf8")).toBe("id: mine\n");
     expect((await runCli([BUN, MAIN, "init", target, "--force"])).code).toBe(0);
     expect(readFileSync(join(target, "project.yaml"), "utf8")).toContain("id: my-app");
-  });
+  }, 30_000);
 
-  it("serve without a project file says how to get one", async () => {
+  it("serve without a project file, or with an empty directory, says how to get one", async () => {
     const r = await runCli([BUN, MAIN, "serve"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("latchkey init");
-  });
+    const empty = await runCli([BUN, MAIN, "serve", "--config", tmp(), "--port", "0"]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("latchkey init");
+  }, 30_000);
 });
