@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
@@ -12,9 +12,6 @@ import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
 import { openProjectDb } from "./db/open.ts";
 import { createSettingsRepo } from "./db/settings.ts";
-import { runCheck } from "./cli/check.ts";
-import { projectFileJsonSchemaText } from "./config/json-schema.ts";
-import starterProject from "./cli/starter-project.yaml" with { type: "text" };
 import { createProjectKeys } from "./db/keys.ts";
 
 const EXIT_OK = 0;
@@ -42,16 +39,23 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
     case "help":
       process.stdout.write(HELP);
       return EXIT_OK;
-    case "check":
+    // Loaded on demand, so `serve` does not pay for the schema converter at start-up.
+    case "check": {
+      const { runCheck } = await import("./cli/check.ts");
       return runCheck(
         { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry: BUILTIN_PLUGINS },
         { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
       );
-    case "schema":
+    }
+    case "schema": {
+      const { projectFileJsonSchemaText } = await import("./config/json-schema.ts");
       process.stdout.write(projectFileJsonSchemaText(BUILTIN_PLUGINS));
       return EXIT_OK;
-    case "init":
-      return runInit(cmd.dir, { force: cmd.force });
+    }
+    case "init": {
+      const { runInit } = await import("./cli/init.ts");
+      return runInit(cmd.dir, { force: cmd.force }, BUILTIN_PLUGINS);
+    }
     case "keys-rotate":
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
@@ -71,26 +75,6 @@ function loadConfigsOrReport(paths: readonly string[], env: Env) {
     return null;
   }
   return projects;
-}
-
-/** `latchkey init [DIR]`: a commented starter project file and the JSON Schema its header names. */
-function runInit(dir: string, opts: { force: boolean }): number {
-  const projectPath = join(dir, "project.yaml");
-  const schemaPath = join(dir, "project.schema.json");
-  if (existsSync(projectPath) && !opts.force) {
-    process.stderr.write(`latchkey: ${projectPath} already exists (use --force to overwrite it)\n`);
-    return EXIT_CONFIG;
-  }
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(projectPath, starterProject, { flag: opts.force ? "w" : "wx" });
-    writeFileSync(schemaPath, projectFileJsonSchemaText(BUILTIN_PLUGINS));
-  } catch (e) {
-    process.stderr.write(`latchkey: cannot write ${projectPath}: ${(e as Error).message}\n`);
-    return EXIT_RUNTIME;
-  }
-  process.stdout.write(`wrote ${projectPath} and ${schemaPath}\nnext: latchkey check --config ${projectPath} && latchkey serve --config ${projectPath}\n`);
-  return EXIT_OK;
 }
 
 function runKeysRotate(projectId: string, which: "admin" | "public" | "both", dataDir: string): number {
