@@ -45,7 +45,8 @@ const UNSET_VARIABLE = /^environment variable \S+ is not set/;
 /** A copy of `raw` without the values at `paths` (dotted key paths of failed interpolations). */
 function withoutPaths(raw: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
   const copy = structuredClone(raw);
-  for (const path of paths) {
+  // Last first, so removing an item of a list does not shift the items still to be removed.
+  for (const path of [...paths].reverse()) {
     const segments = path.split(".");
     let node: unknown = copy;
     for (const segment of segments.slice(0, -1)) {
