@@ -115,6 +115,16 @@ describe("latchkey check --env-optional", () => {
     expect(report.projects[0].plan?.changes.map((c) => c.table)).toEqual(["users"]);
   }, 30_000);
 
+  it("with the flag, unset items of a list are left out and the rest is still checked", async () => {
+    const d = tmp();
+    writeFileSync(join(d, "demo.yaml"), `id: demo\nallowed_redirect_origins: ["\${A}", https://ok.example, "\${B}"]\ntables:\n  users:\n    auth_table: true\n${CHEAP}`);
+    const { code, report } = await checkJson(["--config", d, "--env-optional"]);
+    expect(report.errors).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.warnings.map((w) => w.path)).toEqual(["allowed_redirect_origins.0", "allowed_redirect_origins.2"]);
+    expect(report.projects.map((p) => p.id)).toEqual(["demo"]);
+  }, 30_000);
+
   it("with the flag, a real mistake is still an error", async () => {
     const d = tmp();
     writeFileSync(join(d, "demo.yaml"), FILE.replace("auth_table: true", "auth_tabel: true"));
