@@ -7,6 +7,8 @@ import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
+import { openApiRoutes } from "./modules/openapi/routes.ts";
+import type { RegisteredRoute } from "./modules/openapi/document.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
@@ -36,6 +38,8 @@ export function createApp(ctx: AppContext) {
     return ctx.projects.has(id) || ctx.failedProjects.has(id) ? id : "";
   };
 
+  // The route table, read by the OpenAPI document once the app exists.
+  let registeredRoutes = (): RegisteredRoute[] => [];
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
@@ -88,7 +92,10 @@ export function createApp(ctx: AppContext) {
     .use(serverRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
-    .use(authRoutes(ctx));
+    .use(authRoutes(ctx))
+    .use(openApiRoutes(ctx, () => registeredRoutes()));
+
+  registeredRoutes = (): RegisteredRoute[] => app.routes.map((r) => ({ method: r.method, path: r.path }));
 
   const patterns = (): { re: RegExp; method: string }[] =>
     app.routes.map((r) => ({

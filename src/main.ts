@@ -14,7 +14,6 @@ import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
 import { openProjectDb } from "./db/open.ts";
-import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
 import { BackupError, backupProject, restoreProject } from "./db/backup.ts";
@@ -47,8 +46,25 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
     case "help":
       process.stdout.write(HELP);
       return EXIT_OK;
-    case "check":
-      return runCheck(cmd.configPaths, cmd.dataDir, cmd.pluginDirs, env);
+    // Loaded on demand, so `serve` does not pay for the schema converter at start-up.
+    case "check": {
+      const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => process.stderr.write(`plugin ${kind} "${id}" loaded from ${file}\n`));
+      if (!registry) return EXIT_CONFIG;
+      const { runCheck } = await import("./cli/check.ts");
+      return runCheck(
+        { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry },
+        { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+      );
+    }
+    case "schema": {
+      const { projectFileJsonSchemaText } = await import("./config/json-schema.ts");
+      process.stdout.write(projectFileJsonSchemaText(BUILTIN_PLUGINS));
+      return EXIT_OK;
+    }
+    case "init": {
+      const { runInit } = await import("./cli/init.ts");
+      return runInit(cmd.dir, { force: cmd.force }, BUILTIN_PLUGINS);
+    }
     case "plugin-test":
       return runPluginTest({
         target: cmd.target,
@@ -112,33 +128,6 @@ function loadConfigsOrReport(paths: readonly string[], env: Env, registry: Plugi
     return null;
   }
   return projects;
-}
-
-async function runCheck(paths: readonly string[], dataDir: string | null, pluginDirs: readonly string[], env: Env): Promise<number> {
-  const registry = await loadRegistryOrReport(pluginDirs, (kind, id, file) => process.stdout.write(`plugin ${kind} "${id}" loaded from ${file}\n`));
-  if (!registry) return EXIT_CONFIG;
-  const configs = loadConfigsOrReport(paths, env, registry);
-  if (!configs) return EXIT_CONFIG;
-  let failed = false;
-  for (const config of configs) {
-    const dbPath = dataDir === null ? null : join(dataDir, `${config.id}.db`);
-    let db = null;
-    try {
-      if (dbPath && existsSync(dbPath)) db = openProjectDb(dbPath, { readonly: true, projectId: config.id, nowIso: new Date().toISOString() });
-      const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
-      process.stdout.write(`project ${config.id} (${config.filePath}):\n${formatPlan(plan)}\n`);
-      if (plan.blocked) {
-        failed = true;
-        process.stderr.write(`project ${config.id}: destructive changes need confirm_destructive: true\n`);
-      }
-    } catch (e) {
-      failed = true;
-      process.stderr.write(`project ${config.id}: ${(e as Error).message}\n`);
-    } finally {
-      db?.close();
-    }
-  }
-  return failed ? EXIT_CONFIG : EXIT_OK;
 }
 
 function runKeysRotate(projectId: string, which: "admin" | "public" | "both", dataDir: string): number {

@@ -23,7 +23,9 @@ export interface ServeOptions {
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null; pluginDirs: string[] }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] }
+  | { kind: "schema" }
+  | { kind: "init"; dir: string; force: boolean }
   | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
   | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
@@ -37,7 +39,7 @@ const VALUE_FLAGS = new Set([
   "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
   "--out", "--from", "--plugins", "--kind", "--options", "--other-options",
 ]);
-const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics"]);
+const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
 interface Parsed {
   positional: string[];
@@ -87,7 +89,7 @@ function configPaths(p: Parsed, env: Env): string[] {
   const flags = p.values.get("--config");
   if (flags?.length) return flags;
   if (env.LATCHKEY_CONFIG) return env.LATCHKEY_CONFIG.split(",").map((s) => s.trim()).filter(Boolean);
-  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG");
+  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG; `latchkey init` writes a starter project file");
 }
 
 function pluginDirs(p: Parsed, env: Env): string[] {
@@ -157,8 +159,25 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   }
   if (cmd === "check") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data", "--plugins"]);
-    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null, pluginDirs: pluginDirs(p, env) };
+    allow(p, "check", ["--config", "--data", "--json", "--env-optional", "--plugins"]);
+    return {
+      kind: "check",
+      configPaths: configPaths(p, env),
+      dataDir: last(p, "--data") ?? null,
+      json: p.bools.has("--json"),
+      envOptional: p.bools.has("--env-optional"),
+      pluginDirs: pluginDirs(p, env),
+    };
+  }
+  if (cmd === "schema") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    allow(p, "schema", []);
+    return { kind: "schema" };
+  }
+  if (cmd === "init") {
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    allow(p, "init", ["--force"]);
+    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force") };
   }
   if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
   if (cmd === "keys") {
@@ -190,7 +209,10 @@ Usage:
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
                   [--watch] [--metrics]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
-  latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
+  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
+                  validate project files, print the schema plan (and, with --data, drift)
+  latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
+  latchkey schema                   print the JSON Schema (2020-12) of a project file
   latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]
                   run the plugin contract suite and print a pass/fail table
   latchkey plugin init --kind mail|hasher FILE        write a plugin template

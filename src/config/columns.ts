@@ -5,6 +5,7 @@
  */
 import type { ColumnDef, ColumnType, JsonValue, OnDelete } from "./types.ts";
 import { COLUMN_TYPES } from "./types.ts";
+import { ENUM_VALUE_PATTERN, LONG_FORM_KEYS, ON_DELETE_VALUES } from "./column-spec-schema.ts";
 import { normalizeColumnDefault } from "./column-default.ts";
 import { checkColumnName, IDENTIFIER_PATTERN, printable } from "./names.ts";
 
@@ -12,14 +13,8 @@ export type ColumnResult = { ok: true; column: ColumnDef } | { ok: false; errors
 
 export const DEFAULT_STRING_MAX_LENGTH = 255;
 const MAX_LENGTH_LIMIT = 1_000_000;
-const ENUM_VALUE_PATTERN = /^[A-Za-z0-9_-]+$/;
-const ON_DELETE_VALUES: readonly OnDelete[] = ["cascade", "set_null", "restrict"];
 const FLAG_MODIFIERS = ["required", "unique", "index", "readonly", "hidden"] as const;
 type Flag = (typeof FLAG_MODIFIERS)[number];
-const LONG_FORM_KEYS = [
-  "type", "required", "unique", "index", "default", "max_length", "min_length",
-  "min", "max", "values", "table", "on_delete", "readonly", "hidden",
-] as const;
 const LONG_ONLY_KEYS: ReadonlySet<string> = new Set(["min", "max", "values", "table", "on_delete"]);
 const SHORT_KEYWORDS: ReadonlySet<string> = new Set([
   ...FLAG_MODIFIERS, ...ON_DELETE_VALUES, "default", "max_length", "min_length",

@@ -9,7 +9,8 @@
  */
 import * as v from "valibot";
 import type { BaseIssue, InferOutput, StrictObjectIssue } from "valibot";
-import { parseDurationSeconds } from "./duration.ts";
+import { COLUMN_SPEC_SCHEMA } from "./column-spec-schema.ts";
+import { DURATION_PATTERN, MAX_DURATION_SECONDS, parseDurationSeconds } from "./duration.ts";
 import { VALIBOT_CONFIG, toPathIssues, describeKind } from "./issues.ts";
 import type { PathIssue } from "./issues.ts";
 import { checkMailFrom } from "./mail-address.ts";
@@ -21,6 +22,9 @@ import { didYouMean } from "./suggest.ts";
 export const DEFAULT_HASHER_ID = "argon2id";
 export const DEFAULT_MAIL_PROVIDER_ID = "console";
 
+/** A destructive plan's id, as `latchkey check` prints it (see src/schema/plan-id.ts). */
+export const PLAN_ID_PATTERN = /^[0-9a-f]{12}$/;
+const NOT_A_PLAN_ID = "expected true or false, got a string that is not a plan id (the 12 hex characters `latchkey check` prints)";
 const NO_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f]*$/;
 
 function isPlainMap(value: unknown): value is Record<string, unknown> {
@@ -63,6 +67,13 @@ function mapOf<S extends v.GenericSchema>(value: S) {
 function duration(opts: { readonly minSeconds: number }) {
   return v.pipe(
     v.unknown(),
+    // What the JSON Schema (`latchkey schema`) says about this value; the transform below decides.
+    v.metadata({
+      anyOf: [
+        { type: "string", pattern: DURATION_PATTERN.source },
+        { type: "integer", minimum: opts.minSeconds, maximum: MAX_DURATION_SECONDS },
+      ],
+    }),
     v.rawTransform<unknown, number>(({ dataset, addIssue, NEVER }): number => {
       const parsed = parseDurationSeconds(dataset.value);
       if (!parsed.ok) {
@@ -97,7 +108,7 @@ function projectKey(prefix: "sk_" | "pk_", label: string) {
   // Never echo the key: only say what shape it must have.
   return v.pipe(
     v.string(`the ${label} key must be a string`),
-    v.check((s: string): boolean => pattern.test(s), `the ${label} key must start with ${prefix} followed by 32 to 256 characters from A-Z a-z 0-9 _ -`),
+    v.regex(pattern, `the ${label} key must start with ${prefix} followed by 32 to 256 characters from A-Z a-z 0-9 _ -`),
   );
 }
 
@@ -106,7 +117,10 @@ const RATE_LIMIT_OBJECT = strictMap({
   max: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000)),
   window: duration({ minSeconds: 1 }),
 }, "{ max, window } or off");
-const RATE_LIMIT_RULE = v.lazy((input: unknown) => (input === "off" ? OFF : RATE_LIMIT_OBJECT));
+export const RATE_LIMIT_EITHER = v.union([OFF, RATE_LIMIT_OBJECT], (issue: BaseIssue<unknown>): string => `expected { max, window } or off, got ${describeKind(issue.input)}`);
+// The rule is picked by the input's shape, so a map's own problems (a bad window) are reported as
+// such; anything else fails against both. The JSON Schema converter asks with no input: both.
+const RATE_LIMIT_RULE = v.lazy((input: unknown) => (input === "off" ? OFF : isPlainMap(input) ? RATE_LIMIT_OBJECT : RATE_LIMIT_EITHER));
 
 function rateLimit(max: number, window: string) {
   return v.optional(RATE_LIMIT_RULE, { max, window });
@@ -198,7 +212,7 @@ const CORS_SCHEMA = strictMap({
 export const TABLE_SCHEMA = v.nullish(strictMap({
   auth_table: v.optional(v.boolean(), false),
   verify_email: v.optional(v.boolean(), false),
-  columns: v.nullish(mapOf(v.unknown()), {}),
+  columns: v.nullish(mapOf(COLUMN_SPEC_SCHEMA), {}),
   unique: v.optional(v.array(v.pipe(v.array(v.string()), v.minLength(1, "a unique constraint names at least one column")))),
 }), {});
 
@@ -223,7 +237,10 @@ export const PROJECT_SECTIONS = {
   auth: v.nullish(AUTH_SCHEMA, {}),
   mail: v.nullish(MAIL_SCHEMA, {}),
   cors: v.nullish(CORS_SCHEMA, {}),
-  confirm_destructive: v.optional(v.boolean(), false),
+  confirm_destructive: v.optional(v.union(
+    [v.boolean(), v.pipe(v.string(), v.regex(PLAN_ID_PATTERN, NOT_A_PLAN_ID))],
+    (issue: BaseIssue<unknown>): string => `expected true or false, got ${describeKind(issue.input)}`,
+  ), false),
 } as const;
 
 type Sections = typeof PROJECT_SECTIONS;

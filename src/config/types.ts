@@ -141,7 +141,11 @@ export interface ProjectConfig {
   readonly auth: AuthConfig;
   readonly mail: MailConfig;
   readonly cors: { readonly allowedOrigins: readonly string[] };
-  readonly confirmDestructive: boolean;
+  /**
+   * `confirm_destructive:` false, a plan id (applies exactly that destructive plan), or the
+   * deprecated `true` (see src/schema/plan.ts for what it still confirms).
+   */
+  readonly confirmDestructive: boolean | string;
 }
 
 /** A configuration problem: always names the file and the key path; never echoes a secret value. */
@@ -150,4 +154,7 @@ export interface ConfigIssue {
   /** Dotted key path, e.g. `tables.users.columns.role`; "" for the whole file. */
   readonly path: string;
   readonly message: string;
+  /** 1-based position of the key (or list item) in the file, when the YAML gives one. */
+  readonly line?: number;
+  readonly column?: number;
 }

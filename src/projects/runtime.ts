@@ -15,7 +15,6 @@ import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
-import { destructivePlanId } from "../schema/destructive-plan-id.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 
@@ -71,7 +70,13 @@ export interface LoadedProject {
   readonly generatedKeys: { admin?: string; public?: string };
 }
 
-const ORIGINS_KEY = "allowed_redirect_origins";
+export const ORIGINS_KEY = "allowed_redirect_origins";
+/** The plan id a `confirm_destructive: true` has already confirmed (see src/schema/plan.ts). */
+export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
+
+function trueSpentOnRow(settings: SettingsRepo): boolean {
+  return settings.get(CONFIRM_TRUE_SPENT_KEY) !== null;
+}
 
 /**
  * Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins.
@@ -84,17 +89,25 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
   const log = deps.log.child({ project: config.id });
   const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
   try {
+    const settings = createSettingsRepo(db);
+    const confirm = config.confirmDestructive;
+    // A `true` confirms one destructive plan, and stays spent while the file keeps saying `true`.
+    if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
+    const trueSpentOn = confirm === true ? (settings.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
     const plan = applySchema(db, config.tables, {
-      confirmDestructive: config.confirmDestructive,
+      confirmDestructive: confirm,
+      trueSpentOn,
       nowIso,
       beforeDestructive: (planned) => {
-        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: destructivePlanId(planned) });
-        log.info("backup written before a destructive schema change", { file: path, changes: planned.destructive.length });
+        if (planned.planId === null) return;
+        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: planned.planId });
+        log.info("backup written before a destructive schema change", { file: path, plan_id: planned.planId, changes: planned.destructive.length });
       },
     });
     for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
+    if (plan.confirmNote !== null) log.warn(plan.confirmNote, { plan_id: plan.planId });
+    if (confirm === true && plan.planId !== null) settings.setValue(CONFIRM_TRUE_SPENT_KEY, plan.planId, nowIso);
 
-    const settings = createSettingsRepo(db);
     const keys = createProjectKeys(settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
     // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runCli, startServe, type Running } from "./run.ts";
@@ -42,6 +42,30 @@ describe("compiled binary", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("project demo");
   });
+
+  it("prints the JSON Schema (the converter is inside the binary) and writes a starter project", async () => {
+    const schema = await runCli([bin, "schema"], { cwd: join(dir, "run") });
+    expect(schema.code).toBe(0);
+    expect(schema.stdout).toBe(readFileSync(join(ROOT, "project.schema.json"), "utf8"));
+    const init = await runCli([bin, "init", "starter"], { cwd: join(dir, "run") });
+    expect(init.code).toBe(0);
+    const checked = await runCli([bin, "check", "--json", "--config", "starter/project.yaml"], { cwd: join(dir, "run") });
+    expect(checked.code).toBe(0);
+    expect(JSON.parse(checked.stdout).projects[0].id).toBe("my-app");
+  });
+
+  it("serves the project's OpenAPI document over HTTP", async () => {
+    running = await startServe([bin, "serve", "--config", "project.yaml", "--data", "data-openapi", "--port", "0", "--public-url", "https://auth.example.com"], { cwd: join(dir, "run") });
+    const r = await fetch(`${running.url}/p/demo/openapi.json`);
+    expect(r.status).toBe(200);
+    const doc = (await r.json()) as { openapi: string; servers: { url: string }[]; components: { schemas: { User: { properties: Record<string, unknown> } } } };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers[0].url).toBe("https://auth.example.com/p/demo");
+    expect(Object.keys(doc.components.schemas.User.properties)).toContain("display_name");
+    running.proc.kill("SIGTERM");
+    expect(await running.proc.exited).toBe(0);
+    running = null;
+  }, 30_000);
 
   it("serves the example project, answers /healthz and /readyz, and exits 0 on SIGTERM", async () => {
     running = await startServe([bin, "serve", "--config", "project.yaml", "--data", "data", "--port", "0"], { cwd: join(dir, "run") });

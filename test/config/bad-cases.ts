@@ -16,6 +16,11 @@ export interface BadCase {
   readonly secrets?: readonly string[];
   /** Exact number of issues expected (default 1): no noise on top of the real problem. */
   readonly count?: number;
+  /**
+   * A structural mistake (unknown key, wrong type, bad enum or pattern) that the JSON Schema of
+   * `latchkey schema` must reject too, on the file as written.
+   */
+  readonly structural?: true;
 }
 
 const col = (line: string): { columns: string } => ({ columns: `      ${line}` });
@@ -31,11 +36,11 @@ export const CASES: readonly BadCase[] = [
     secrets: ["SecretSecret", "oops"],
   },
   { name: "a duplicate YAML key", files: one("id: demo\nid: other\n"), path: "", message: "YAML syntax error at line 2" },
-  { name: "an empty file", files: one(""), path: "", message: "the file is empty" },
-  { name: "a list at the top level", files: one("- id: demo\n"), path: "", message: "the top level must be a map" },
-  { name: "an unknown top-level key", files: one(project("colour: red")), path: "colour", message: 'unknown key "colour"' },
-  { name: "an unknown key under auth", files: one(project("auth:\n  acess_token_ttl: 1h")), path: "auth.acess_token_ttl", message: 'did you mean "access_token_ttl"' },
-  { name: "the typo auth_tabel", files: one("id: demo\ntables:\n  users:\n    auth_tabel: true\n"), path: "tables.users.auth_tabel", message: 'did you mean "auth_table"' },
+  { name: "an empty file", structural: true, files: one(""), path: "", message: "the file is empty" },
+  { name: "a list at the top level", structural: true, files: one("- id: demo\n"), path: "", message: "the top level must be a map" },
+  { name: "an unknown top-level key", structural: true, files: one(project("colour: red")), path: "colour", message: 'unknown key "colour"' },
+  { name: "an unknown key under auth", structural: true, files: one(project("auth:\n  acess_token_ttl: 1h")), path: "auth.acess_token_ttl", message: 'did you mean "access_token_ttl"' },
+  { name: "the typo auth_tabel", structural: true, files: one("id: demo\ntables:\n  users:\n    auth_tabel: true\n"), path: "tables.users.auth_tabel", message: 'did you mean "auth_table"' },
   { name: "a column named id", files: one(project("", col("id: string"))), path: "tables.users.columns.id", message: "reserved" },
   { name: "a column named email on the auth table", files: one(project("", col("email: string"))), path: "tables.users.columns.email", message: "reserved on the auth table" },
   { name: "a column named password_x on the auth table", files: one(project("", col("password_x: string"))), path: "tables.users.columns.password_x", message: "reserved on the auth table" },
@@ -46,10 +51,10 @@ export const CASES: readonly BadCase[] = [
   { name: "a column name with a quote", files: one(project("", col(`"it's": string`))), path: "tables.users.columns.it's", message: "invalid column name" },
   { name: "a column name with a space", files: one(project("", col(`"nick name": string`))), path: "tables.users.columns.nick name", message: "invalid column name" },
   { name: "an uppercase column name", files: one(project("", col("Nickname: string"))), path: "tables.users.columns.Nickname", message: "invalid column name" },
-  { name: "an unknown column type", files: one(project("", col("age: integer"))), path: "tables.users.columns.age", message: 'unknown type "integer"' },
-  { name: "a file column", files: one(project("", col("avatar: file"))), path: "tables.users.columns.avatar", message: "file columns are not supported (no storage yet)" },
+  { name: "an unknown column type", structural: true, files: one(project("", col("age: integer"))), path: "tables.users.columns.age", message: 'unknown type "integer"' },
+  { name: "a file column", structural: true, files: one(project("", col("avatar: file"))), path: "tables.users.columns.avatar", message: "file columns are not supported (no storage yet)" },
   { name: "an enum without values", files: one(project("", col("role: { type: enum }"))), path: "tables.users.columns.role", message: "enum needs a non-empty list of values" },
-  { name: "an enum value with a space", files: one(project("", col('role: { type: enum, values: [user, "super admin"] }'))), path: "tables.users.columns.role", message: 'enum value "super admin" is invalid' },
+  { name: "an enum value with a space", structural: true, files: one(project("", col('role: { type: enum, values: [user, "super admin"] }'))), path: "tables.users.columns.role", message: 'enum value "super admin" is invalid' },
   { name: "a ref to a missing table", files: one(project("  notes:\n    columns:\n      owner: ref userz")), path: "tables.notes.columns.owner", message: 'ref target table "userz" does not exist (did you mean "users"?)' },
   { name: "set_null with required", files: one(project("  notes:\n    columns:\n      owner: ref users required set_null")), path: "tables.notes.columns.owner", message: "set_null cannot be combined with required" },
   { name: "a bad int default", files: one(project("", col("age: int default ten"))), path: "tables.users.columns.age", message: "default must be an integer" },
@@ -58,10 +63,10 @@ export const CASES: readonly BadCase[] = [
   { name: "a bad enum default", files: one(project("", col("role: { type: enum, values: [user, admin], default: root }"))), path: "tables.users.columns.role", message: "default must be one of the enum values (user, admin)" },
   { name: "max_length on an int", files: one(project("", col("age: int max_length 3"))), path: "tables.users.columns.age", message: "max_length applies only to string and text" },
   { name: "a readonly required column without default on the auth table", files: one(project("", col("plan: string readonly required"))), path: "tables.users.columns.plan", message: "needs a default" },
-  { name: "a bad duration", files: one(project("auth:\n  access_token_ttl: 15 minutes")), path: "auth.access_token_ttl", message: "invalid duration" },
+  { name: "a bad duration", structural: true, files: one(project("auth:\n  access_token_ttl: 15 minutes")), path: "auth.access_token_ttl", message: "invalid duration" },
   { name: "a session_max_age under a minute", files: one(project("auth:\n  session_max_age: 30s")), path: "auth.session_max_age", message: "must be at least 60s" },
-  { name: "a refresh_per_session without window", files: one(project("auth:\n  rate_limits:\n    refresh_per_session: { max: 5 }")), path: "auth.rate_limits.refresh_per_session.window", message: "is required" },
-  { name: "a non-boolean revoke_sessions_on_password_reset", files: one(project("auth:\n  revoke_sessions_on_password_reset: yes")), path: "auth.revoke_sessions_on_password_reset", message: "expected true or false" },
+  { name: "a refresh_per_session without window", structural: true, files: one(project("auth:\n  rate_limits:\n    refresh_per_session: { max: 5 }")), path: "auth.rate_limits.refresh_per_session.window", message: "is required" },
+  { name: "a non-boolean revoke_sessions_on_password_reset", structural: true, files: one(project("auth:\n  revoke_sessions_on_password_reset: yes")), path: "auth.revoke_sessions_on_password_reset", message: "expected true or false" },
   { name: "a missing env var", files: one(project("keys:\n  admin: ${DEMO_ADMIN_KEY}")), path: "keys.admin", message: "environment variable DEMO_ADMIN_KEY is not set" },
   { name: "an env default that is itself invalid", files: one(project("allowed_redirect_origins:\n  - ${APP_ORIGIN:-http://a.com}")), path: "allowed_redirect_origins.0", message: "http is allowed only for localhost" },
   { name: "the redirect origin *", files: one(project("allowed_redirect_origins: ['*']")), path: "allowed_redirect_origins.0", message: "wildcards are not allowed" },
@@ -69,8 +74,8 @@ export const CASES: readonly BadCase[] = [
   { name: "a plain-http redirect origin", files: one(project("allowed_redirect_origins: [http://a.com]")), path: "allowed_redirect_origins.0", message: "http is allowed only" },
   { name: "a wildcard subdomain origin", files: one(project("allowed_redirect_origins: ['https://*.a.com']")), path: "allowed_redirect_origins.0", message: "wildcards are not allowed" },
   { name: "the second of two origins being bad", files: one(project("allowed_redirect_origins: [https://ok.com, 'https://a.com?x=1']")), path: "allowed_redirect_origins.1", message: "no query" },
-  { name: "the project id Demo", files: one(project("", { id: "Demo" })), path: "id", message: 'invalid project id "Demo"' },
-  { name: "a missing project id", files: one("tables: {}\n"), path: "id", message: "is required" },
+  { name: "the project id Demo", structural: true, files: one(project("", { id: "Demo" })), path: "id", message: 'invalid project id "Demo"' },
+  { name: "a missing project id", structural: true, files: one("tables: {}\n"), path: "id", message: "is required" },
   {
     name: "a duplicate project id in two files",
     files: { "a.yaml": project(), "b.yaml": project() },
@@ -82,9 +87,9 @@ export const CASES: readonly BadCase[] = [
   { name: "verify_email on a non-auth table", files: one(project("  notes:\n    verify_email: true")), path: "tables.notes.verify_email", message: "verify_email applies only to the auth table" },
   { name: "a table name starting with _", files: one(project("  _private:\n    columns: {}")), path: "tables._private", message: "internal" },
   { name: "a table name starting with sqlite_", files: one(project("  sqlite_stat:\n    columns: {}")), path: "tables.sqlite_stat", message: "SQLite reserves" },
-  { name: "an unknown hasher algorithm", files: one(project("auth:\n  hasher: { algorithm: md5 }")), path: "auth.hasher.algorithm", message: 'unknown hasher algorithm "md5" (known: argon2id, bcrypt, scrypt)' },
-  { name: "a bad hasher option", files: one(project("auth:\n  hasher: { algorithm: argon2id, options: { memory_cost: 1 } }")), path: "auth.hasher.options.memory_cost", message: "" },
-  { name: "an unknown mail provider", files: one(project("mail:\n  provider: sendgrid")), path: "mail.provider", message: 'unknown mail provider "sendgrid"' },
+  { name: "an unknown hasher algorithm", structural: true, files: one(project("auth:\n  hasher: { algorithm: md5 }")), path: "auth.hasher.algorithm", message: 'unknown hasher algorithm "md5" (known: argon2id, bcrypt, scrypt)' },
+  { name: "a bad hasher option", structural: true, files: one(project("auth:\n  hasher: { algorithm: argon2id, options: { memory_cost: 1 } }")), path: "auth.hasher.options.memory_cost", message: "" },
+  { name: "an unknown mail provider", structural: true, files: one(project("mail:\n  provider: sendgrid")), path: "mail.provider", message: 'unknown mail provider "sendgrid"' },
   { name: "smtp options with neither url nor host", files: one(project("mail:\n  provider: smtp\n  options: { port: 25 }")), path: "mail.options", message: "url" },
   {
     name: "a bad smtp url from the environment (not echoed)",
@@ -125,21 +130,21 @@ export const CASES: readonly BadCase[] = [
     message: "unknown template variable {{user.nickname}}",
   },
   { name: "a missing template file", files: one(project("mail:\n  templates:\n    reset_password: { html: mail/reset.html }")), path: "mail.templates.reset_password.html", message: 'template file "mail/reset.html" not found' },
-  { name: "an unknown template name", files: one(project("mail:\n  templates:\n    welcome: { subject: Hi }")), path: "mail.templates.welcome", message: 'unknown key "welcome"' },
+  { name: "an unknown template name", structural: true, files: one(project("mail:\n  templates:\n    welcome: { subject: Hi }")), path: "mail.templates.welcome", message: 'unknown key "welcome"' },
   { name: "a mail.from with two addresses", files: one(project("mail:\n  from: 'a@x.com, b@y.com'")), path: "mail.from", message: "single address" },
   { name: "a mail.from with a line break", files: one(project('mail:\n  from: "Demo <a@x.com>\\r\\nBcc: victim@y.com"')), path: "mail.from", message: "control characters" },
-  { name: "a password min_length of 6", files: one(project("auth:\n  password: { min_length: 6 }")), path: "auth.password.min_length", message: "at least 8" },
+  { name: "a password min_length of 6", structural: true, files: one(project("auth:\n  password: { min_length: 6 }")), path: "auth.password.min_length", message: "at least 8" },
   { name: "a password max_length below min_length", files: one(project("auth:\n  password: { min_length: 20, max_length: 12 }")), path: "auth.password.max_length", message: "at least min_length" },
-  { name: "a password max_length above 1024", files: one(project("auth:\n  password: { max_length: 5000 }")), path: "auth.password.max_length", message: "at most 1024" },
+  { name: "a password max_length above 1024", structural: true, files: one(project("auth:\n  password: { max_length: 5000 }")), path: "auth.password.max_length", message: "at most 1024" },
   {
-    name: "an admin key without sk_",
+    name: "an admin key without sk_", structural: true,
     files: one(project(`keys:\n  admin: ${ADMIN_KEY_NO_PREFIX}`)),
     path: "keys.admin",
     message: "must start with sk_",
     secrets: [ADMIN_KEY_NO_PREFIX],
   },
   {
-    name: "an admin key that is too short",
+    name: "an admin key that is too short", structural: true,
     files: one(project(`keys:\n  admin: ${ADMIN_KEY_SHORT}`)),
     path: "keys.admin",
     message: "32 to 256 characters",
@@ -153,12 +158,12 @@ export const CASES: readonly BadCase[] = [
     message: "must start with pk_",
     secrets: ["Zq8c2VvN3mR7pLw0sT5yKb1HdJ6gFe4Aabcd"],
   },
-  { name: "a rate limit with a bad window", files: one(project("auth:\n  rate_limits:\n    login_per_ip: { max: 5, window: 10 minutes }")), path: "auth.rate_limits.login_per_ip.window", message: "invalid duration" },
-  { name: "a rate limit that is neither a rule nor off", files: one(project("auth:\n  rate_limits:\n    login_per_ip: disabled")), path: "auth.rate_limits.login_per_ip", message: "{ max, window } or off" },
-  { name: "an unknown rate limit name", files: one(project("auth:\n  rate_limits:\n    login_per_email: off")), path: "auth.rate_limits.login_per_email", message: "unknown key" },
+  { name: "a rate limit with a bad window", structural: true, files: one(project("auth:\n  rate_limits:\n    login_per_ip: { max: 5, window: 10 minutes }")), path: "auth.rate_limits.login_per_ip.window", message: "invalid duration" },
+  { name: "a rate limit that is neither a rule nor off", structural: true, files: one(project("auth:\n  rate_limits:\n    login_per_ip: disabled")), path: "auth.rate_limits.login_per_ip", message: "{ max, window } or off" },
+  { name: "an unknown rate limit name", structural: true, files: one(project("auth:\n  rate_limits:\n    login_per_email: off")), path: "auth.rate_limits.login_per_email", message: "unknown key" },
   { name: "a compound unique naming a missing column", files: one(project("  notes:\n    columns:\n      a: string\n    unique: [[a, b]]")), path: "tables.notes.unique.0", message: 'unknown column "b" (a compound' },
   { name: "a verify_redirect_url off the allow-list", files: one(project("allowed_redirect_origins: [https://myapp.com]\nauth:\n  verify_redirect_url: https://evil.com/verified")), path: "auth.verify_redirect_url", message: "allowed_redirect_origins" },
   { name: "cors mixing * with an origin", files: one(project("cors:\n  allowed_origins: ['*', https://a.com]")), path: "cors.allowed_origins", message: '"*" must be the only entry' },
-  { name: "a non-boolean confirm_destructive", files: one(project("confirm_destructive: yes")), path: "confirm_destructive", message: "expected true or false, got a string" },
+  { name: "a non-boolean confirm_destructive", structural: true, files: one(project("confirm_destructive: yes")), path: "confirm_destructive", message: "expected true or false, got a string" },
 ];
 
