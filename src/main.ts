@@ -48,7 +48,9 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       return EXIT_OK;
     // Loaded on demand, so `serve` does not pay for the schema converter at start-up.
     case "check": {
-      const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => process.stderr.write(`plugin ${kind} "${id}" loaded from ${file}\n`));
+      // With --json, stdout carries only the JSON document.
+      const say = cmd.json ? (t: string) => process.stderr.write(t) : (t: string) => process.stdout.write(t);
+      const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => say(`plugin ${kind} "${id}" loaded from ${file}\n`));
       if (!registry) return EXIT_CONFIG;
       const { runCheck } = await import("./cli/check.ts");
       return runCheck(
