@@ -47,6 +47,8 @@ const DEFAULT_AUTH: AuthConfig = {
     link_per_ip: { max: 30, windowSeconds: 900 },
     admin_key_failures_per_ip: { max: 20, windowSeconds: 900 },
   },
+  signing: { algorithm: "HS256", rotateEverySeconds: null },
+  tokenClaims: [],
 };
 
 describe("loadProjects: good files", () => {
@@ -145,6 +147,8 @@ describe("loadProjects: good files", () => {
       password: { minLength: 12, maxLength: 256, rejectCommon: true },
       hasher: { id: "bcrypt", options: { cost: 10 } },
       rateLimits: { ...DEFAULT_AUTH.rateLimits, login_per_ip: null, signup_per_ip: { max: 5, windowSeconds: 86_400 } },
+      signing: { algorithm: "HS256", rotateEverySeconds: null },
+      tokenClaims: [],
     });
     expect(config.mail).toStrictEqual({
       provider: { id: "file", options: { dir: "./outbox" } },
