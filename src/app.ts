@@ -6,6 +6,7 @@ import type { AppContext } from "./http/context.ts";
 import { serverRoutes } from "./modules/server/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
+import { discoveryRoutes } from "./modules/discovery/routes.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
@@ -61,7 +62,8 @@ export function createApp(ctx: AppContext) {
     })
     .use(serverRoutes(ctx))
     .use(adminRoutes(ctx))
-    .use(authRoutes(ctx));
+    .use(authRoutes(ctx))
+    .use(discoveryRoutes(ctx));
 
   const patterns = (): { re: RegExp; method: string }[] =>
     app.routes.map((r) => ({
