@@ -248,4 +248,15 @@ tables:
     expect(projects.map((p) => p.id)).toEqual(["good"]);
     expect(issues.map((i) => i.path)).toEqual(["auth.nope"]);
   });
+
+  it("reads auth.signing and auth.token_claims (SPEC 13)", () => {
+    const { projects, issues } = loadTree({
+      "demo.yaml": project("auth:\n  access_token_ttl: 15m\n  signing: { algorithm: EdDSA, rotate_every: 30d }\n  token_claims: [display_name, plan]", { columns: "      plan: string default free" }),
+    });
+    expect(issues).toEqual([]);
+    expect(projects[0].auth.signing).toEqual({ algorithm: "EdDSA", rotateEverySeconds: 30 * 86_400 });
+    expect(projects[0].auth.tokenClaims).toEqual(["display_name", "plan"]);
+    const es = loadTree({ "demo.yaml": project("auth:\n  signing: { algorithm: ES256 }") });
+    expect(es.projects[0].auth.signing).toEqual({ algorithm: "ES256", rotateEverySeconds: null });
+  });
 });
