@@ -1065,7 +1065,7 @@ function renderMarkdown(mach: ReturnType<typeof machine> & { wrk: string }, lk: 
   L.push(`| date | ${mach.date} |`, "");
   L.push(
     `Settings: ${cfg.runs} run(s) × ${cfg.duration} s per measure and server (median reported), ${cfg.warmup} s warm-up before the first run; ` +
-      `connections: me ${cfg.conn.me}, refresh ${cfg.conn.refresh}, login ${cfg.conn.login}, signup ${cfg.conn.signup}, burst ${cfg.conn.burst} for ${cfg.burstDuration} s; ` +
+      `connections: me ${cfg.conn.me}, forward ${cfg.conn.forward}, refresh ${cfg.conn.refresh}, login ${cfg.conn.login}, signup ${cfg.conn.signup}, burst ${cfg.conn.burst} for ${cfg.burstDuration} s; ` +
       `wrk -t${cfg.threads}, request timeout ${cfg.timeout} s (30 s in the burst); ${cfg.users} seeded users per server; cold starts ×${cfg.coldRuns}.`,
     "",
   );
