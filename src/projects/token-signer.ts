@@ -34,8 +34,8 @@ const ALGORITHM_SETTING = "signing.algorithm";
 /**
  * Builds the signer. A change of algorithm since the last boot retires everything the old one
  * could verify (the HS256 secret is replaced, stored key pairs deleted), so its outstanding tokens
- * are refused and a later switch back cannot bring them to life again. Call inside the boot
- * transaction.
+ * are refused and a later switch back cannot bring them to life again. `switchedFrom` names the
+ * old algorithm when its tokens may be out there. Call inside the boot transaction.
  */
 export function createTokenSigner(
   db: Database,
@@ -51,13 +51,17 @@ export function createTokenSigner(
   },
 ): { signer: TokenSigner; switchedFrom: string | null } {
   const nowIso = new Date(opts.nowMs).toISOString();
-  const previous = opts.settings.get(ALGORITHM_SETTING)?.value ?? "HS256";
+  const recorded = opts.settings.get(ALGORITHM_SETTING)?.value ?? null;
+  // A project from before this setting existed signed with HS256.
+  const previous = recorded ?? "HS256";
   const switched = previous !== opts.algorithm;
   if (switched) {
     opts.secrets.rotate(nowIso);
     if (opts.algorithm === "HS256") dropAllSigningKeys(db);
-    opts.settings.setValue(ALGORITHM_SETTING, opts.algorithm, nowIso);
   }
+  if (recorded !== opts.algorithm) opts.settings.setValue(ALGORITHM_SETTING, opts.algorithm, nowIso);
+  // Reported only when tokens of the old algorithm may exist (not at a new project's first boot).
+  const hadTokens = switched && (recorded !== null || db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null);
   const signer = opts.algorithm === "HS256"
     ? hs256Signer(opts.secrets)
     : asymmetricSigner(
@@ -70,7 +74,7 @@ export function createTokenSigner(
       },
       opts.nowMs,
     );
-  return { signer, switchedFrom: switched ? previous : null };
+  return { signer, switchedFrom: hadTokens ? previous : null };
 }
 
 function hs256Signer(secrets: JwtSecrets): TokenSigner {

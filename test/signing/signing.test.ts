@@ -83,6 +83,10 @@ for (const alg of ["EdDSA", "ES256"] as const) {
       expect(pub.x).toBe(published!.x!);
     });
 
+    it("reports no algorithm change at a new project's first boot", () => {
+      expect(inst.logs.filter((l) => l.includes("signing_algorithm_changed"))).toEqual([]);
+    });
+
     it("keeps the key across a restart: tokens stay valid and the JWKS is unchanged", async () => {
       const before = await jwksOf(inst);
       await inst.restart();
