@@ -75,6 +75,8 @@ const cfg = {
   keepData: truthy(env.BENCH_KEEP_DATA),
   strict: truthy(env.BENCH_STRICT),
   password: "bench-Password-42!",
+  /** /auth/me and /auth/forward of one server alternate in this many slices of BENCH_DURATION / slices seconds each. */
+  pairSlices: Math.max(1, Math.floor(num("BENCH_PAIR_SLICES", 4))),
   /** Where the markdown report goes: a partial run (BENCH_ONLY / BENCH_MEASURES) can leave RESULTS.md alone. */
   report: env.BENCH_REPORT ? join(ROOT, env.BENCH_REPORT) : join(BENCH_DIR, "RESULTS.md"),
 };
@@ -782,18 +784,33 @@ async function main() {
       }
     }
     for (const m of loadMeasures) {
+      // /auth/forward is compared with /auth/me of the same server: both are measured together, below.
+      if (m === "forward" && want("me")) continue;
       const order = [...states.values()].filter((s) => s.running.target.measures.includes(m));
       const rot = order.length ? (round - 1) % order.length : 0;
       for (const st of [...order.slice(rot), ...order.slice(0, rot)]) {
         const t = st.running.target;
-        try {
-          if (round === 1 && cfg.warmup > 0) await measureOnce(st, m, round, cfg.warmup, "w");
-          const s = await measureOnce(st, m, round, cfg.duration, "m");
-          (results.samples[t.key]![m] ??= []).push(s);
+        const record = (mm: MeasureName, s: Sample): void => {
+          (results.samples[t.key]![mm] ??= []).push(s);
           log(
-            `  ${m.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB` +
+            `  ${mm.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB` +
               (s.lost || s.starved ? `  (refresh chain: lost ${s.lost}, starved ${s.starved})` : ""),
           );
+        };
+        try {
+          if (m === "me" && want("forward") && t.measures.includes("forward")) {
+            // A ratio of two loads on one server is only as good as the time between them: on a
+            // busy machine, alternate /auth/me and /auth/forward in short slices (me, forward,
+            // forward, me, ...) and keep every slice as a run.
+            if (round === 1 && cfg.warmup > 0) for (const mm of ["me", "forward"] as const) await measureOnce(st, mm, round, cfg.warmup, "w");
+            const slice = Math.max(1, Math.round(cfg.duration / cfg.pairSlices));
+            for (let k = 0; k < cfg.pairSlices; k++) {
+              for (const mm of (k % 2 === 0 ? ["me", "forward"] : ["forward", "me"]) as MeasureName[]) record(mm, await measureOnce(st, mm, round, slice, "m"));
+            }
+            continue;
+          }
+          if (round === 1 && cfg.warmup > 0) await measureOnce(st, m, round, cfg.warmup, "w");
+          record(m, await measureOnce(st, m, round, cfg.duration, "m"));
         } catch (e) {
           results.failures.push(`${t.key} ${m} round ${round}: ${(e as Error).message}`);
           console.error(`  ${m} ${t.key}: FAILED ${(e as Error).message}`);
