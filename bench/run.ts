@@ -341,6 +341,8 @@ type Sample = {
   max_ms: number;
   duration_s: number;
   peak_rss_mib: number;
+  /** Server CPU time per answer, µs (load measures only). */
+  cpu_us_per_req?: number;
   lost: number;
   starved: number;
   raw: WrkRaw;
@@ -485,9 +487,15 @@ async function measureOnce(st: State, m: MeasureName, round: number, duration: n
   }
   await waitQuiet(r.pid);
   const watch = new RssWatch(r.pid);
+  const ticks0 = cpuTicks(r.pid);
   const { raw, command } = await runWrk(job);
+  const ticks1 = cpuTicks(r.pid);
   const peak = watch.stop();
-  return toSample(raw, command, peak, counted);
+  const sample = toSample(raw, command, peak, counted);
+  // The server's own CPU time per answer (utime + stime at 100 Hz): unlike req/s, it hardly moves
+  // when other work on the machine takes the CPU away.
+  sample.cpu_us_per_req = raw.requests > 0 ? ((ticks1 - ticks0) / 100) * 1e6 / raw.requests : NaN;
+  return sample;
 }
 
 type BurstResult = {
@@ -793,7 +801,7 @@ async function main() {
         const record = (mm: MeasureName, s: Sample): void => {
           (results.samples[t.key]![mm] ??= []).push(s);
           log(
-            `  ${mm.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB` +
+            `  ${mm.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB  cpu ${(s.cpu_us_per_req ?? NaN).toFixed(1)} µs/answer` +
               (s.lost || s.starved ? `  (refresh chain: lost ${s.lost}, starved ${s.starved})` : ""),
           );
         };
@@ -971,6 +979,20 @@ function evaluate(lk: { ok: boolean; note: string }): Verdict[] {
   };
   for (const [key, alg] of [["latchkey", "HS256"], ["latchkey-eddsa", "EdDSA"], ["latchkey-es256", "ES256"]] as const) {
     pairRow(`GET /auth/forward req/s (${alg})`, { key, m: "forward" }, { key, m: "me", label: `GET /auth/me (${alg}, same server)` }, 0.9, "≥ 0.9 × /auth/me");
+    // The same comparison in server CPU per answer (ratio = me / forward, so ≥ 0.9 means "as cheap").
+    const meCpu = med(key, "me", cpuOf);
+    const fwCpu = med(key, "forward", cpuOf);
+    if (Number.isFinite(meCpu) || Number.isFinite(fwCpu)) {
+      const ratio = meCpu / fwCpu;
+      v.push({
+        measure: `GET /auth/forward server CPU per answer (${alg})`,
+        latchkey: Number.isFinite(fwCpu) ? `${fwCpu.toFixed(1)} µs` : "—",
+        reference: `GET /auth/me (${alg}, same server): ${Number.isFinite(meCpu) ? `${meCpu.toFixed(1)} µs` : "—"}`,
+        ratio: fmtRatio(ratio),
+        target: "me / forward ≥ 0.9",
+        result: !Number.isFinite(ratio) ? NM : ratio >= 0.9 ? "PASS" : "FAIL",
+      });
+    }
   }
   for (const [key, alg] of [["latchkey-eddsa", "EdDSA"], ["latchkey-es256", "ES256"]] as const) {
     pairRow(`GET /auth/me req/s (${alg})`, { key, m: "me" }, { key: "latchkey", m: "me", label: "GET /auth/me (HS256)" }, null, "report");
@@ -1044,6 +1066,8 @@ function renderTargetsTable(v: Verdict[]): string {
   return ["| measure | Latchkey | reference | ratio | target | result |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
+const cpuOf = (s: Sample) => s.cpu_us_per_req ?? NaN;
+
 const MEASURE_TEXT: Record<string, string> = {
   me: "read: token check + user read (Latchkey /auth/me, bare /me, better-auth get-session)",
   forward: "forward auth: token check + identity headers (Latchkey /auth/forward, same tokens and connections as /auth/me)",
@@ -1094,7 +1118,7 @@ function renderMarkdown(mach: ReturnType<typeof machine> & { wrk: string }, lk: 
 
   L.push("## All load measurements", "");
   L.push("req/s counts 2xx answers only. p50/p99 are medians over the runs; non-2xx and socket errors are summed over the runs; peak RSS is the highest of the runs (VmHWM reset before each run, plus a 50 ms VmRSS poll).", "");
-  L.push("| server | measure | req/s (median) | runs | p50 | p99 | non-2xx | socket errors | peak RSS |", "|---|---|---|---|---|---|---|---|---|");
+  L.push("| server | measure | req/s (median) | runs | p50 | p99 | non-2xx | socket errors | peak RSS | server CPU / answer |", "|---|---|---|---|---|---|---|---|---|---|");
   for (const [key, byM] of Object.entries(results.samples)) {
     for (const m of ["me", "forward", "refresh", "login", "signup"] as MeasureName[]) {
       const xs = byM[m];
@@ -1104,7 +1128,7 @@ function renderMarkdown(mach: ReturnType<typeof machine> & { wrk: string }, lk: 
       L.push(
         `| ${key} | ${MEASURE_TEXT[m]!.split(" (")[0]} \`${path}\` @${(cfg.conn as Record<string, number>)[m]} | ${fmtInt(median(xs.map((s) => s.rps)))} | ${xs.map((s) => fmtInt(s.rps)).join(" / ")} | ` +
           `${fmtMs(median(xs.map((s) => s.p50_ms)))} | ${fmtMs(median(xs.map((s) => s.p99_ms)))} | ${xs.reduce((a, s) => a + s.non2xx, 0)}${xs.some((s) => s.lost) ? ` (chain lost ${xs.reduce((a, s) => a + s.lost, 0)})` : ""} | ` +
-          `${xs.reduce((a, s) => a + s.socket_errors, 0)} | ${Math.max(...xs.map((s) => s.peak_rss_mib)).toFixed(0)} MiB |`,
+          `${xs.reduce((a, s) => a + s.socket_errors, 0)} | ${Math.max(...xs.map((s) => s.peak_rss_mib)).toFixed(0)} MiB | ${Number.isFinite(median(xs.map(cpuOf))) ? `${median(xs.map(cpuOf)).toFixed(1)} µs` : "—"} |`,
       );
     }
   }
