@@ -89,14 +89,18 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
   };
 
   return {
-    list: () =>
-      (selectAll.all(opts.alg) as Row[]).map((row) => ({
+    list() {
+      const rows = selectAll.all(opts.alg) as Row[];
+      // Forget the opened keys that left the database (retired, or deleted by another process).
+      for (const kid of [...pairs.keys()]) if (!rows.some((r) => r.kid === kid)) pairs.delete(kid);
+      return rows.map((row) => ({
         pair: pairOf(row),
         createdAtMs: row.created_at,
         signsFromMs: row.signs_from,
         signsUntilMs: row.signs_until,
         ttlMaxSeconds: row.ttl_max_s,
-      })),
+      }));
+    },
     prepare(nowMs, ttlSeconds) {
       db.transaction(() => {
         dropOtherAlgs.run(opts.alg);
