@@ -143,3 +143,8 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
 export function dropAllSigningKeys(db: Database): void {
   db.query("DELETE FROM _signing_keys").run();
 }
+
+/** True once the project has ever opened a session: only then can tokens of an old algorithm exist. */
+export function anySessionExists(db: Database): boolean {
+  return db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null;
+}

@@ -11,7 +11,7 @@ import { signJwt, verifyJwt, type JwtVerifyResult, type TokenClaims } from "../c
 import { signJwtWith, verifyJwtWith, type AsymmetricAlgorithm, type PublicJwk, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
 import type { JwtSecrets } from "../db/jwt-secrets.ts";
 import type { SettingsRepo } from "../db/settings.ts";
-import { createSigningKeyStore, dropAllSigningKeys, type RotationPlan, type SigningKeyStore, type StoredSigningKey } from "../db/signing-keys.ts";
+import { anySessionExists, createSigningKeyStore, dropAllSigningKeys, type RotationPlan, type SigningKeyStore, type StoredSigningKey } from "../db/signing-keys.ts";
 
 export interface TokenExpectation {
   readonly aud: string;
@@ -61,7 +61,7 @@ export function createTokenSigner(
   }
   if (recorded !== opts.algorithm) opts.settings.setValue(ALGORITHM_SETTING, opts.algorithm, nowIso);
   // Reported only when tokens of the old algorithm may exist (not at a new project's first boot).
-  const hadTokens = switched && (recorded !== null || db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null);
+  const hadTokens = switched && (recorded !== null || anySessionExists(db));
   const signer = opts.algorithm === "HS256"
     ? hs256Signer(opts.secrets)
     : asymmetricSigner(
