@@ -163,4 +163,31 @@ describe("scheduled rotation on the server clock", () => {
       await downtime.close();
     }
   });
+
+  it("keeps a retired key for the longest TTL it signed under, even after access_token_ttl is shortened", async () => {
+    const long = authSpec({ auth: { access_token_ttl: "1h", signing: { algorithm: "EdDSA", rotate_every: "3h" } } });
+    const ttl = await createTestInstance([long]);
+    try {
+      const t0 = ttl.clock.now;
+      const s = await signUp(ttl, "ttl@example.com");
+      const kid0 = decodeProtectedHeader(s.token).kid!;
+      const set = async () => ((await ttl.req("GET", "/p/demo/.well-known/jwks.json")).body as JSONWebKeySet).keys.map((k) => k.kid);
+      ttl.clock.now = t0 + 3 * 3600_000 - 65 * MINUTE; // the successor is due: published, not yet signing
+      expect(await set()).toHaveLength(2);
+      ttl.clock.now = t0 + 3 * 3600_000 - MINUTE;
+      const r = await ttl.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: s.refresh_token } });
+      const last = r.body.data.token as string; // kid0's last token: valid for an hour more
+      expect(decodeProtectedHeader(last).kid).toBe(kid0);
+
+      await ttl.restart([authSpec({ auth: { access_token_ttl: "15m", signing: { algorithm: "EdDSA", rotate_every: "3h" } } })]);
+      ttl.clock.now = t0 + 3 * 3600_000 + 20 * MINUTE; // past the new TTL after retirement, inside the old one
+      expect(await set()).toContain(kid0);
+      expect((await ttl.req("GET", "/p/demo/auth/me", { token: last })).status).toBe(200);
+      ttl.clock.now = t0 + 4 * 3600_000; // kid0 stopped signing at t0 + 3h: its last 1h token has expired
+      expect(await set()).not.toContain(kid0);
+    } finally {
+      await ttl.close();
+    }
+  });
 });
+
