@@ -9,6 +9,7 @@ import { adminRoutes } from "./modules/admin/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 import { openApiRoutes } from "./modules/openapi/routes.ts";
 import type { RegisteredRoute } from "./modules/openapi/document.ts";
+import { discoveryRoutes } from "./modules/discovery/routes.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
@@ -93,6 +94,7 @@ export function createApp(ctx: AppContext) {
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
     .use(authRoutes(ctx))
+    .use(discoveryRoutes(ctx))
     .use(openApiRoutes(ctx, () => registeredRoutes()));
 
   registeredRoutes = (): RegisteredRoute[] => app.routes.map((r) => ({ method: r.method, path: r.path }));

@@ -18,6 +18,7 @@ import { PROJECT_ID_PATTERN, printable } from "./names.ts";
 import { normalizeCorsOrigin, normalizeOriginEntry } from "./origins.ts";
 import type { OriginEntryResult } from "./origins.ts";
 import { didYouMean } from "./suggest.ts";
+import { SIGNING_ALGORITHMS } from "./types.ts";
 
 export const DEFAULT_HASHER_ID = "argon2id";
 export const DEFAULT_MAIL_PROVIDER_ID = "console";
@@ -153,6 +154,12 @@ const PASSWORD_SCHEMA = v.pipe(
   ),
 );
 
+/** SPEC 13: how access tokens are signed. Cross-checks (rotate_every vs. the TTL) run in signing-config.ts. */
+const SIGNING_SCHEMA = strictMap({
+  algorithm: v.optional(v.picklist(SIGNING_ALGORITHMS, `must be one of ${SIGNING_ALGORITHMS.join(", ")}`), "HS256"),
+  rotate_every: v.optional(v.nullable(duration({ minSeconds: 60 })), null),
+});
+
 const PLUGIN_CHOICE = (defaultId: string) => strictMap({
   algorithm: v.optional(v.string(), defaultId),
   options: v.optional(v.unknown()),
@@ -173,6 +180,8 @@ export const AUTH_SCHEMA = strictMap({
   password: v.nullish(PASSWORD_SCHEMA, {}),
   hasher: v.nullish(PLUGIN_CHOICE(DEFAULT_HASHER_ID), {}),
   rate_limits: v.nullish(RATE_LIMITS_SCHEMA, {}),
+  signing: v.nullish(SIGNING_SCHEMA, {}),
+  token_claims: v.nullish(v.array(v.string("a claim is the name of an auth-table column"), "must be a list of auth-table column names"), []),
 });
 
 const TEMPLATE_SCHEMA = strictMap({

@@ -103,6 +103,19 @@ export interface AuthConfig {
   readonly hasher: PluginChoice;
   /** null = `off`. Every name is present (defaults of SPEC 9.5 filled in). */
   readonly rateLimits: Readonly<Record<RateLimitName, RateLimitRule | null>>;
+  /** SPEC 13: access-token signing. */
+  readonly signing: SigningConfig;
+  /** SPEC 13: auth-table columns copied into access tokens and forward-auth headers. */
+  readonly tokenClaims: readonly string[];
+}
+
+export const SIGNING_ALGORITHMS = ["HS256", "EdDSA", "ES256"] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export interface SigningConfig {
+  readonly algorithm: SigningAlgorithm;
+  /** Scheduled key rotation (EdDSA / ES256 only); null = only the emergency rotation. */
+  readonly rotateEverySeconds: number | null;
 }
 
 export const TEMPLATE_NAMES = ["verify_email", "reset_password", "password_changed"] as const;

@@ -36,6 +36,20 @@ CREATE TABLE IF NOT EXISTS _jwt_secrets (
   retired_at TEXT
 ) STRICT;
 
+-- EdDSA / ES256 signing key pairs (SPEC 13). The private key (PKCS#8) is sealed with a key
+-- derived from the server key; `kid` is the RFC 7638 thumbprint of the public key. A key is
+-- published from created_at, signs from signs_from until its successor's signs_from (signs_until),
+-- and is deleted once its last token has expired (signs_until + ttl_max_s).
+CREATE TABLE IF NOT EXISTS _signing_keys (
+  kid         TEXT PRIMARY KEY,
+  alg         TEXT NOT NULL CHECK (alg IN ('EdDSA', 'ES256')),
+  private_enc BLOB NOT NULL,
+  created_at  INTEGER NOT NULL, -- unix ms
+  signs_from  INTEGER NOT NULL,
+  signs_until INTEGER,
+  ttl_max_s   INTEGER NOT NULL  -- longest access_token_ttl in force while it could sign
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS _sessions (
   id           TEXT PRIMARY KEY,
   user_id      TEXT NOT NULL,

@@ -13,6 +13,7 @@ import { openProjectDb } from "../db/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
+import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
@@ -46,6 +47,8 @@ export interface ProjectRuntime {
   readonly settings: SettingsRepo;
   readonly keys: ProjectKeys;
   readonly jwt: JwtSecrets;
+  /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
+  readonly signer: TokenSigner;
   readonly rateLimiter: RateLimiter;
   readonly hashes: HashService;
   readonly mailProvider: MailProvider;
@@ -110,13 +113,24 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
 
     const keys = createProjectKeys(settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
-    // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret.
-    const { generatedKeys, jwt } = db.transaction(() => {
+    // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret, signing keys.
+    const { generatedKeys, jwt, signer, switchedFrom } = db.transaction(() => {
       const generated = keys.ensure(config.keys, nowIso);
       settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
       const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
-      return { generatedKeys: generated, jwt: secrets };
+      const signing = createTokenSigner(db, {
+        projectId: config.id,
+        algorithm: config.auth.signing.algorithm,
+        rotateEverySeconds: config.auth.signing.rotateEverySeconds,
+        accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+        sealKey: deriveKey(deps.serverKey, "signing-key-seal"),
+        secrets,
+        settings,
+        nowMs: deps.now(),
+      });
+      return { generatedKeys: generated, jwt: secrets, ...signing };
     })();
+    if (switchedFrom !== null) log.event("signing_algorithm_changed", { from: switchedFrom, to: config.auth.signing.algorithm });
 
     const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
     const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
@@ -144,6 +158,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       settings,
       keys,
       jwt,
+      signer,
       rateLimiter: createRateLimiter(db, config.auth.rateLimits),
       hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
       mailProvider,

@@ -165,5 +165,18 @@ export const CASES: readonly BadCase[] = [
   { name: "a verify_redirect_url off the allow-list", files: one(project("allowed_redirect_origins: [https://myapp.com]\nauth:\n  verify_redirect_url: https://evil.com/verified")), path: "auth.verify_redirect_url", message: "allowed_redirect_origins" },
   { name: "cors mixing * with an origin", files: one(project("cors:\n  allowed_origins: ['*', https://a.com]")), path: "cors.allowed_origins", message: '"*" must be the only entry' },
   { name: "a non-boolean confirm_destructive", structural: true, files: one(project("confirm_destructive: yes")), path: "confirm_destructive", message: "expected true or false, got a string" },
+  // SPEC 13: auth.signing and auth.token_claims.
+  { name: "an unsupported signing algorithm", structural: true, files: one(project("auth:\n  signing: { algorithm: RS256 }")), path: "auth.signing.algorithm", message: "must be one of HS256, EdDSA, ES256" },
+  { name: "an unknown key under auth.signing", structural: true, files: one(project("auth:\n  signing: { algorithm: EdDSA, rotate_evry: 30d }")), path: "auth.signing.rotate_evry", message: 'did you mean "rotate_every"' },
+  { name: "scheduled rotation with HS256", files: one(project("auth:\n  signing: { rotate_every: 30d }")), path: "auth.signing.rotate_every", message: "set auth.signing.algorithm to EdDSA or ES256" },
+  { name: "a rotation period not longer than the token TTL + 5m", files: one(project("auth:\n  access_token_ttl: 1h\n  signing: { algorithm: ES256, rotate_every: 65m }")), path: "auth.signing.rotate_every", message: "must be longer than access_token_ttl + 5m (3900s)" },
+  { name: "a bad rotation period", files: one(project("auth:\n  signing: { algorithm: EdDSA, rotate_every: monthly }")), path: "auth.signing.rotate_every", message: "invalid duration" },
+  { name: "a token claim that is a hidden column", files: one(project("auth:\n  token_claims: [secret]", { columns: "      secret: string hidden" })), path: "auth.token_claims.0", message: '"secret" is a hidden column' },
+  { name: "a token claim that clashes with a registered claim", files: one(project("auth:\n  token_claims: [display_name, iss]", { columns: "      iss: string" })), path: "auth.token_claims.1", message: 'clashes with the registered claim "iss"' },
+  { name: "a token claim named sid (Latchkey's own claim)", files: one(project("auth:\n  token_claims: [sid]", { columns: "      sid: string" })), path: "auth.token_claims.0", message: 'clashes with the registered claim "sid"' },
+  { name: "a token claim that is no column", files: one(project("auth:\n  token_claims: [display_nam]")), path: "auth.token_claims.0", message: 'not a custom column of the auth table "users" (did you mean "display_name"?)' },
+  { name: "a token claim listed twice", files: one(project("auth:\n  token_claims: [display_name, display_name]")), path: "auth.token_claims.1", message: "listed twice" },
+  { name: "token claims without an auth table", files: one("id: demo\ntables:\n  notes:\n    columns:\n      body: text\nauth:\n  token_claims: [body]\n"), path: "auth.token_claims", message: "needs an auth table" },
+  { name: "token claims that are not a list", structural: true, files: one(project("auth:\n  token_claims: role")), path: "auth.token_claims", message: "must be a list of auth-table column names" },
 ];
 

@@ -51,6 +51,8 @@ const DEFAULT_AUTH: AuthConfig = {
     refresh_per_session: { max: 60, windowSeconds: 60 },
     resend_verification_per_ip: { max: 20, windowSeconds: 3600 },
   },
+  signing: { algorithm: "HS256", rotateEverySeconds: null },
+  tokenClaims: [],
 };
 
 describe("loadProjects: good files", () => {
@@ -157,6 +159,8 @@ describe("loadProjects: good files", () => {
         refresh_per_session: { max: 10, windowSeconds: 60 },
         resend_verification_per_ip: null,
       },
+      signing: { algorithm: "HS256", rotateEverySeconds: null },
+      tokenClaims: [],
     });
     expect(config.mail).toStrictEqual({
       provider: { id: "file", options: { dir: "./outbox" } },
@@ -255,5 +259,16 @@ tables:
     const { projects, issues } = loadTree({ "good.yaml": "id: good\n", "bad.yaml": "id: bad\nauth: { nope: 1 }\n" });
     expect(projects.map((p) => p.id)).toEqual(["good"]);
     expect(issues.map((i) => i.path)).toEqual(["auth.nope"]);
+  });
+
+  it("reads auth.signing and auth.token_claims (SPEC 13)", () => {
+    const { projects, issues } = loadTree({
+      "demo.yaml": project("auth:\n  access_token_ttl: 15m\n  signing: { algorithm: EdDSA, rotate_every: 30d }\n  token_claims: [display_name, plan]", { columns: "      plan: string default free" }),
+    });
+    expect(issues).toEqual([]);
+    expect(projects[0].auth.signing).toEqual({ algorithm: "EdDSA", rotateEverySeconds: 30 * 86_400 });
+    expect(projects[0].auth.tokenClaims).toEqual(["display_name", "plan"]);
+    const es = loadTree({ "demo.yaml": project("auth:\n  signing: { algorithm: ES256 }") });
+    expect(es.projects[0].auth.signing).toEqual({ algorithm: "ES256", rotateEverySeconds: null });
   });
 });

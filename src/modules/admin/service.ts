@@ -83,7 +83,12 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, gra
   return out;
 }
 
+/**
+ * The emergency switch (SPEC 6.3, 13): the HS256 secret, or every EdDSA / ES256 key pair, is
+ * replaced at once; every access token signed before is refused, and the old public keys leave
+ * the JWKS, so verifiers refuse them too once they refetch it.
+ */
 export function rotateJwtSecret(p: ProjectRuntime): void {
-  p.jwt.rotate(new Date(p.deps.now()).toISOString());
+  p.signer.rotateNow(p.deps.now());
   p.log.event("jwt_secret_rotated");
 }
