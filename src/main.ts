@@ -10,6 +10,7 @@ import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
+import { lastResortResponse } from "./app.ts";
 import { openProjectDb } from "./db/open.ts";
 import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
@@ -154,6 +155,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
       // Never share the port with another process (Elysia's default is true).
       reusePort: false,
       development: false,
+      // Only reached if something escapes the app's own error handler: still the envelope.
+      error: (e: unknown) => lastResortResponse(log, e),
     });
     server = booted.app.server ?? undefined;
     if (!server) throw new Error("the server did not start");
