@@ -127,7 +127,13 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     },
     async close() {
       closed = true;
-      for (const p of projects.values()) await p.close();
+      // All at once: each may wait for an in-flight mail send, and the 10 s shutdown budget is
+      // for the whole server, not per project. One failing close does not keep the others open.
+      const all = [...projects.values()];
+      const results = await Promise.allSettled(all.map((p) => p.close()));
+      results.forEach((r, i) => {
+        if (r.status === "rejected") opts.log.error("project failed to close", { project: all[i].id, reason: String(r.reason) });
+      });
       projects.clear();
     },
   };

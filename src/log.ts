@@ -8,17 +8,21 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-  /** A security event (signup, login_failed, lockout, ...): always logged at info or above. */
+  /** A security event (signup, login_failed, lockout, ...): written at every `--log-level` (SPEC 9.6). */
   event(event: string, fields?: Record<string, unknown>): void;
+  /** A line that scripts wait for (`listening on ...`, SPEC 1): written at every `--log-level`, as info. */
+  announce(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
 }
 
 export function createLogger(opts: { level: LogLevel; write?: (line: string) => void; fields?: Record<string, unknown> }): Logger {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + "\n"));
   const base = opts.fields ?? {};
-  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
-    if (RANK[level] < RANK[opts.level]) return;
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+  };
+  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    if (RANK[level] >= RANK[opts.level]) emit(level, msg, fields);
   };
   return {
     log,
@@ -26,7 +30,9 @@ export function createLogger(opts: { level: LogLevel; write?: (line: string) => 
     info: (m, f) => log("info", m, f),
     warn: (m, f) => log("warn", m, f),
     error: (m, f) => log("error", m, f),
-    event: (e, f) => log("info", e, { event: e, ...f }),
+    // Security events are an audit trail, not chatter: `--log-level warn` must not drop them.
+    event: (e, f) => emit("info", e, { event: e, ...f }),
+    announce: (m, f) => emit("info", m, f),
     child: (fields) => createLogger({ level: opts.level, write, fields: { ...base, ...fields } }),
   };
 }

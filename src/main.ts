@@ -192,7 +192,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   }
   const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
-  log.info(`listening on http://${hostInUrl}:${listening.port}`, {
+  log.announce(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
     failed: booted.failures.map((f) => f.id),
   });

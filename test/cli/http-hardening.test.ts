@@ -166,3 +166,31 @@ describe("HTTP conventions of SPEC 5 (item 5)", () => {
     expect(second.headers.get("access-control-expose-headers")).toBe("Retry-After, X-Request-Id");
   });
 });
+
+describe("security events at --log-level warn (item 22)", () => {
+  it("still writes every security event, admin ones with IP and request id, and the listening line", async () => {
+    const quiet = await startServe([BUN, MAIN, "serve", "--config", join(dir, "open.yaml"), "--data", join(dir, "data-warn"), "--port", "0", "--log-level", "warn"]);
+    try {
+      const key = /project open: admin key (sk_\S+)/.exec(quiet.stdout())![1];
+      const login = await fetch(`${quiet.url}/p/open/auth/login`, {
+        method: "POST",
+        headers: { "x-request-id": "warn-login" },
+        body: JSON.stringify({ email: "nobody@example.com", password: "wrong password!" }),
+      });
+      expect(login.status).toBe(401);
+      const rotate = await fetch(`${quiet.url}/p/open/v1/rotate-jwt-secret`, { method: "POST", headers: { "x-admin-key": key, "x-request-id": "warn-rotate" } });
+      expect(rotate.status).toBe(200);
+      const deadline = Date.now() + 3000;
+      const parsed = (): Record<string, unknown>[] =>
+        quiet.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+      while (!parsed().some((l) => l.event === "jwt_secret_rotated") && Date.now() < deadline) await Bun.sleep(20);
+      const lines = parsed();
+      expect(lines.find((l) => l.event === "login_failed")).toMatchObject({ request_id: "warn-login", ip: "127.0.0.1" });
+      expect(lines.find((l) => l.event === "jwt_secret_rotated")).toMatchObject({ request_id: "warn-rotate", ip: "127.0.0.1", project: "open" });
+      // Nothing else below warn got through.
+      expect(lines.filter((l) => l.level === "info" && l.event === undefined && !String(l.msg).startsWith("listening on"))).toEqual([]);
+    } finally {
+      quiet.proc.kill("SIGKILL");
+    }
+  });
+});

@@ -3,19 +3,24 @@ import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, peekRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../db/keys.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
 
 /**
  * Checks the admin key. Failures are counted per client IP (SPEC 9.5) with one atomic increment
  * each, so parallel wrong guesses cannot slip past the limit; past it, every attempt — even with
  * the right key — is refused with 429 until the window ends.
  */
-export function authorizeAdmin(p: ProjectRuntime, presented: string | null, ip: string): void {
+export function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): void {
+  const ip = client.ip;
   const now = p.deps.now();
   const before = peekRateLimit(p, "admin_key_failures_per_ip", ip, now);
   if (before && !before.allowed) throw rateLimitedError(before);
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
   if (p.keys.matches("admin", presented)) return;
-  p.log.event("admin_key_failed", { ip });
+  p.log.event("admin_key_failed", eventFields(client));
   const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, now);
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
@@ -25,7 +30,7 @@ export function getRedirectOrigins(p: ProjectRuntime): string[] {
   return p.redirectOrigins();
 }
 
-export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>): string[] {
+export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): string[] {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -47,11 +52,11 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
     if (!out.includes(r.origin)) out.push(r.origin);
   });
   p.setRedirectOrigins(out);
-  p.log.event("redirect_origins_changed", { count: out.length });
+  p.log.event("redirect_origins_changed", { count: out.length, ...eventFields(client) });
   return out;
 }
 
-export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { admin_key?: string; public_key?: string } {
+export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): { admin_key?: string; public_key?: string } {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -67,14 +72,16 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { 
     });
   }
   const keys = p.keys.rotate(kinds, new Date(p.deps.now()).toISOString());
-  p.log.event("keys_rotated", { kinds });
+  p.log.event("keys_rotated", { kinds, ...eventFields(client) });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;
   if (keys.public) out.public_key = keys.public;
   return out;
 }
 
-export function rotateJwtSecret(p: ProjectRuntime): void {
+/** Takes no fields: anything in the body is refused, as on every endpoint. */
+export function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): void {
+  refuseUnknownFields(body, NO_FIELDS, null);
   p.jwt.rotate(new Date(p.deps.now()).toISOString());
-  p.log.event("jwt_secret_rotated");
+  p.log.event("jwt_secret_rotated", eventFields(client));
 }
