@@ -47,16 +47,14 @@ export function createApp(ctx: AppContext) {
       if (projectSegment !== null && !CANONICAL_PROJECT_SEGMENT_RE.test(projectSegment)) {
         throw new ApiError("PROJECT_NOT_FOUND", { message: "The project id in the path must be written as is, without %-escapes." });
       }
-      const method = request.method;
-      if (method === "GET") return;
-      if (method === "OPTIONS") {
+      const len = request.headers.get("content-length");
+      if (len !== null && Number(len) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
+      if (request.method === "OPTIONS") {
         set.headers["access-control-allow-methods"] = CORS_ALLOWED_METHODS;
         set.headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
         set.headers["access-control-max-age"] = "600";
         return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
       }
-      const len = request.headers.get("content-length");
-      if (len !== null && Number(len) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
     })
     .onTransform(({ params, request }) => {
       // The router decodes and normalizes; the raw path is what CORS was computed from.

@@ -150,8 +150,10 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     booted.app.listen({
       hostname: options.host,
       port: options.port,
-      // Above the app's 64 KiB limit on purpose: Bun's own 413 has no envelope or request id.
-      maxRequestBodySize: 8 * 1024 * 1024,
+      // No limit of Bun's own: its 413 has no envelope or request id. The app refuses a declared
+      // length over 64 KiB before reading and counts a chunked body as it reads; a body nobody
+      // reads is discarded by Bun as it arrives, never buffered.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       // Never share the port with another process (Elysia's default is true).
       reusePort: false,
       development: false,

@@ -29,7 +29,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "open.yaml"), `id: open\ntables:\n  users:\n    auth_table: true\n    columns: {}\nauth:\n${CHEAP}`);
   server = await startServe([BUN, MAIN, "serve", "--config", dir, "--data", join(dir, "data"), "--port", "0", "--log-level", "debug"]);
   adminKey = /project acc: admin key (sk_\S+)/.exec(server.stdout())![1];
-});
+}, 30_000);
 
 afterAll(() => {
   server?.proc.kill("SIGKILL");
@@ -86,6 +86,14 @@ describe("malformed %-escapes (item 2)", () => {
       expectEnvelope(await rawGet(server.url, path), 404, "NOT_FOUND");
     });
   }
+
+  it("answers a declared body of any size with the 413 envelope, not Bun's bare one", async () => {
+    const { host } = new URL(server.url);
+    for (const [method, length] of [["POST", 9_000_000], ["POST", 10 ** 12], ["GET", 70_000]] as const) {
+      const r = await rawRequest(server.url, `${method} /p/acc/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${length}`);
+      expectEnvelope(r, 413, "PAYLOAD_TOO_LARGE");
+    }
+  });
 
   it("keeps the log one JSON object per line, with nothing on stderr", async () => {
     for (const path of ["/p/%zz/x", "/p/%", "/p/%E0%A4%A"]) await rawGet(server.url, path);
@@ -192,5 +200,5 @@ describe("security events at --log-level warn (item 22)", () => {
     } finally {
       quiet.proc.kill("SIGKILL");
     }
-  });
+  }, 30_000);
 });
