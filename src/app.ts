@@ -1,13 +1,12 @@
 import { Elysia } from "elysia";
 import { ApiError, errorBody } from "./http/errors.ts";
 import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, corsHeaders } from "./http/cors.ts";
-import { MAX_BODY_BYTES } from "./http/body.ts";
+import { MAX_BODY_BYTES, RequestAbortedError } from "./http/body.ts";
 import type { AppContext } from "./http/context.ts";
 import { serverRoutes } from "./modules/server/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/request-path.ts";
-import { RequestAbortedError } from "./http/body.ts";
 import { challengeFor } from "./http/www-authenticate.ts";
 import type { Logger } from "./log.ts";
 
