@@ -31,7 +31,8 @@ export function createApp(ctx: AppContext) {
   };
 
   // standardHostname: false — Elysia otherwise assumes a Host of at least 4 characters and
-  // routes `Host: a` requests on a wrong path (a 405 naming the very method used).
+  // routes `Host: a` requests on a wrong path (a 405 naming the very method used). The path is
+  // then looked for after `http://`: the server speaks plain HTTP (TLS belongs to the proxy).
   const app = new Elysia({ handler: { standardHostname: false } })
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
