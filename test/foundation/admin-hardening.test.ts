@@ -1,7 +1,9 @@
 /** Issue 8 items 22 and 27: admin events carry IP and request id; no endpoint ignores a field; concurrent close. */
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, signUp } from "../helpers/auth.ts";
+import { parse } from "valibot";
+import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
+import { authSpec, PASSWORD, runtimeOf, signUp } from "../helpers/auth.ts";
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -29,6 +31,35 @@ describe("admin security events", () => {
       const e = events(inst, event);
       expect(e.length).toBe(1);
       expect({ event, ip: e[0].ip, request_id: e[0].request_id, project: e[0].project }).toEqual({ event, ip: "2001:db8::42", request_id: `req-${event}`, project: "demo" });
+    }
+  });
+});
+
+describe("every security event", () => {
+  it("carries the client IP and the request id, across the user and admin flows", async () => {
+    inst = await createTestInstance([authSpec()]);
+    const t = inst;
+    const key = adminKey(t);
+    const ip = "203.0.113.44";
+    const s = await signUp(t, "ann@example.com", { ip });
+    // A hash of another algorithm: the next login rehashes it (event password_rehashed).
+    const bcrypt = BUILTIN_PLUGINS.hashers["bcrypt"];
+    const legacy = await bcrypt.create(parse(bcrypt.optionsSchema, { cost: 4 }), { baseDir: ".", log: () => {} }).hash(PASSWORD);
+    runtimeOf(t).db.query("UPDATE users SET password_hash = ? WHERE id = ?").run(legacy, s.user.id);
+    await t.req("POST", "/p/demo/auth/login", { body: { email: "ann@example.com", password: "wrong password!" }, ip });
+    const loggedIn = await t.req("POST", "/p/demo/auth/login", { body: { email: "ann@example.com", password: PASSWORD }, ip });
+    const session = loggedIn.body.data as { token: string; refresh_token: string };
+    await t.req("POST", "/p/demo/auth/change-password", { token: session.token, body: { current_password: "nope nope nope", new_password: "another good one" }, ip });
+    await t.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: session.refresh_token }, ip });
+    await t.req("POST", "/p/demo/auth/logout", { token: s.token, ip });
+    await t.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": key }, body: { public: true }, ip });
+    await t.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_nope" }, ip });
+    const lines = t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event !== undefined);
+    const names = new Set(lines.map((l) => l.event));
+    for (const e of ["signup", "login_failed", "password_rehashed", "login", "password_change_failed", "logout", "keys_rotated", "admin_key_failed"]) expect(names.has(e)).toBe(true);
+    for (const l of lines) {
+      expect({ event: l.event, request_id: typeof l.request_id }).toEqual({ event: l.event, request_id: "string" });
+      expect({ event: l.event, ip: l.ip }).toEqual({ event: l.event, ip });
     }
   });
 });
