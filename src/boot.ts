@@ -127,8 +127,8 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     },
     async close() {
       closed = true;
-      // All at once: each may wait for an in-flight mail send, and the 10 s shutdown budget is
-      // for the whole server, not per project. One failing close does not keep the others open.
+      // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
+      // paid once per shutdown, not once per project. One failing close leaves the others closing.
       const all = [...projects.values()];
       const results = await Promise.allSettled(all.map((p) => p.close()));
       results.forEach((r, i) => {
