@@ -123,12 +123,10 @@ describe("shutdown", () => {
         order.push(`end ${id}`);
       });
     }
-    const started = performance.now();
     await inst.booted.close();
+    // All three were closing at the same time (one after another, at most one would be).
     expect(most).toBe(3);
     expect(order.slice(0, 3).every((o) => o.startsWith("start"))).toBe(true);
-    // Three 100 ms closes in parallel, not 300 ms in a row.
-    expect(performance.now() - started).toBeLessThan(280);
     expect(inst.booted.projects.size).toBe(0);
   });
 });
