@@ -183,7 +183,13 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     async close() {
       closed = true;
       await reloads;
-      for (const p of projects.values()) await p.close();
+      // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
+      // paid once per shutdown, not once per project. One failing close leaves the others closing.
+      const all = [...projects.values()];
+      const results = await Promise.allSettled(all.map((p) => p.close()));
+      results.forEach((r, i) => {
+        if (r.status === "rejected") opts.log.error("project failed to close", { project: all[i].id, reason: String(r.reason) });
+      });
       projects.clear();
     },
   };

@@ -13,6 +13,7 @@ import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
+import { lastResortResponse } from "./app.ts";
 import { openProjectDb } from "./db/open.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
@@ -213,11 +214,15 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     booted.app.listen({
       hostname: options.host,
       port: options.port,
-      // Above the app's 64 KiB limit on purpose: Bun's own 413 has no envelope or request id.
-      maxRequestBodySize: 8 * 1024 * 1024,
+      // No limit of Bun's own: its 413 has no envelope or request id. The app refuses a declared
+      // length over 64 KiB before reading and counts a chunked body as it reads; a body nobody
+      // reads is discarded by Bun as it arrives, never buffered.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       // Never share the port with another process (Elysia's default is true).
       reusePort: false,
       development: false,
+      // Only reached if something escapes the app's own error handler: still the envelope.
+      error: (e: unknown) => lastResortResponse(log, e),
     });
     server = booted.app.server ?? undefined;
     if (!server) throw new Error("the server did not start");
@@ -264,7 +269,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   for (const [id, k] of booted.generatedKeys) printGeneratedKeys(id, k);
   const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
-  log.info(`listening on http://${hostInUrl}:${listening.port}`, {
+  log.announce(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
     failed: booted.failures.map((f) => f.id),
     watch: options.watch,

@@ -97,7 +97,7 @@ export class ApiError extends Error {
 }
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; suggestion?: string; field?: string; request_id?: string };
+  error: { code: ErrorCode; message: string; suggestion?: string; field?: string; request_id?: string; retry_after?: number };
 }
 
 /** Serializes an ApiError into the public envelope. Only public fields; never the cause. */
@@ -106,5 +106,7 @@ export function errorBody(err: ApiError, requestId: string | undefined): ErrorBo
   if (err.suggestion) body.suggestion = err.suggestion;
   if (err.field) body.field = err.field;
   if (requestId) body.request_id = requestId;
+  // SPEC 5: a 429 also says in its body how many seconds to wait (the Retry-After header's value).
+  if (err.status === 429 && err.retryAfterSeconds !== undefined) body.retry_after = err.retryAfterSeconds;
   return { error: body };
 }

@@ -47,7 +47,9 @@ describe("POST /auth/refresh scenarios", () => {
     const r = await refresh(inst, s.refresh_token);
     expect(r.status).toBe(200);
     expect(r.headers.get("cache-control")).toBe("no-store");
-    expect(Object.keys(r.body.data).sort()).toEqual(["refresh_token", "token"]);
+    expect(Object.keys(r.body.data).sort()).toEqual(["expires_in", "refresh_token", "token", "token_type"]);
+    expect(r.body.data.token_type).toBe("Bearer");
+    expect(r.body.data.expires_in).toBe(3600);
     expect(r.body.data.refresh_token).toMatch(/^rt_[A-Za-z0-9_-]{43}$/);
     expect(r.body.data.refresh_token).not.toBe(s.refresh_token);
     expect(decodeJwtPayload(r.body.data.token).sid).toBe(decodeJwtPayload(s.token).sid);

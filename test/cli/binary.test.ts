@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runCli, startServe, type Running } from "./run.ts";
+import { rawGet } from "../helpers/raw-http.ts";
 
 // Builds the real single-file executable (same flags as `npm run build`) and runs it from an
 // empty directory with no node_modules and no source tree.
@@ -75,6 +76,13 @@ describe("compiled binary", () => {
     expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
     const signup = await fetch(`${running.url}/p/demo/auth/signup`, { method: "POST", body: "{" });
     expect(signup.status).toBe(400);
+    // Hostile paths answer in the envelope in the compiled build too (issue 8, items 1–3).
+    const shortHost = await rawGet(running.url, "/healthz/", { host: "a" });
+    expect(shortHost.status).toBe(200);
+    for (const [path, status, code] of [["/p/%zz/x", 404, "NOT_FOUND"], ["/p/%64emo/auth/me", 404, "PROJECT_NOT_FOUND"], ["/p/demo/./auth/me", 401, "AUTH_REQUIRED"]] as const) {
+      const r = await rawGet(running.url, path);
+      expect({ path, status: r.status, code: r.json?.error?.code, rid: r.json?.error?.request_id === r.headers["x-request-id"] }).toEqual({ path, status, code, rid: true });
+    }
     running.proc.kill("SIGTERM");
     expect(await running.proc.exited).toBe(0);
     running = null;

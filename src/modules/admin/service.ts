@@ -3,6 +3,10 @@ import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../db/keys.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
 
 /** What an authorized admin request saw: the stored key hashes at that moment (see rotateKeys). */
 export interface AdminGrant {
@@ -15,11 +19,12 @@ export interface AdminGrant {
  * counted per client IP (SPEC 9.5), with one atomic increment each, and past the limit they are
  * answered 429 instead of 401. (A key is 32 random bytes: the limit curbs noise, not guessing.)
  */
-export function authorizeAdmin(p: ProjectRuntime, presented: string | null, ip: string): AdminGrant {
+export function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): AdminGrant {
+  const ip = client.ip;
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
   const seen = { admin: p.keys.storedHash("admin"), public: p.keys.storedHash("public") };
   if (p.keys.matches("admin", presented)) return { seen };
-  p.log.event("admin_key_failed", { ip });
+  p.log.event("admin_key_failed", eventFields(client));
   const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
@@ -29,7 +34,7 @@ export function getRedirectOrigins(p: ProjectRuntime): string[] {
   return p.redirectOrigins();
 }
 
-export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>): string[] {
+export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): string[] {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -51,7 +56,7 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
     if (!out.includes(r.origin)) out.push(r.origin);
   });
   p.setRedirectOrigins(out);
-  p.log.event("redirect_origins_changed", { count: out.length });
+  p.log.event("redirect_origins_changed", { count: out.length, ...eventFields(client) });
   return out;
 }
 
@@ -60,7 +65,7 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
  * authorized before a concurrent rotation of the same key landed gets that rotation's key
  * instead of replacing it again, so every 200 carries the key that is stored.
  */
-export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant): { admin_key?: string; public_key?: string } {
+export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): { admin_key?: string; public_key?: string } {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -76,7 +81,7 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, gra
     });
   }
   const keys = p.db.transaction(() => p.keys.rotate(kinds, new Date(p.deps.now()).toISOString(), { seen: grant.seen })).immediate();
-  p.log.event("keys_rotated", { kinds });
+  p.log.event("keys_rotated", { kinds, ...eventFields(client) });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;
   if (keys.public) out.public_key = keys.public;
@@ -86,9 +91,11 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, gra
 /**
  * The emergency switch (SPEC 6.3, 13): the HS256 secret, or every EdDSA / ES256 key pair, is
  * replaced at once; every access token signed before is refused, and the old public keys leave
- * the JWKS, so verifiers refuse them too once they refetch it.
+ * the JWKS, so verifiers refuse them too once they refetch it. Takes no fields: anything in the
+ * body is refused, as on every endpoint.
  */
-export function rotateJwtSecret(p: ProjectRuntime): void {
+export function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): void {
+  refuseUnknownFields(body, NO_FIELDS, null);
   p.signer.rotateNow(p.deps.now());
-  p.log.event("jwt_secret_rotated");
+  p.log.event("jwt_secret_rotated", eventFields(client));
 }

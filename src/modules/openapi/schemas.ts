@@ -5,7 +5,7 @@
  * hidden ones are never returned.
  */
 import { DEFAULT_NOW, type ColumnDef, type TableDef } from "../../config/types.ts";
-import { DEFAULT_STRING_MAX_LENGTH } from "../../config/columns.ts";
+import { DEFAULT_STRING_MAX_LENGTH } from "../../config/column-types.ts";
 import { ERROR_STATUS } from "../../http/errors.ts";
 
 export type Schema = Record<string, unknown>;

@@ -30,3 +30,16 @@ export function issueAccessToken(p: ProjectRuntime, user: TokenSubject, sessionI
   };
   return p.signer.sign(p.config.auth.tokenClaims.length === 0 ? claims : { ...claims, ...customClaimsOf(p, user) }, nowMs);
 }
+
+/** An access token as every response that issues one shows it (SPEC 5, RFC 6749 §5.1). */
+export interface AccessGrant {
+  readonly token: string;
+  readonly token_type: "Bearer";
+  /** Seconds until the token expires. */
+  readonly expires_in: number;
+}
+
+/** Signs an access token and says how to use it and for how long. */
+export function grantAccessToken(p: ProjectRuntime, user: TokenSubject, sessionId: string, nowMs: number): AccessGrant {
+  return { token: issueAccessToken(p, user, sessionId, nowMs), token_type: "Bearer", expires_in: p.config.auth.accessTokenTtlSeconds };
+}

@@ -77,7 +77,7 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
     p.log.event("login_refused_unverified", { user_id: user.id, ...eventFields(client) });
     throw new ApiError("AUTH_EMAIL_NOT_VERIFIED");
   }
-  if (needsRehash) await upgradeHash(p, user, input.password);
+  if (needsRehash) await upgradeHash(p, user, input.password, client);
 
   const nowMs = p.deps.now();
   const session = p.db.transaction(() => startSession(p, user, nowMs, client)).immediate();
@@ -90,10 +90,10 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
  * hasher. Best effort: a busy hasher or a concurrent password change must not fail the login,
  * and the update only lands if the stored hash is still the one just verified.
  */
-async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string): Promise<void> {
+async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string, client: ClientMeta): Promise<void> {
   try {
     const fresh = await hashPassword(p, password);
-    if (usersOf(p).replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id });
+    if (usersOf(p).replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id, ...eventFields(client) });
   } catch (e) {
     p.log.warn("password rehash skipped", { user_id: user.id, reason: e instanceof ApiError ? e.code : "error" });
   }

@@ -5,7 +5,7 @@ import { ApiError } from "../../http/errors.ts";
 import { rateLimitedError } from "../../http/rate-limit.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
-import { issueAccessToken } from "./access-token.ts";
+import { grantAccessToken } from "./access-token.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 import type { SessionTokens } from "./start.ts";
 
@@ -34,5 +34,5 @@ export function refreshSession(p: ProjectRuntime, token: string, client: ClientM
   }
   const user = usersOf(p).findById(r.userId);
   if (!user) throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
-  return { token: issueAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
+  return { ...grantAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
 }

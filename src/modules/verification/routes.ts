@@ -54,8 +54,7 @@ export function verificationRoutes(ctx: AppContext) {
       // Without a bearer token, `{email}` is accepted only when unverified users cannot log in.
       if (request.headers.get("authorization") !== null || !p.config.auth.requireVerifiedEmail) {
         const auth = authenticate(p, request);
-        await readJsonObject(request, { allowEmpty: true });
-        const r = resendVerificationForUser(p, auth.user, client);
+        const r = resendVerificationForUser(p, auth.user, await readJsonObject(request, { allowEmpty: true }), client);
         return ok(set, r.alreadyVerified ? { ok: true, already_verified: true } : { ok: true });
       }
       resendVerificationByEmail(p, await readJsonObject(request), client);

@@ -13,6 +13,7 @@ import { readEmailField } from "../users/email.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
+const NO_FIELDS: ReadonlySet<string> = new Set();
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
 const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
 
@@ -94,7 +95,9 @@ export function checkVerifyLink(p: ProjectRuntime, token: string, client: Client
  * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
  * counts only resends (the signup mail does not count).
  */
-export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, client: ClientMeta): { alreadyVerified: boolean } {
+export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): { alreadyVerified: boolean } {
+  // The token says who: the body takes no fields (an empty body or `{}`).
+  refuseUnknownFields(body, NO_FIELDS, null);
   if (user.email_verified) return { alreadyVerified: true };
   const nowMs = p.deps.now();
   p.db.transaction(() => {
