@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
 import { BUILTIN_PLUGINS } from "../plugins/index.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
@@ -14,6 +14,8 @@ import { openProjectDb } from "./db/open.ts";
 import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
+import { DataDirBusyError, lockDataDir, makeFilesPrivate, prepareDataDir } from "./host/data-dir.ts";
+import { ensureFileLimit } from "./host/fd-limit.ts";
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -122,6 +124,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   const configs = loadConfigsOrReport(options.configPaths, env);
   if (!configs) return EXIT_CONFIG;
   const log = createLogger({ level: options.logLevel });
+  const host = prepareHost(options.dataDir, configs.length, log);
+  if (host !== EXIT_OK) return host;
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -195,6 +199,29 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   });
   void prepareDummyHashes(booted);
   return stopped;
+}
+
+/**
+ * Process-level guards before anything is opened: private file modes, the data directory (made
+ * 0700; a warning if others can read it), its exclusive lock, and the open-file limit.
+ */
+function prepareHost(dataDir: string, projectCount: number, log: Logger): number {
+  makeFilesPrivate();
+  try {
+    const dir = prepareDataDir(dataDir);
+    if (dir.warning) log.warn(dir.warning);
+    if (!lockDataDir(dataDir)) log.warn("cannot lock the data directory on this system; make sure only one server uses it", { data_dir: dataDir });
+  } catch (e) {
+    const message = e instanceof DataDirBusyError ? e.message : `cannot use data directory ${dataDir}: ${(e as Error).message}`;
+    process.stderr.write(`latchkey: ${message}\n`);
+    return EXIT_RUNTIME;
+  }
+  const files = ensureFileLimit(projectCount);
+  if (files.error !== null) {
+    process.stderr.write(`latchkey: ${files.error}\n`);
+    return EXIT_RUNTIME;
+  }
+  return EXIT_OK;
 }
 
 /** One project at a time, so a real request never waits behind more than one of these hashes. */

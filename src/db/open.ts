@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { existsSync, statSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import internalSql from "./internal.sql" with { type: "text" };
 
 /** Version of the internal layout (internal.sql). A database from a newer version is refused. */
@@ -39,13 +39,23 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     const tables = userVisibleTables(db);
     if (tables.length === 0 && opts.readonly) throw new DbOpenError(`${path} is empty`);
     if (tables.length > 0) checkMarker(db, path, opts.projectId, tables);
-    if (!opts.readonly) configurePragmas(db, path);
+    if (!opts.readonly) {
+      configurePragmas(db, path);
+      makePrivate(path);
+    }
     if (tables.length === 0) initialize(db, opts);
     else if (!opts.readonly) db.exec(internalSql); // adds internal tables a same-version upgrade may lack
     return db;
   } catch (e) {
     db.close();
     throw e;
+  }
+}
+
+/** The database and its -wal/-shm files hold user data: 0600 whatever the umask or their past mode. */
+function makePrivate(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
   }
 }
 
