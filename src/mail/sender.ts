@@ -10,6 +10,7 @@ import type { ProjectRuntime } from "../projects/runtime.ts";
 import { pruneLinkTokens } from "./link-tokens.ts";
 import { outboxRepo, setOutboxWaker, type OutboxRow } from "./outbox.ts";
 import { renderOutboxMessage } from "./render.ts";
+import { createBackoff, type BackoffPolicy } from "../projects/backoff.ts";
 
 export interface OutboxSchedule {
   /** Delay after the first failed attempt; doubles after each further failure. */
@@ -31,7 +32,11 @@ export interface SenderOptions {
   readonly stopTimeoutMs?: number;
   /** Longest sleep between two looks at the outbox (bounds the effect of clock changes). */
   readonly maxSleepMs?: number;
+  /** Wait after a pass that failed on the database (disk full, read-only, locked): 1 s doubling to 1 min. */
+  readonly errorBackoff?: BackoffPolicy;
 }
+
+export const SENDER_ERROR_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
 export interface OutboxSender {
   /** Look at the outbox now (after an enqueue). */
@@ -146,6 +151,10 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   let again = false;
   let stopped = false;
   let lastHousekeepingMs = -Infinity;
+  // A pass that throws failed on the database itself (a provider failure is recorded per row):
+  // wait before the next pass instead of retrying a due row at once, one log line per step.
+  const backoff = createBackoff(opts.errorBackoff ?? SENDER_ERROR_BACKOFF);
+  let failedPass = false;
 
   const housekeep = (): void => {
     const nowMs = p.deps.now();
@@ -185,21 +194,36 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
         await deliverDue(p, { schedule, sendTimeoutMs: opts.sendTimeoutMs, shouldStop: () => stopped });
       } while (again && !stopped);
     })()
+      .then(() => {
+        failedPass = false;
+        backoff.succeed();
+      })
       .catch((e: unknown) => {
+        failedPass = true;
         // After stop() the database may already be closed under a slow send; nothing to report then.
-        if (!stopped) p.log.error("mail sender pass failed", { error: describeError(e, []) });
+        if (!stopped) report("mail sender pass failed; will retry", e);
       })
       .finally(() => {
         running = null;
+        if (stopped) return;
+        if (failedPass) {
+          arm(lastRetryInMs);
+          return;
+        }
         try {
           armForNextDue();
         } catch (e) {
-          if (stopped) return;
-          p.log.error("mail sender cannot read the outbox", { error: describeError(e, []) });
-          arm(maxSleepMs);
+          report("mail sender cannot read the outbox; will retry", e);
+          arm(lastRetryInMs);
         }
       });
   }
+
+  let lastRetryInMs = 0;
+  const report = (msg: string, e: unknown): void => {
+    lastRetryInMs = backoff.fail();
+    p.log.error(msg, { error: describeError(e, []), attempt: backoff.failures, retry_in_ms: lastRetryInMs });
+  };
 
   const sender: OutboxSender = {
     wake(): void {
