@@ -5,7 +5,12 @@ import internalSql from "./internal.sql" with { type: "text" };
 /** Version of the internal layout (internal.sql). A database from a newer version is refused. */
 export const INTERNAL_SCHEMA_VERSION = 1;
 const FORMAT_MARK = "latchkey";
-const BUSY_TIMEOUT_MS = 5000;
+/**
+ * Short on purpose: bun:sqlite is synchronous, so a busy wait blocks the whole event loop (every
+ * project, /healthz). Requests wait for a lock held by another process asynchronously instead,
+ * before they start (src/http/storage-wait.ts); this only absorbs a lock taken in between.
+ */
+export const BUSY_TIMEOUT_MS = 20;
 
 /** A project database that must not be loaded; the message is safe to show (no SQL, no secrets). */
 export class DbOpenError extends Error {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import { runCli, startServe, type Running } from "./run.ts";
 import { buildBinary, minimalProject } from "./build-binary.ts";
 
@@ -113,5 +114,54 @@ describe("open-file limit", () => {
       expect(s.status).toBe(201);
     }
     expect((await fetch(`${r.url}/readyz`)).status).toBe(200);
+  }, 60_000);
+});
+
+describe("a project whose database another process holds", () => {
+  it("costs only its own requests: /healthz and another project answer at once, it answers 503 after its budget", async () => {
+    const w = workDir(2);
+    const r = await serve(w);
+    const signup = (id: string, email: string): Promise<Response> =>
+      fetch(`${r.url}/p/${id}/auth/signup`, { method: "POST", body: JSON.stringify({ email, password: "correct horse battery" }) });
+    const other = new Database(join(w, "data", "p0.db"));
+    other.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
+    try {
+      const started = performance.now();
+      const locked = signup("p0", "a@example.com").then(async (res) => ({ res, ms: performance.now() - started }));
+      await Bun.sleep(100); // the locked request is waiting now
+      const t0 = performance.now();
+      expect((await fetch(`${r.url}/healthz`)).status).toBe(200);
+      const healthMs = performance.now() - t0;
+      const t1 = performance.now();
+      expect((await signup("p1", "b@example.com")).status).toBe(201);
+      const otherProjectMs = performance.now() - t1;
+      const { res, ms } = await locked;
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
+      expect(healthMs).toBeLessThan(250);
+      expect(otherProjectMs).toBeLessThan(1_000);
+      expect(ms).toBeGreaterThan(1_900); // waited for its budget (2 s), asynchronously
+      expect(ms).toBeLessThan(4_000);
+      const admin = await fetch(`${r.url}/p/p0/v1/rotate-jwt-secret`, { method: "POST", headers: { "x-admin-key": "sk_wrong" } });
+      expect(admin.status).toBe(503);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect((await signup("p0", "a@example.com")).status).toBe(201);
+  }, 60_000);
+
+  it("a lock released within the budget costs only a short wait", async () => {
+    const w = workDir(1);
+    const r = await serve(w);
+    const other = new Database(join(w, "data", "p0.db"));
+    other.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
+    setTimeout(() => {
+      other.exec("ROLLBACK");
+      other.close();
+    }, 300);
+    const res = await fetch(`${r.url}/p/p0/auth/signup`, { method: "POST", body: JSON.stringify({ email: "a@example.com", password: "correct horse battery" }) });
+    expect(res.status).toBe(201);
   }, 60_000);
 });

@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { requireProject, type AppContext } from "../../http/context.ts";
 import { readJsonObject } from "../../http/body.ts";
 import { bearerToken, ok } from "../../http/respond.ts";
+import { waitForStorage } from "../../http/storage-wait.ts";
 import { authorizeAdmin, getRedirectOrigins, putRedirectOrigins, rotateJwtSecret, rotateKeys } from "./service.ts";
 
 /** Project admin endpoints (SPEC 6.3), behind the admin key. Never read the key from the URL. */
@@ -13,6 +14,10 @@ export function adminRoutes(ctx: AppContext) {
     return p;
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
+    // A project whose database another process holds waits here (asynchronously), then 503.
+    .onBeforeHandle(async ({ params }) => {
+      await waitForStorage(requireProject(ctx, params.projectId));
+    })
     .get("/redirect-origins", ({ params, request, server, set }) => {
       const p = admin(params.projectId, request, server);
       return ok(set, { allowed_redirect_origins: getRedirectOrigins(p) });
