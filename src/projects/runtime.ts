@@ -104,7 +104,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps): Loa
       keys,
       jwt,
       rateLimiter: createRateLimiter(db),
-      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
+      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter, key: config.id }),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
       secrets: {
