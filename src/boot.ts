@@ -53,6 +53,11 @@ export interface Booted {
    * and /readyz answers 503.
    */
   loadPending(): Promise<void>;
+  /**
+   * Replaces the public URL (links, `iss`) before the projects load: with `--port 0` the real
+   * port is known only once the server listens.
+   */
+  setPublicUrl(url: string): void;
   close(): Promise<void>;
 }
 
@@ -61,12 +66,15 @@ export interface Booted {
  * still serve). With `deferLoading`, projects are loaded later by `loadPending()`.
  */
 export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
+  let publicUrl = opts.publicUrl;
   const deps: ServerDeps = {
     now: opts.now ?? Date.now,
     random: opts.random ?? defaultRandomBytes,
     log: opts.log,
     serverKey: opts.serverKey,
-    publicUrl: opts.publicUrl,
+    get publicUrl(): string {
+      return publicUrl;
+    },
     dataDir: opts.dataDir,
     hashLimiter: createHashLimiter({ concurrency: opts.hashConcurrency ?? availableParallelism(), maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT }),
     registry: opts.registry,
@@ -124,6 +132,9 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
         loadOne(config);
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+    },
+    setPublicUrl(url: string): void {
+      publicUrl = url;
     },
     async close() {
       closed = true;

@@ -166,6 +166,9 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     return EXIT_RUNTIME;
   }
   const listening = server;
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // With `--port 0` the default public URL names the port the system picked (links and `iss`).
+  if (options.publicUrlDerived && options.port === 0) booted.setPublicUrl(`http://${hostInUrl}:${listening.port}`);
 
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {
@@ -191,7 +194,6 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
     process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
   }
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
   log.info(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],

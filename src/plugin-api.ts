@@ -26,6 +26,21 @@ export interface MailProvider {
   close?(): Promise<void>;
 }
 
+/**
+ * Thrown (or any error with `permanent: true`) by `send` when the receiving side refused the
+ * message for good (an SMTP 5xx for the recipient or the content): the outbox marks it failed at
+ * once instead of retrying it for half an hour. Every other rejection is retried.
+ */
+export class MailRejectedError extends Error {
+  override readonly name = "MailRejectedError";
+  readonly permanent = true;
+}
+
+/** True for an error a provider marked as a final rejection (see MailRejectedError). */
+export function isPermanentMailError(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { permanent?: unknown }).permanent === true;
+}
+
 /** Hashes and verifies passwords. Hashes must be self-describing (PHC-style prefix). */
 export interface PasswordHasher {
   readonly id: string;

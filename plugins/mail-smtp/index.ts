@@ -7,7 +7,7 @@ import type { Transporter } from "nodemailer";
 import type { SMTPTransportOptions } from "nodemailer/lib/smtp-transport";
 import { isIP } from "node:net";
 import * as v from "valibot";
-import { defineMailProvider } from "../../src/plugin-api.ts";
+import { defineMailProvider, MailRejectedError } from "../../src/plugin-api.ts";
 import type { MailMessage, MailProvider, MailProviderFactory } from "../../src/plugin-api.ts";
 
 const DEFAULT_PORT = 587;
@@ -181,6 +181,20 @@ function transportOptions(endpoint: SmtpEndpoint): SMTPTransportOptions {
   };
 }
 
+/**
+ * A 5xx answer to the envelope (MAIL FROM / RCPT TO) or to the message itself is final: the
+ * server will refuse the same message again, so the outbox stops retrying it. Connection,
+ * timeout, authentication and 4xx (temporary) failures stay retriable.
+ */
+function asPermanentIfRejected(e: unknown): unknown {
+  const err = e as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const code = typeof err?.responseCode === "number" ? err.responseCode : 0;
+  if (code >= 500 && code <= 599 && (err.code === "EENVELOPE" || err.code === "EMESSAGE")) {
+    return new MailRejectedError(`the SMTP server rejected the message (${code}): ${String(err.message ?? "")}`, { cause: e });
+  }
+  return e;
+}
+
 const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailProvider({
   id: "smtp",
   optionsSchema,
@@ -193,7 +207,8 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
     return {
       id: "smtp",
       async send(msg: MailMessage): Promise<void> {
-        await (await transport()).sendMail({
+        const t = await transport();
+        await t.sendMail({
           from: msg.from,
           to: msg.to,
           subject: msg.subject,
@@ -203,6 +218,8 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
           // Bodies are plain strings; never let them reference local files or URLs.
           disableFileAccess: true,
           disableUrlAccess: true,
+        }).catch((e: unknown) => {
+          throw asPermanentIfRejected(e);
         });
       },
       async verify(): Promise<void> {

@@ -165,3 +165,29 @@ describe("a project whose database another process holds", () => {
     expect(res.status).toBe(201);
   }, 60_000);
 });
+
+describe("--port 0", () => {
+  it("links and the token's iss name the port the server really listens on", async () => {
+    const w = workDir(1, "mail: { provider: file, options: { dir: ../mail }, from: \"App <no-reply@example.com>\" }");
+    const r = await serve(w);
+    const port = new URL(r.url).port;
+    expect(port).not.toBe("0");
+    const signup = await fetch(`${r.url}/p/p0/auth/signup`, { method: "POST", body: JSON.stringify({ email: "a@example.com", password: "correct horse battery" }) });
+    expect(signup.status).toBe(201);
+    const { data } = (await signup.json()) as { data: { token: string } };
+    const claims = JSON.parse(Buffer.from(data.token.split(".")[1], "base64url").toString()) as { iss: string };
+    expect(claims.iss).toBe(`http://127.0.0.1:${port}/p/p0`);
+    const mailDir = join(w, "mail");
+    const deadline = Date.now() + 10_000;
+    let mails: string[] = [];
+    while (Date.now() < deadline && mails.length === 0) {
+      mails = readdirSync(w).includes("mail") ? readdirSync(mailDir).filter((f) => f.endsWith(".json")) : [];
+      await Bun.sleep(20);
+    }
+    const mail = JSON.parse(await Bun.file(join(mailDir, mails[0])).text()) as { text: string };
+    const link = /http:\/\/\S+token=\S+/.exec(mail.text)?.[0] ?? "";
+    expect(link.startsWith(`http://127.0.0.1:${port}/p/p0/auth/verify?token=`)).toBe(true);
+    // The link works against this very server.
+    expect((await fetch(link, { headers: { accept: "application/json" } })).status).toBe(200);
+  }, 60_000);
+});

@@ -30,7 +30,7 @@ describe("background loops back off when the database fails", () => {
     p.db.exec("PRAGMA query_only = ON");
     startMailSenders([p], { errorBackoff: { baseMs: 50, maxMs: 200 } });
     await Bun.sleep(1_000);
-    const failures = linesWith(inst, "mail sender pass failed");
+    const failures = linesWith(inst, "mail sender ");
     // 0, 50, 100, 200, 400, 600, 800, 1000 ms: about 7 attempts in a second (a busy loop makes hundreds).
     expect(failures.length).toBeGreaterThanOrEqual(4);
     expect(failures.length).toBeLessThanOrEqual(9);
