@@ -10,6 +10,13 @@ import type { Logger } from "./log.ts";
 import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
+import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/backoff.ts";
+import { DbOpenError, storageFailure } from "./db/open.ts";
+import { isStorageError } from "./db/storage-cause.ts";
+import { join } from "node:path";
+
+/** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */
+export const PROJECT_LOAD_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
 /** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
 export const HASH_QUEUE_LIMIT = 256;
@@ -31,6 +38,10 @@ export interface BootOptions {
   readonly hashQueueLimit?: number;
   /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
+  /** Backoff between attempts to load a project that failed for a transient reason. */
+  readonly loadRetry?: BackoffPolicy;
+  /** Called when a project loads on a later attempt (after a transient failure), e.g. to print its new keys. */
+  readonly onLateLoad?: (id: string, generatedKeys: { admin?: string; public?: string }) => void;
 }
 
 export interface ProjectFailure {
@@ -86,21 +97,55 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   const generatedKeys = new Map<string, { admin?: string; public?: string }>();
   let closed = false;
 
+  const retries = new Map<string, { backoff: Backoff; timer: ReturnType<typeof setTimeout> | null }>();
+
+  const recordFailure = (config: ProjectConfig, message: string): void => {
+    const at = failures.findIndex((f) => f.id === config.id);
+    const failure = { id: config.id, file: config.filePath, message };
+    if (at === -1) failures.push(failure);
+    else failures[at] = failure;
+    failedProjects.set(config.id, message);
+  };
+
   const loadOne = (config: ProjectConfig): void => {
     pending.delete(config.id);
     try {
       const loaded = loadProjectRuntime(config, deps);
       projects.set(config.id, loaded.runtime);
-      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
+      const late = failedProjects.has(config.id);
+      if (late) {
+        failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+        failedProjects.delete(config.id);
+        retries.delete(config.id);
+        opts.log.info("project loaded after an earlier failure", { project: config.id });
+      }
+      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) {
+        if (late && opts.onLateLoad) opts.onLateLoad(config.id, loaded.generatedKeys);
+        else generatedKeys.set(config.id, loaded.generatedKeys);
+      }
       if (opts.startMail !== false) {
         startMailSenders([loaded.runtime]);
         startHousekeeping(loaded.runtime);
       }
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      failures.push({ id: config.id, file: config.filePath, message });
-      failedProjects.set(config.id, message);
-      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+      // A full disk, a read-only mount, missing permissions or a lock held elsewhere is not the
+      // project's fault: name the cause and try again later. Anything else stays down.
+      const error = !(e instanceof DbOpenError) && isStorageError(e) ? storageFailure(join(opts.dataDir, `${config.id}.db`), e) : e;
+      const message = error instanceof Error ? error.message : String(error);
+      recordFailure(config, message);
+      if (!(error instanceof DbOpenError && error.transient) || closed) {
+        opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+        return;
+      }
+      const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
+      retries.set(config.id, retry);
+      const retryInMs = retry.backoff.fail();
+      opts.log.error("project failed to load; will retry", { project: config.id, file: config.filePath, reason: message, attempt: retry.backoff.failures, retry_in_ms: retryInMs });
+      retry.timer = setTimeout(() => {
+        retry.timer = null;
+        if (!closed) loadOne(config);
+      }, retryInMs);
+      retry.timer.unref?.();
     }
   };
   if (!opts.deferLoading) for (const config of opts.configs) loadOne(config);
@@ -138,6 +183,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     },
     async close() {
       closed = true;
+      for (const r of retries.values()) if (r.timer !== null) clearTimeout(r.timer);
       for (const p of projects.values()) await p.close();
       projects.clear();
     },

@@ -146,6 +146,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // The port opens first so /healthz answers while the databases load; /readyz and each
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
+    onLateLoad: (id, keys) => printKeys(id, keys),
   });
   try {
     // app.listen hands every route to Bun's native router (no JS routing per request); anything
@@ -190,10 +191,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   await booted.loadPending();
   if (stopping) return stopped;
   for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
-  for (const [id, k] of booted.generatedKeys) {
-    const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
-    process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
-  }
+  for (const [id, k] of booted.generatedKeys) printKeys(id, k);
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
   log.info(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
@@ -201,6 +199,12 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   });
   void prepareDummyHashes(booted);
   return stopped;
+}
+
+/** The once-only key line (plain text on stdout, never in the JSON log). */
+function printKeys(id: string, k: { admin?: string; public?: string }): void {
+  const parts = [k.admin ? `admin key ${k.admin}` : "", k.public ? `public key ${k.public}` : ""].filter(Boolean);
+  process.stdout.write(`project ${id}: ${parts.join(" ")} (shown once)\n`);
 }
 
 /**

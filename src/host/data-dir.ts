@@ -49,21 +49,40 @@ export function prepareDataDir(dir: string): { created: boolean; warning: string
  */
 export function lockDataDir(dir: string): boolean {
   const path = join(dir, LOCK_FILE);
-  const fd = openSync(path, "a+", 0o600);
-  const got = tryLockExclusive(fd);
+  const fd = openLockFile(path);
+  if (fd === null) return false;
+  const got = tryLockExclusive(fd.fd);
   if (got === "unavailable") {
-    closeSync(fd);
+    closeSync(fd.fd);
     return false;
   }
   if (got === "busy") {
-    closeSync(fd);
+    closeSync(fd.fd);
     throw new DataDirBusyError(
       `data directory ${dir} is in use by another latchkey server (${holderOf(path)}); stop it first or use another --data`,
     );
   }
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
+  if (fd.writable) {
+    ftruncateSync(fd.fd, 0);
+    writeSync(fd.fd, `${process.pid}\n`, 0);
+  }
   return true;
+}
+
+/**
+ * Opens the lock file for writing, or read-only when the directory cannot be written (a
+ * read-only mount: flock works on a read-only descriptor too, and the projects then report the
+ * real cause). Null when it neither exists nor can be created.
+ */
+function openLockFile(path: string): { fd: number; writable: boolean } | null {
+  try {
+    return { fd: openSync(path, "a+", 0o600), writable: true };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM" && code !== "ENOSPC") throw e;
+    if (!existsSync(path)) return null;
+    return { fd: openSync(path, "r"), writable: false };
+  }
 }
 
 function holderOf(path: string): string {
