@@ -36,7 +36,7 @@ export function diagnoseStorage(path: string, e?: unknown): string | null {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EROFS") return `EROFS: ${dir} is on a read-only file system`;
-      if (code === "EACCES" || code === "EPERM") return `EACCES: no permission to ${mode & constants.W_OK ? "write" : "read"} ${target}`;
+      if (code === "EACCES" || code === "EPERM") return `EACCES: no permission to ${target === dir ? "write in" : "read and write"} ${target}`;
       return null;
     }
   };

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli, startServe, type Running } from "./run.ts";
@@ -135,6 +135,33 @@ describe("storage failures at boot name their cause and are retried", () => {
     expect((await signup(r, "p1")).status).toBe(201);
     // p1 is new: its keys are printed when it finally loads.
     expect(r.stdout()).toMatch(/project p1: admin key sk_\S+ public key pk_\S+ \(shown once\)/);
+  }, 60_000);
+});
+
+describe("permissions", () => {
+  // Root passes every permission check, so the server runs as `nobody` here (root and setpriv needed).
+  const setpriv = Bun.which("setpriv");
+  const asNobody = process.getuid?.() === 0 && setpriv !== null;
+
+  it.skipIf(!asNobody)("a database the server may not write is EACCES (named, retried), and the other projects serve", async () => {
+    const w = workDir(["p0", "p1"]);
+    const first = await serve(w, "data");
+    first.proc.kill("SIGTERM");
+    await first.proc.exited;
+    running.splice(running.indexOf(first), 1);
+    for (const d of [dir, join(dir, "run"), w, join(w, "projects")]) chmodSync(d, 0o755);
+    for (const f of readdirSync(join(w, "projects"))) chmodSync(join(w, "projects", f), 0o644);
+    for (const f of ["", "p0.db", "server.key", "latchkey.lock"]) chownSync(join(w, "data", f), 65534, 65534);
+    // p1.db stays root's (0600): the nobody server can neither read nor write it.
+    const r = await startServe([setpriv!, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "serve", "--config", "projects", "--data", "data", "--port", "0"], { cwd: w });
+    running.push(r);
+    expect(r.stderr()).toContain("p1.db: EACCES: no permission to read and write");
+    expect(r.stderr()).not.toContain("corrupt");
+    expect((await signup(r, "p1")).status).toBe(503);
+    expect((await signup(r, "p0")).status).toBe(201);
+    chownSync(join(w, "data", "p1.db"), 65534, 65534);
+    expect(await waitReady(r, 8_000)).toBe(true);
+    expect((await signup(r, "p1")).status).toBe(201);
   }, 60_000);
 });
 
