@@ -23,7 +23,9 @@ export function authRoutes(ctx: AppContext) {
       const p = requireAuthProject(ctx, projectId);
       const linkOpened = request.method === "GET" && VERIFY_LINK_PATH.test(request.url.split("?")[0]);
       if (p.config.auth.requirePublicKey && !linkOpened) checkPublicKey(p, request);
-      await waitForStorage(p);
+      // Reads are never blocked by another process's write lock (WAL): only requests that write
+      // (every method but GET, and the verification link) wait for it.
+      if (request.method !== "GET" || VERIFY_LINK_PATH.test(request.url.split("?")[0])) await waitForStorage(p);
     })
     .use(signupRoutes(ctx))
     .use(sessionRoutes(ctx))

@@ -15,8 +15,9 @@ export function adminRoutes(ctx: AppContext) {
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
     // A project whose database another process holds waits here (asynchronously), then 503.
-    .onBeforeHandle(async ({ params }) => {
-      await waitForStorage(requireProject(ctx, params.projectId));
+    .onBeforeHandle(async ({ params, request }) => {
+      const p = requireProject(ctx, params.projectId);
+      if (request.method !== "GET") await waitForStorage(p);
     })
     .get("/redirect-origins", ({ params, request, server, set }) => {
       const p = admin(params.projectId, request, server);
