@@ -22,7 +22,7 @@ describe("hash queue across projects", () => {
     const b = await Promise.all(quiet);
     expect(b.map((r) => r.status)).toEqual([200, 200, 200]);
     const aStatuses = a.map((r) => r.status);
-    expect(aStatuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(40);
+    expect(aStatuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(20);
     expect(aStatuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
     expect(aStatuses.every((s) => s === 200 || s === 503)).toBe(true);
   });
