@@ -14,6 +14,13 @@ import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/r
 import { createInflightTracker } from "./http/inflight.ts";
 import { outboxRepo } from "./mail/outbox.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
+import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/backoff.ts";
+import { DbOpenError, storageFailure } from "./db/open.ts";
+import { isStorageError } from "./db/storage-cause.ts";
+import { join } from "node:path";
+
+/** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */
+export const PROJECT_LOAD_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
 /** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
 export const HASH_QUEUE_LIMIT = 256;
@@ -39,6 +46,10 @@ export interface BootOptions {
   readonly instrumentHasher?: ServerDeps["instrumentHasher"];
   /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
   readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
+  /** Backoff between attempts to load a project that failed for a transient reason. */
+  readonly loadRetry?: BackoffPolicy;
+  /** Called when a project loads on a later attempt (after a transient failure), e.g. to print its new keys. */
+  readonly onLateLoad?: (id: string, generatedKeys: { admin?: string; public?: string }) => void;
 }
 
 export interface ProjectFailure {
@@ -67,6 +78,11 @@ export interface Booted {
    * at a time, after the initial load.
    */
   reload(configs: readonly ProjectConfig[]): Promise<ReloadReport>;
+  /**
+   * Replaces the public URL (links, `iss`) before the projects load: with `--port 0` the real
+   * port is known only once the server listens.
+   */
+  setPublicUrl(url: string): void;
   close(): Promise<void>;
 }
 
@@ -75,12 +91,15 @@ export interface Booted {
  * still serve). With `deferLoading`, projects are loaded later by `loadPending()`.
  */
 export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
+  let publicUrl = opts.publicUrl;
   const deps: ServerDeps = {
     now: opts.now ?? Date.now,
     random: opts.random ?? defaultRandomBytes,
     log: opts.log,
     serverKey: opts.serverKey,
-    publicUrl: opts.publicUrl,
+    get publicUrl(): string {
+      return publicUrl;
+    },
     dataDir: opts.dataDir,
     hashLimiter: createHashLimiter({
       concurrency: opts.hashConcurrency ?? availableParallelism(),
@@ -106,18 +125,52 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   const listsCorsOrigins = (configs: Iterable<ProjectConfig>): boolean => [...configs].some((c) => !c.cors.allowedOrigins.includes("*"));
   let corsOriginLists = listsCorsOrigins(opts.configs);
 
+  const retries = new Map<string, { backoff: Backoff; timer: ReturnType<typeof setTimeout> | null }>();
+
+  const recordFailure = (config: ProjectConfig, message: string): void => {
+    const at = failures.findIndex((f) => f.id === config.id);
+    const failure = { id: config.id, file: config.filePath, message };
+    if (at === -1) failures.push(failure);
+    else failures[at] = failure;
+    failedProjects.set(config.id, message);
+  };
+
   const loadOne = (config: ProjectConfig): void => {
     pending.delete(config.id);
     try {
       const loaded = loadProjectRuntime(config, deps);
       projects.set(config.id, loaded.runtime);
-      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
+      const late = failedProjects.has(config.id);
+      if (late) {
+        failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+        failedProjects.delete(config.id);
+        retries.delete(config.id);
+        opts.log.info("project loaded after an earlier failure", { project: config.id });
+      }
+      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) {
+        if (late && opts.onLateLoad) opts.onLateLoad(config.id, loaded.generatedKeys);
+        else generatedKeys.set(config.id, loaded.generatedKeys);
+      }
       startBackground(loaded.runtime);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      failures.push({ id: config.id, file: config.filePath, message });
-      failedProjects.set(config.id, message);
-      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+      // A full disk, a read-only mount, missing permissions or a lock held elsewhere is not the
+      // project's fault: name the cause and try again later. Anything else stays down.
+      const error = !(e instanceof DbOpenError) && isStorageError(e) ? storageFailure(join(opts.dataDir, `${config.id}.db`), e) : e;
+      const message = error instanceof Error ? error.message : String(error);
+      recordFailure(config, message);
+      if (!(error instanceof DbOpenError && error.transient) || closed) {
+        opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+        return;
+      }
+      const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
+      retries.set(config.id, retry);
+      const retryInMs = retry.backoff.fail();
+      opts.log.error("project failed to load; will retry", { project: config.id, file: config.filePath, reason: message, attempt: retry.backoff.failures, retry_in_ms: retryInMs });
+      retry.timer = setTimeout(() => {
+        retry.timer = null;
+        if (!closed) loadOne(config);
+      }, retryInMs);
+      retry.timer.unref?.();
     }
   };
   if (!opts.deferLoading) for (const config of opts.configs) loadOne(config);
@@ -180,8 +233,12 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       reloads = run.catch(() => undefined);
       return run;
     },
+    setPublicUrl(url: string): void {
+      publicUrl = url;
+    },
     async close() {
       closed = true;
+      for (const r of retries.values()) if (r.timer !== null) clearTimeout(r.timer);
       await reloads;
       // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
       // paid once per shutdown, not once per project. One failing close leaves the others closing.

@@ -8,7 +8,7 @@ import { BUILTIN_PLUGINS, type PluginRegistry } from "../plugins/index.ts";
 import { loadPluginDirs } from "./plugin-host/load-plugin-files.ts";
 import { runPluginTest } from "./plugin-host/test-plugin.ts";
 import { writePluginTemplate } from "./cli/plugin-init.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
@@ -21,6 +21,8 @@ import { BackupError, backupProject, restoreProject } from "./db/backup.ts";
 import { createServerMetrics } from "./metrics/server-metrics.ts";
 import { createReloader } from "./projects/reloader.ts";
 import { watchProjectFiles } from "./projects/watch-files.ts";
+import { DataDirBusyError, lockDataDir, makeFilesPrivate, prepareDataDir } from "./host/data-dir.ts";
+import { ensureFileLimit } from "./host/fd-limit.ts";
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -186,6 +188,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   if (!registry) return EXIT_CONFIG;
   const configs = loadConfigsOrReport(options.configPaths, env, registry);
   if (!configs) return EXIT_CONFIG;
+  const host = prepareHost(options.dataDir, configs.length, log);
+  if (host !== EXIT_OK) return host;
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -207,6 +211,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
     metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
+    onLateLoad: (id, keys) => printGeneratedKeys(id, keys),
   });
   try {
     // app.listen hands every route to Bun's native router (no JS routing per request); anything
@@ -231,6 +236,9 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     return EXIT_RUNTIME;
   }
   const listening = server;
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // With `--port 0` the default public URL names the port the system picked (links and `iss`).
+  if (options.publicUrlDerived && options.port === 0) booted.setPublicUrl(`http://${hostInUrl}:${listening.port}`);
 
   const reloader = createReloader({
     load: () => loadProjects(options.configPaths, { env, registry }),
@@ -267,7 +275,6 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   if (stopping) return stopped;
   for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
   for (const [id, k] of booted.generatedKeys) printGeneratedKeys(id, k);
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
   log.announce(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
@@ -277,6 +284,30 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   });
   void prepareDummyHashes(booted);
   return stopped;
+}
+
+/** The once-only key line (plain text on stdout, never in the JSON log). */
+/**
+ * Process-level guards before anything is opened: private file modes, the data directory (made
+ * 0700; a warning if others can read it), its exclusive lock, and the open-file limit.
+ */
+function prepareHost(dataDir: string, projectCount: number, log: Logger): number {
+  makeFilesPrivate();
+  try {
+    const dir = prepareDataDir(dataDir);
+    if (dir.warning) log.warn(dir.warning);
+    if (!lockDataDir(dataDir)) log.warn("cannot lock the data directory on this system; make sure only one server uses it", { data_dir: dataDir });
+  } catch (e) {
+    const message = e instanceof DataDirBusyError ? e.message : `cannot use data directory ${dataDir}: ${(e as Error).message}`;
+    process.stderr.write(`latchkey: ${message}\n`);
+    return EXIT_RUNTIME;
+  }
+  const files = ensureFileLimit(projectCount);
+  if (files.error !== null) {
+    process.stderr.write(`latchkey: ${files.error}\n`);
+    return EXIT_RUNTIME;
+  }
+  return EXIT_OK;
 }
 
 /** One project at a time, so a real request never waits behind more than one of these hashes. */

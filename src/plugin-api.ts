@@ -19,8 +19,9 @@ export interface MailMessage {
 }
 
 /**
- * Rejection of `send` that retrying cannot fix (the receiving service refused the message for
- * good, e.g. an HTTP 4xx). The outbox marks the message failed at once instead of retrying it.
+ * Rejection of `send` that retrying cannot fix (the receiving side refused the message for good:
+ * an SMTP 5xx for the recipient or the content, an HTTP 4xx). The outbox marks the message failed
+ * at once instead of retrying it for half an hour; every other rejection is retried.
  * Any error with `permanent: true` counts the same, so a plugin may also throw its own.
  */
 export class PermanentMailError extends Error {

@@ -11,6 +11,8 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
+  /** True when the public URL was derived from host and port (so `--port 0` fills in the real port). */
+  readonly publicUrlDerived: boolean;
   readonly trustedProxies: string;
   readonly logLevel: LogLevel;
   /** Reload when a project file changes (SIGHUP always reloads). */
@@ -131,7 +133,8 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
     const logLevel = (last(p, "--log-level") ?? env.LATCHKEY_LOG_LEVEL ?? "info") as LogLevel;
     if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`invalid log level ${logLevel}`);
     const hostInUrl = host.includes(":") ? `[${host}]` : host;
-    const publicUrl = (last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
+    const givenUrl = last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL;
+    const publicUrl = (givenUrl ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
     let parsedUrl: URL;
     try {
       parsedUrl = new URL(publicUrl);
@@ -149,6 +152,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         host,
         port,
         publicUrl,
+        publicUrlDerived: givenUrl === undefined,
         trustedProxies: last(p, "--trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
         logLevel,
         watch: p.bools.has("--watch"),

@@ -160,7 +160,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       jwt,
       signer,
       rateLimiter: createRateLimiter(db, config.auth.rateLimits),
-      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
+      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter, key: config.id }),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
       secrets: {

@@ -3,6 +3,7 @@ import { requireProject, type AppContext } from "../../http/context.ts";
 import { readJsonObject } from "../../http/body.ts";
 import { bearerToken, ok, type ResponseSet } from "../../http/respond.ts";
 import { clientMetaOf, type ClientMeta } from "../../http/client-meta.ts";
+import { waitForStorage } from "../../http/storage-wait.ts";
 import { authorizeAdmin, getRedirectOrigins, putRedirectOrigins, rotateJwtSecret, rotateKeys } from "./service.ts";
 
 /** Project admin endpoints (SPEC 6.3), behind the admin key. Never read the key from the URL. */
@@ -16,6 +17,11 @@ export function adminRoutes(ctx: AppContext) {
     return { p, client, grant };
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
+    // A project whose database another process holds waits here (asynchronously), then 503.
+    .onBeforeHandle(async ({ params, request }) => {
+      const p = requireProject(ctx, params.projectId);
+      if (request.method !== "GET") await waitForStorage(p);
+    })
     .get("/redirect-origins", ({ params, request, server, set }) => {
       const { p } = admin(params.projectId, request, server, set);
       return ok(set, { allowed_redirect_origins: getRedirectOrigins(p) });
