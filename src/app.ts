@@ -12,6 +12,7 @@ import type { RegisteredRoute } from "./modules/openapi/document.ts";
 import { discoveryRoutes } from "./modules/discovery/routes.ts";
 import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/request-path.ts";
 import { challengeFor } from "./http/www-authenticate.ts";
+import { StorageLockedError } from "./http/storage-wait.ts";
 import type { Logger } from "./log.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -82,7 +83,10 @@ export function createApp(ctx: AppContext) {
       const requestId = String(set.headers["x-request-id"] ?? "");
       try {
         let err: ApiError;
-        if (error instanceof ApiError) err = error;
+        if (error instanceof ApiError) {
+          err = error;
+          if (error instanceof StorageLockedError) metrics?.recordStorageBusy(knownProjectOf(request));
+        }
         else if (code === "NOT_FOUND") err = notFoundOrMethod(request);
         else if (isClientAbort(error, request)) {
           // Nobody is listening any more; not the server's fault, so not an error line.

@@ -7,6 +7,13 @@ export const STORAGE_WAIT_BUDGET_MS = 2_000;
 const FIRST_POLL_MS = 5;
 const MAX_POLL_MS = 100;
 
+/** The 503 of a project whose database another process keeps locked (counted as storage busy). */
+export class StorageLockedError extends ApiError {
+  constructor() {
+    super("SERVICE_UNAVAILABLE", { message: "The project's storage is locked by another process.", retryAfterSeconds: 1 });
+  }
+}
+
 /**
  * Waits, without blocking the event loop, while another process holds the project's write
  * lock: polls with backoff (5 ms doubling to 100 ms) for up to the budget, then answers 503 with
@@ -20,7 +27,7 @@ export async function waitForStorage(p: Pick<ProjectRuntime, "db">, budgetMs: nu
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) {
-      throw new ApiError("SERVICE_UNAVAILABLE", { message: "The project's storage is locked by another process.", retryAfterSeconds: 1 });
+      throw new StorageLockedError();
     }
     await Bun.sleep(Math.min(pollMs, left));
     pollMs = Math.min(MAX_POLL_MS, pollMs * 2);

@@ -69,7 +69,7 @@ describe("http mail provider through the outbox", () => {
     expect(receiver.deliveries.map((d) => d.status)).toEqual([422]);
     expect(outboxRows(inst)[0]).toMatchObject({ status: "failed", attempts: 1, payload: null });
     expect(outboxRows(inst)[0].last_error).toContain("HTTP 422");
-    expect(inst.logs.some((l) => l.includes("mail delivery refused; not retried"))).toBe(true);
+    expect(inst.logs.some((l) => l.includes("mail rejected; not retried"))).toBe(true);
   });
 
   it("a receiver that does not answer in time: retried, then delivered once", async () => {
