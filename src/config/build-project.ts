@@ -58,6 +58,7 @@ function buildAuth(auth: AuthSection, sections: ProjectSections, sectionFailed: 
     verifyTokenTtlSeconds: auth.verify_token_ttl,
     requireVerifiedEmail: auth.require_verified_email,
     revokeSessionsOnPasswordChange: auth.revoke_sessions_on_password_change,
+    revokeSessionsOnPasswordReset: auth.revoke_sessions_on_password_reset,
     verifyRedirectUrl,
     requirePublicKey: auth.require_public_key,
     password: {
@@ -162,6 +163,7 @@ export function buildProject(raw: Record<string, unknown>, ctx: { readonly fileP
     mail,
     cors: { allowedOrigins: sections.cors.allowed_origins },
     confirmDestructive: sections.confirm_destructive,
+    audit: { retentionSeconds: sections.audit?.retention ?? 90 * 86_400 },
   };
   return { project, issues: [] };
 }

@@ -122,6 +122,7 @@ const RATE_LIMITS_SCHEMA = strictMap({
   resend_verification_per_user: rateLimit(3, "1h"),
   link_per_ip: rateLimit(30, "15m"),
   admin_key_failures_per_ip: rateLimit(20, "15m"),
+  change_email_per_user: rateLimit(3, "1h"),
 });
 
 const PASSWORD_SCHEMA = v.pipe(
@@ -149,6 +150,7 @@ export const AUTH_SCHEMA = strictMap({
   verify_token_ttl: v.optional(duration({ minSeconds: 1 }), "24h"),
   require_verified_email: v.optional(v.boolean(), false),
   revoke_sessions_on_password_change: v.optional(v.boolean(), false),
+  revoke_sessions_on_password_reset: v.optional(v.boolean(), false),
   verify_redirect_url: v.optional(v.nullable(v.string()), null),
   require_public_key: v.optional(v.boolean(), false),
   password: v.nullish(PASSWORD_SCHEMA, {}),
@@ -178,6 +180,9 @@ export const MAIL_SCHEMA = strictMap({
     verify_email: v.optional(TEMPLATE_SCHEMA),
     reset_password: v.optional(TEMPLATE_SCHEMA),
     password_changed: v.optional(TEMPLATE_SCHEMA),
+    email_change_confirm: v.optional(TEMPLATE_SCHEMA),
+    email_change_notice: v.optional(TEMPLATE_SCHEMA),
+    account_deleted: v.optional(TEMPLATE_SCHEMA),
   }), {}),
 });
 
@@ -219,6 +224,7 @@ export const PROJECT_SECTIONS = {
   mail: v.nullish(MAIL_SCHEMA, {}),
   cors: v.nullish(CORS_SCHEMA, {}),
   confirm_destructive: v.optional(v.boolean(), false),
+  audit: v.nullish(strictMap({ retention: v.optional(duration({ minSeconds: 3600 }), "90d") }), {}),
 } as const;
 
 type Sections = typeof PROJECT_SECTIONS;

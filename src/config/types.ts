@@ -66,6 +66,7 @@ export const RATE_LIMIT_NAMES = [
   "resend_verification_per_user",
   "link_per_ip",
   "admin_key_failures_per_ip",
+  "change_email_per_user",
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -90,6 +91,7 @@ export interface AuthConfig {
   readonly verifyTokenTtlSeconds: number;
   readonly requireVerifiedEmail: boolean;
   readonly revokeSessionsOnPasswordChange: boolean;
+  readonly revokeSessionsOnPasswordReset: boolean;
   /** Normalized absolute URL on an allowed origin, or null. */
   readonly verifyRedirectUrl: string | null;
   readonly requirePublicKey: boolean;
@@ -99,7 +101,9 @@ export interface AuthConfig {
   readonly rateLimits: Readonly<Record<RateLimitName, RateLimitRule | null>>;
 }
 
-export const TEMPLATE_NAMES = ["verify_email", "reset_password", "password_changed"] as const;
+export const TEMPLATE_NAMES = [
+  "verify_email", "reset_password", "password_changed", "email_change_confirm", "email_change_notice", "account_deleted",
+] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** Variables a template may use; `user.<column>` is allowed for every non-hidden custom column of the auth table. */
@@ -136,6 +140,8 @@ export interface ProjectConfig {
   readonly mail: MailConfig;
   readonly cors: { readonly allowedOrigins: readonly string[] };
   readonly confirmDestructive: boolean;
+  /** `audit.retention`: audit rows older than this are deleted by housekeeping (default 90d). */
+  readonly audit: { readonly retentionSeconds: number };
 }
 
 /** A configuration problem: always names the file and the key path; never echoes a secret value. */

@@ -17,6 +17,7 @@ import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
 import { destructivePlanId } from "../schema/destructive-plan-id.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
+import { withAuditTrail } from "../modules/audit/trail.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -75,8 +76,9 @@ const ORIGINS_KEY = "allowed_redirect_origins";
  */
 export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts: { db?: Database } = {}): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
-  const log = deps.log.child({ project: config.id });
   const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  // Every security event of this project is also an audit row in its database (SPEC 12).
+  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
   try {
     const plan = applySchema(db, config.tables, {
       confirmDestructive: config.confirmDestructive,

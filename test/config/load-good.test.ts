@@ -33,6 +33,7 @@ const DEFAULT_AUTH: AuthConfig = {
   verifyTokenTtlSeconds: 86_400,
   requireVerifiedEmail: false,
   revokeSessionsOnPasswordChange: false,
+  revokeSessionsOnPasswordReset: false,
   verifyRedirectUrl: null,
   requirePublicKey: false,
   password: { minLength: 8, maxLength: 128, rejectCommon: false },
@@ -46,6 +47,7 @@ const DEFAULT_AUTH: AuthConfig = {
     resend_verification_per_user: { max: 3, windowSeconds: 3600 },
     link_per_ip: { max: 30, windowSeconds: 900 },
     admin_key_failures_per_ip: { max: 20, windowSeconds: 900 },
+    change_email_per_user: { max: 3, windowSeconds: 3600 },
   },
 };
 
@@ -86,6 +88,7 @@ describe("loadProjects: good files", () => {
       mail: { provider: { id: "console", options: {} }, from: "Demo App <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
   });
 
@@ -103,6 +106,7 @@ describe("loadProjects: good files", () => {
       mail: { provider: { id: "console", options: {} }, from: "tiny <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
     expect("allowedRedirectOrigins" in projects[0]).toBe(false);
   });
@@ -140,6 +144,7 @@ describe("loadProjects: good files", () => {
       verifyTokenTtlSeconds: 2 * 86_400,
       requireVerifiedEmail: true,
       revokeSessionsOnPasswordChange: true,
+      revokeSessionsOnPasswordReset: false,
       verifyRedirectUrl: "https://shop.example/verified?from=email",
       requirePublicKey: true,
       password: { minLength: 12, maxLength: 256, rejectCommon: true },
