@@ -6,6 +6,7 @@ import type { AppContext } from "./http/context.ts";
 import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
+import { adminUsersRoutes } from "./modules/admin-users/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -88,6 +89,7 @@ export function createApp(ctx: AppContext) {
     .use(serverRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
+    .use(adminUsersRoutes(ctx))
     .use(authRoutes(ctx));
 
   const patterns = (): { re: RegExp; method: string }[] =>

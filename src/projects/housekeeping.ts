@@ -1,5 +1,6 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { pruneSessions } from "../modules/session/sessions.ts";
+import { pruneAudit } from "../modules/audit/query.ts";
 
 const HOUSEKEEPING_EVERY_MS = 3_600_000;
 
@@ -12,6 +13,9 @@ export function startHousekeeping(p: ProjectRuntime): void {
     try {
       const removed = pruneSessions(p, p.deps.now());
       if (removed.sessions || removed.refreshTokens) p.log.info("housekeeping", { removed_sessions: removed.sessions, removed_refresh_tokens: removed.refreshTokens });
+      // audit.retention (SPEC 12): older audit rows go.
+      const auditRows = pruneAudit(p, p.deps.now());
+      if (auditRows) p.log.info("housekeeping", { removed_audit_rows: auditRows });
     } catch (e) {
       p.log.warn("housekeeping failed; it is retried in an hour", { error: e instanceof Error ? e.message : String(e) });
     }
