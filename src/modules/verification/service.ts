@@ -11,6 +11,7 @@ import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
+import { applyEmailChange, emailChangeOf } from "../account/change-email.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
@@ -47,17 +48,23 @@ export function issueVerificationEmail(p: ProjectRuntime, user: MailRecipient, n
 export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): void {
   const nowMs = p.deps.now();
   enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
-  const userId = p.db.transaction((): string => {
+  const done = p.db.transaction((): { userId: string; changed: boolean } => {
     const consumed = consumeLinkToken(p, "verify", token, nowMs);
     if (consumed === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    // A confirmation link of POST /auth/change-email (SPEC 11) rather than a plain verification.
+    const change = emailChangeOf(p, consumed.id);
+    if (change) {
+      applyEmailChange(p, change, nowMs);
+      return { userId: change.userId, changed: true };
+    }
     const users = usersOf(p);
     const user = users.findById(consumed.userId);
     if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
     users.markEmailVerified(user.id, new Date(nowMs).toISOString());
     revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
-    return user.id;
+    return { userId: user.id, changed: false };
   })();
-  p.log.event("email_verified", { user_id: userId, ...eventFields(client) });
+  p.log.event(done.changed ? "email_changed" : "email_verified", { user_id: done.userId, ...eventFields(client) });
 }
 
 /**
