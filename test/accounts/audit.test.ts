@@ -125,6 +125,7 @@ describe("audit log", () => {
       [`cursor=${encodeURIComponent(usersCursor)}`, "VALIDATION_INVALID_FIELD", "cursor"],
       [`cursor=${encodeURIComponent(forged)}`, "VALIDATION_INVALID_FIELD", "cursor"],
       ["q=x", "VALIDATION_UNKNOWN_FIELD", "q"],
+      ["type=a&type=b", "VALIDATION_INVALID_FIELD", "type"],
     ];
     for (const [qs, code, field] of cases) expectError(await admin(inst, "GET", `/audit?${qs}`), 400, code, field);
   });
