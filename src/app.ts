@@ -6,6 +6,7 @@ import type { AppContext } from "./http/context.ts";
 import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
+import { adminUsersRoutes } from "./modules/admin-users/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 import { openApiRoutes } from "./modules/openapi/routes.ts";
 import type { RegisteredRoute } from "./modules/openapi/document.ts";
@@ -128,6 +129,7 @@ export function createApp(ctx: AppContext) {
     .use(serverRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
+    .use(adminUsersRoutes(ctx))
     .use(authRoutes(ctx))
     .use(discoveryRoutes(ctx))
     .use(openApiRoutes(ctx, () => registeredRoutes()));

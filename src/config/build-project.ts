@@ -169,6 +169,7 @@ export function buildProject(raw: Record<string, unknown>, ctx: { readonly fileP
     mail,
     cors: { allowedOrigins: sections.cors.allowed_origins },
     confirmDestructive: sections.confirm_destructive,
+    audit: { retentionSeconds: sections.audit?.retention ?? 90 * 86_400 },
   };
   return { project, issues: [] };
 }

@@ -140,6 +140,7 @@ const RATE_LIMITS_SCHEMA = strictMap({
   // Not in SPEC 9.5's list; chosen here (README "Rate limits and lockout").
   refresh_per_session: rateLimit(60, "1m"),
   resend_verification_per_ip: rateLimit(20, "1h"),
+  change_email_per_user: rateLimit(3, "1h"),
 });
 
 const PASSWORD_SCHEMA = v.pipe(
@@ -206,6 +207,9 @@ export const MAIL_SCHEMA = strictMap({
     verify_email: v.optional(TEMPLATE_SCHEMA),
     reset_password: v.optional(TEMPLATE_SCHEMA),
     password_changed: v.optional(TEMPLATE_SCHEMA),
+    email_change_confirm: v.optional(TEMPLATE_SCHEMA),
+    email_change_notice: v.optional(TEMPLATE_SCHEMA),
+    account_deleted: v.optional(TEMPLATE_SCHEMA),
   }), {}),
 });
 
@@ -250,6 +254,7 @@ export const PROJECT_SECTIONS = {
     [v.boolean(), v.pipe(v.string(), v.regex(PLAN_ID_PATTERN, NOT_A_PLAN_ID))],
     (issue: BaseIssue<unknown>): string => `expected true or false, got ${describeKind(issue.input)}`,
   ), false),
+  audit: v.nullish(strictMap({ retention: v.optional(duration({ minSeconds: 3600 }), "90d") }), {}),
 } as const;
 
 type Sections = typeof PROJECT_SECTIONS;

@@ -68,6 +68,7 @@ export const RATE_LIMIT_NAMES = [
   "admin_key_failures_per_ip",
   "refresh_per_session",
   "resend_verification_per_ip",
+  "change_email_per_user",
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -118,7 +119,9 @@ export interface SigningConfig {
   readonly rotateEverySeconds: number | null;
 }
 
-export const TEMPLATE_NAMES = ["verify_email", "reset_password", "password_changed"] as const;
+export const TEMPLATE_NAMES = [
+  "verify_email", "reset_password", "password_changed", "email_change_confirm", "email_change_notice", "account_deleted",
+] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** Variables a template may use; `user.<column>` is allowed for every non-hidden custom column of the auth table. */
@@ -159,6 +162,8 @@ export interface ProjectConfig {
    * deprecated `true` (see src/schema/plan.ts for what it still confirms).
    */
   readonly confirmDestructive: boolean | string;
+  /** `audit.retention`: audit rows older than this are deleted by housekeeping (default 90d). */
+  readonly audit: { readonly retentionSeconds: number };
 }
 
 /** A configuration problem: always names the file and the key path; never echoes a secret value. */

@@ -131,3 +131,41 @@ CREATE TABLE IF NOT EXISTS _rate_limits (
   window_start INTEGER NOT NULL, -- unix ms
   count        INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Audit log (SPEC 12): one row per security event and admin action. Never a password, token, key
+-- or hash: `details` is a small JSON object of ids, counts and reasons. Pruned after audit.retention.
+CREATE TABLE IF NOT EXISTS _audit (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL, -- unix ms
+  type       TEXT NOT NULL,
+  user_id    TEXT,
+  ip         TEXT,
+  user_agent TEXT,
+  request_id TEXT,
+  details    TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE INDEX IF NOT EXISTS _audit_user ON _audit(user_id, id);
+CREATE INDEX IF NOT EXISTS _audit_type ON _audit(type, id);
+CREATE INDEX IF NOT EXISTS _audit_at ON _audit(at);
+
+-- Per-user state an operator manages (SPEC 12): ban and last login. A missing row means "never
+-- banned, never logged in". Deleted with the user.
+CREATE TABLE IF NOT EXISTS _user_status (
+  user_id       TEXT PRIMARY KEY,
+  banned_at     INTEGER,          -- unix ms; NULL = not banned
+  banned_until  INTEGER,          -- unix ms; NULL with banned_at set = until unbanned
+  ban_reason    TEXT,
+  last_login_at INTEGER
+) STRICT, WITHOUT ROWID;
+
+-- Pending email changes (SPEC 11): the confirmation link is a `verify` link token sent to the new
+-- address; this row says that token confirms a change (from `old_email`) rather than a signup address.
+CREATE TABLE IF NOT EXISTS _email_changes (
+  token_id      TEXT PRIMARY KEY,
+  user_id       TEXT NOT NULL,
+  old_email     TEXT NOT NULL,
+  new_email     TEXT NOT NULL,
+  new_canonical TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS _email_changes_user ON _email_changes(user_id);

@@ -86,7 +86,10 @@ export function findUsedLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token:
   return row === null ? null : { id: row.id, userId: row.user_id, email: row.email };
 }
 
-/** Revokes the user's live tokens of one kind, except `exceptId`. Returns how many were revoked. */
+/**
+ * Revokes the user's live tokens of one kind, except `exceptId` and except pending email-change
+ * confirmations (a new verification link must not cancel a change). Returns how many were revoked.
+ */
 export function revokeLinkTokens(
   p: ProjectRuntime,
   args: { kind: LinkTokenKind; userId: string; nowMs: number; exceptId?: string },
@@ -94,7 +97,8 @@ export function revokeLinkTokens(
   return p.db
     .query(
       `UPDATE _link_tokens SET revoked_at = ?1
-        WHERE user_id = ?2 AND kind = ?3 AND used_at IS NULL AND revoked_at IS NULL AND id <> ?4`,
+        WHERE user_id = ?2 AND kind = ?3 AND used_at IS NULL AND revoked_at IS NULL AND id <> ?4
+          AND id NOT IN (SELECT token_id FROM _email_changes WHERE user_id = ?2)`,
     )
     .run(args.nowMs, args.userId, args.kind, args.exceptId ?? "").changes;
 }

@@ -7,6 +7,7 @@ import { sessionRoutes } from "./session/routes.ts";
 import { passwordRoutes } from "./password/routes.ts";
 import { passwordResetRoutes } from "./password-reset/routes.ts";
 import { verificationRoutes } from "./verification/routes.ts";
+import { accountRoutes } from "./account/routes.ts";
 
 /** A link opened from an email: a browser cannot add X-Public-Key to it. */
 const VERIFY_LINK_PATH = /\/auth\/verify\/?$/;
@@ -32,5 +33,6 @@ export function authRoutes(ctx: AppContext) {
     .use(sessionRoutes(ctx))
     .use(passwordRoutes(ctx))
     .use(passwordResetRoutes(ctx))
-    .use(verificationRoutes(ctx));
+    .use(verificationRoutes(ctx))
+    .use(accountRoutes(ctx));
 }

@@ -1,6 +1,7 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { pruneSessions } from "../modules/session/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
+import { pruneAudit } from "../modules/audit/query.ts";
 
 const HOUSEKEEPING_EVERY_MS = 3_600_000;
 const FIRST_RUN_AFTER_MS = 5_000;
@@ -13,15 +14,18 @@ export interface HousekeepingOptions {
   readonly errorBackoff?: BackoffPolicy;
 }
 
-/** One pass: sessions and refresh tokens, and rate-limit counters whose window has ended. */
-export function runHousekeeping(p: ProjectRuntime): { sessions: number; refreshTokens: number; rateLimitCounters: number } {
+/**
+ * One pass: sessions and refresh tokens, rate-limit counters whose window has ended, and audit
+ * rows older than `audit.retention`. Throws on a storage failure (the scheduler backs off).
+ */
+export function runHousekeeping(p: ProjectRuntime): { sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number } {
   const nowMs = p.deps.now();
   const removed = pruneSessions(p, nowMs);
-  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs) };
+  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs), auditRows: pruneAudit(p, nowMs) };
 }
 
 /**
- * Hourly clean-up of a project's session tables and rate-limit counters (the mail sender cleans
+ * Hourly clean-up of a project's session tables, rate-limit counters and audit rows (the mail sender cleans
  * the outbox and link tokens on its own). Runs once shortly after start; a failed run is retried
  * with exponential backoff (one log line per attempt). The timer never keeps the process alive.
  */
@@ -41,11 +45,12 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
     try {
       const removed = runHousekeeping(p);
       backoff.succeed();
-      if (removed.sessions || removed.refreshTokens || removed.rateLimitCounters) {
+      if (removed.sessions || removed.refreshTokens || removed.rateLimitCounters || removed.auditRows) {
         p.log.info("housekeeping", {
           removed_sessions: removed.sessions,
           removed_refresh_tokens: removed.refreshTokens,
           removed_rate_limit_counters: removed.rateLimitCounters,
+          removed_audit_rows: removed.auditRows,
         });
       }
       arm(everyMs);
@@ -61,3 +66,4 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
     if (timer !== null) clearTimeout(timer);
   });
 }
+

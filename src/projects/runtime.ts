@@ -18,6 +18,7 @@ import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables } from "../schema/index.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
+import { withAuditTrail } from "../modules/audit/trail.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -89,8 +90,9 @@ function trueSpentOnRow(settings: SettingsRepo): boolean {
  */
 export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts: { db?: Database } = {}): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
-  const log = deps.log.child({ project: config.id });
   const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  // Every security event of this project is also an audit row in its database (SPEC 12).
+  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
   try {
     const settings = createSettingsRepo(db);
     const confirm = config.confirmDestructive;

@@ -52,7 +52,7 @@ describe("latchkey schema", () => {
 
   it("carries the loader's keys, enums and plugin options", () => {
     const schema = projectFileJsonSchema(BUILTIN_PLUGINS) as { properties: Record<string, unknown>; $defs: Record<string, unknown> };
-    expect(Object.keys(schema.properties).sort()).toEqual(["allowed_redirect_origins", "auth", "confirm_destructive", "cors", "id", "keys", "mail", "name", "tables"]);
+    expect(Object.keys(schema.properties).sort()).toEqual(["allowed_redirect_origins", "audit", "auth", "confirm_destructive", "cors", "id", "keys", "mail", "name", "tables"]);
     expect(JSON.stringify(schema.$defs.column_long_form)).toContain('"enum":["string","text","int","float","bool","date","datetime","timestamp","json","enum","ref","uuid"]');
     expect(JSON.stringify(schema)).toContain('"memory_cost"');
   });

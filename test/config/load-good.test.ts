@@ -50,6 +50,7 @@ const DEFAULT_AUTH: AuthConfig = {
     admin_key_failures_per_ip: { max: 20, windowSeconds: 900 },
     refresh_per_session: { max: 60, windowSeconds: 60 },
     resend_verification_per_ip: { max: 20, windowSeconds: 3600 },
+    change_email_per_user: { max: 3, windowSeconds: 3600 },
   },
   signing: { algorithm: "HS256", rotateEverySeconds: null },
   tokenClaims: [],
@@ -92,6 +93,7 @@ describe("loadProjects: good files", () => {
       mail: { provider: { id: "console", options: {} }, from: "Demo App <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
   });
 
@@ -109,6 +111,7 @@ describe("loadProjects: good files", () => {
       mail: { provider: { id: "console", options: {} }, from: "tiny <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
     expect("allowedRedirectOrigins" in projects[0]).toBe(false);
   });

@@ -89,19 +89,19 @@ export function revokeSession(p: ProjectRuntime, sessionId: string, nowMs: numbe
 
 /**
  * Ends every session of a user (but `exceptSessionId`) and their refresh tokens. Synchronous and
- * usable inside a transaction (a nested call becomes a savepoint).
+ * usable inside a transaction (a nested call becomes a savepoint). Returns how many sessions ended.
  */
 export function revokeUserSessions(
   p: ProjectRuntime,
   userId: string,
   nowMs: number,
   opts: { exceptSessionId?: string; reason: string },
-): void {
+): number {
   const s = statementsOf(p);
   const except = opts.exceptSessionId ?? null;
-  p.db.transaction(() => {
+  return p.db.transaction(() => {
     s.revokeUserTokens.run(nowMs, userId, except);
-    s.revokeUser.run(nowMs, opts.reason, userId, except);
+    return s.revokeUser.all(nowMs, opts.reason, userId, except).length;
   })();
 }
 

@@ -48,10 +48,11 @@ export function refuseUnknownFields(body: JsonObject, accepted: ReadonlySet<stri
 export function readColumnValues(
   table: TableDef,
   body: JsonObject,
-  opts: { mode: "create" | "update"; nowMs: number; random: RandomBytes },
+  opts: { mode: "create" | "update"; nowMs: number; random: RandomBytes; admin?: boolean },
 ): Record<string, SqlValue> {
   const out: Record<string, SqlValue> = {};
-  for (const col of writableColumns(table)) {
+  // An admin write (SPEC 12) may also set readonly (and hidden) columns, with the same checks.
+  for (const col of opts.admin ? table.columns : writableColumns(table)) {
     if (Object.hasOwn(body, col.name)) {
       out[col.name] = toStored(col, body[col.name]);
       continue;
@@ -63,7 +64,7 @@ export function readColumnValues(
       throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: col.name, message: `"${col.name}" is required.` });
     }
   }
-  if (opts.mode === "create") {
+  if (opts.mode === "create" && !opts.admin) {
     // Readonly columns are never taken from the body, but their `now` / uuid defaults still apply.
     for (const col of table.columns) {
       if (!col.readonly) continue;

@@ -38,7 +38,8 @@ export function verificationRoutes(ctx: AppContext) {
           return renderVerifyPage(p.config.name, RATE_LIMITED_PAGE);
         }
         if (answer === "redirect" && redirectTo) return redirect(set, withQueryParam(redirectTo, "error", "invalid_token"));
-        set.status = 400;
+        // 409: an email-change link whose new address was taken in between (SPEC 11).
+        set.status = e.status === 409 ? 409 : 400;
         Object.assign(set.headers, PAGE_HEADERS);
         return renderVerifyPage(p.config.name, INVALID_LINK_PAGE);
       }

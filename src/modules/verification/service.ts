@@ -11,6 +11,7 @@ import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
+import { applyEmailChange, emailChangeOf } from "../account/change-email.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 const NO_FIELDS: ReadonlySet<string> = new Set();
@@ -62,21 +63,27 @@ function isAlreadyVerifiedBy(p: ProjectRuntime, token: string, nowMs: number): {
 export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): { alreadyVerified: boolean } {
   const nowMs = p.deps.now();
   enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
-  const result = p.db.transaction((): { userId: string; alreadyVerified: boolean } => {
+  const result = p.db.transaction((): { userId: string; alreadyVerified: boolean; changed: boolean } => {
     const consumed = consumeLinkToken(p, "verify", token, nowMs);
     if (consumed === null) {
       const already = isAlreadyVerifiedBy(p, token, nowMs);
       if (already === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
-      return { userId: already.userId, alreadyVerified: true };
+      return { userId: already.userId, alreadyVerified: true, changed: false };
+    }
+    // A confirmation link of POST /auth/change-email (SPEC 11) rather than a plain verification.
+    const change = emailChangeOf(p, consumed.id);
+    if (change) {
+      applyEmailChange(p, change, nowMs);
+      return { userId: change.userId, alreadyVerified: false, changed: true };
     }
     const users = usersOf(p);
     const user = users.findById(consumed.userId);
     if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
     users.markEmailVerified(user.id, new Date(nowMs).toISOString());
     revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
-    return { userId: user.id, alreadyVerified: false };
+    return { userId: user.id, alreadyVerified: false, changed: false };
   })();
-  if (!result.alreadyVerified) p.log.event("email_verified", { user_id: result.userId, ...eventFields(client) });
+  if (!result.alreadyVerified) p.log.event(result.changed ? "email_changed" : "email_verified", { user_id: result.userId, ...eventFields(client) });
   return { alreadyVerified: result.alreadyVerified };
 }
 

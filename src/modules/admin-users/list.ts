@@ -1,0 +1,115 @@
+/**
+ * GET /v1/users (SPEC 12): keyset pagination on (created_at, id) over the auth table's
+ * `(created_at, id)` index. The cursor is the last row's (created_at, id), MAC'd (http/cursor.ts),
+ * so a page is a range scan from there: every user that existed before the first page is seen
+ * exactly once, whatever is inserted in between (new users sort after the existing ones).
+ */
+import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { ApiError } from "../../http/errors.ts";
+import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
+import { quoteIdent } from "../../schema/sql-text.ts";
+import { usersOf } from "../users/repo.ts";
+import { toAdminUser } from "./view.ts";
+
+const LIST_PARAMS = new Set(["q", "verified", "banned", "limit", "cursor"]);
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** An email is at most 254 characters; a longer `q` cannot match anything. */
+const MAX_Q = 254;
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 200;
+
+export interface UserListQuery {
+  readonly q?: string;
+  readonly verified?: boolean;
+  readonly banned?: boolean;
+  readonly limit: number;
+  readonly after?: readonly [string, string];
+}
+
+function invalid(field: string, message: string): ApiError {
+  return new ApiError("VALIDATION_INVALID_FIELD", { field, message });
+}
+
+export function readBool(query: Record<string, string | undefined>, name: string): boolean | undefined {
+  const v = query[name];
+  if (v === undefined) return undefined;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw invalid(name, `"${name}" must be true or false.`);
+}
+
+export function readLimit(query: Record<string, string | undefined>): number {
+  const v = query.limit;
+  if (v === undefined) return DEFAULT_LIMIT;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_LIMIT) throw invalid("limit", `"limit" must be an integer from 1 to ${MAX_LIMIT}.`);
+  return Number(v);
+}
+
+/** Unknown parameters are refused, and a parameter given twice (an array) is malformed. */
+export function refuseUnknownParams(query: Record<string, unknown>, accepted: ReadonlySet<string>): void {
+  for (const [k, v] of Object.entries(query)) {
+    if (!accepted.has(k)) throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k.slice(0, 64), message: `Unknown query parameter "${k.slice(0, 64)}".` });
+    if (typeof v !== "string") throw invalid(k, `"${k}" must be given once, as a string.`);
+  }
+}
+
+export function parseUserListQuery(p: ProjectRuntime, query: Record<string, string | undefined>): UserListQuery {
+  refuseUnknownParams(query, LIST_PARAMS);
+  const q = query.q;
+  if (q !== undefined && (q.trim().length === 0 || q.length > MAX_Q)) throw invalid("q", `"q" must be 1 to ${MAX_Q} characters: an email prefix or a user id.`);
+  const out: { -readonly [K in keyof UserListQuery]: UserListQuery[K] } = { limit: readLimit(query) };
+  if (q !== undefined) out.q = q;
+  const verified = readBool(query, "verified");
+  if (verified !== undefined) out.verified = verified;
+  const banned = readBool(query, "banned");
+  if (banned !== undefined) out.banned = banned;
+  if (query.cursor !== undefined) {
+    const [createdAt, id] = decodeCursor(p, "users", query.cursor, ["string", "string"]) as [string, string];
+    out.after = [createdAt, id];
+  }
+  return out;
+}
+
+export function listUsers(p: ProjectRuntime, q: UserListQuery): { users: Record<string, unknown>[]; next_cursor: string | null } {
+  const users = usersOf(p);
+  const t = quoteIdent(users.table.name);
+  const nowMs = p.deps.now();
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (q.after) (where.push("(u.created_at, u.id) > (?, ?)"), args.push(q.after[0], q.after[1]));
+  if (q.q !== undefined) {
+    // A prefix as a range (no LIKE, so `%` and `_` in an address are plain characters).
+    const prefix = q.q.trim().toLowerCase();
+    if (UUID_RE.test(q.q)) (where.push("(u.id = ? OR (u._email_canonical >= ? AND u._email_canonical < ?))"), args.push(q.q.toLowerCase(), prefix, prefix + "\u{10ffff}"));
+    else (where.push("u._email_canonical >= ? AND u._email_canonical < ?"), args.push(prefix, prefix + "\u{10ffff}"));
+  }
+  if (q.verified !== undefined) (where.push("u.email_verified = ?"), args.push(q.verified ? 1 : 0));
+  const active = "(s.banned_at IS NOT NULL AND (s.banned_until IS NULL OR s.banned_until > ?))";
+  if (q.banned === true) (where.push(active), args.push(nowMs));
+  if (q.banned === false) (where.push(`NOT ${active}`), args.push(nowMs));
+  const sql = `SELECT u.*, s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"
+    FROM ${t} u LEFT JOIN _user_status s ON s.user_id = u.id
+    ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY u.created_at, u.id LIMIT ?`;
+  const rows = p.db.query(sql).all(...args, q.limit + 1) as Record<string, unknown>[];
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  const out = page.map((raw) => {
+    const status = {
+      bannedAt: raw.__banned_at as number | null,
+      bannedUntil: raw.__banned_until as number | null,
+      banReason: raw.__ban_reason as string | null,
+      lastLoginAt: raw.__last_login_at as number | null,
+    };
+    delete raw.__banned_at;
+    delete raw.__banned_until;
+    delete raw.__ban_reason;
+    delete raw.__last_login_at;
+    return toAdminUser(p, users.fromDb(raw), status, nowMs);
+  });
+  const last = page.at(-1);
+  return {
+    users: out,
+    next_cursor: more && last ? encodeCursor(p, "users", [last.created_at as string, last.id as string]) : null,
+  };
+}
