@@ -1,16 +1,22 @@
 /**
  * GET /p/{id}/openapi.json: valid OpenAPI 3.1 (checked by a standard validator), built from the
  * app's real routes and the project's columns, and honest: real responses of signup, login, me,
- * PATCH me, refresh, logout and the error envelope validate against it (ajv, draft 2020-12).
+ * PATCH me, refresh, logout, the accounts and admin users API (sessions, users pages, a user, the
+ * audit log) and the error envelope validate against it (ajv, draft 2020-12).
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { createTestInstance, type TestInstance, type TestResponse } from "../helpers/instance.ts";
+import { runtimeOf } from "../helpers/auth.ts";
+
+const ADMIN_KEY = "sk_" + "S".repeat(43);
 
 const EVERY_TYPE = {
   id: "shop",
+  keys: { admin: ADMIN_KEY },
+  allowed_redirect_origins: ["https://shop.example"],
   tables: {
     users: {
       auth_table: true,
@@ -32,6 +38,7 @@ const EVERY_TYPE = {
       },
     },
     teams: { columns: { name: "string" } },
+    invoices: { columns: { owner: "ref users restrict", amount: "int" } },
   },
 };
 const NO_AUTH = { id: "plain", tables: { notes: { columns: { body: "text" } } } };
@@ -91,13 +98,24 @@ describe("GET /p/{id}/openapi.json", () => {
   it("lists exactly the project routes the app registered", async () => {
     const expected = t.booted.app.routes
       .filter((r) => r.path.startsWith("/p/:projectId/"))
-      .map((r) => `${r.method.toLowerCase()} ${r.path.slice("/p/:projectId".length)}`)
+      // OpenAPI writes a path parameter as {name} where the router writes :name.
+      .map((r) => `${r.method.toLowerCase()} ${r.path.slice("/p/:projectId".length).replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`)
       .sort();
     const listed = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m} ${path}`)).sort();
     expect(listed).toEqual(expected);
     expect(listed.length).toBeGreaterThanOrEqual(16);
     const plain = (await t.req("GET", "/p/plain/openapi.json")).body;
     expect(Object.keys(plain.paths).filter((p) => p.startsWith("/auth/"))).toEqual([]);
+    // Without an auth table these answer 404 AUTH_NOT_ENABLED, so the document leaves them out; the audit log stays.
+    expect(Object.keys(plain.paths).filter((p) => p.startsWith("/v1/users") || p.startsWith("/.well-known/"))).toEqual([]);
+    expect(plain.paths["/v1/audit"]?.get).toBeDefined();
+    // Every path parameter is declared, so the templates can be filled in.
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      const names = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      for (const op of Object.values(ops as Record<string, any>)) {
+        expect((op.parameters ?? []).filter((x: any) => x.in === "path").map((x: any) => x.name)).toEqual(names);
+      }
+    }
     expect(plain.components.schemas.User).toBeUndefined();
     expect(doc.servers[0].url).toBe("http://127.0.0.1:8080/p/shop");
   });
@@ -188,14 +206,127 @@ describe("GET /p/{id}/openapi.json", () => {
       ["PATCH", "/auth/me", await t.req("PATCH", "/p/shop/auth/me", { token: (await t.req("POST", "/p/shop/auth/login", { body: { email: signupBody.email, password: signupBody.password } })).body.data.token, body: { age: "old" } }), "VALIDATION_INVALID_FIELD"],
       ["POST", "/auth/refresh", await t.req("POST", "/p/shop/auth/refresh", { body: { refresh_token: "rt_nope" } }), "AUTH_INVALID_REFRESH_TOKEN"],
       ["GET", "/v1/redirect-origins", await t.req("GET", "/p/shop/v1/redirect-origins"), "ADMIN_KEY_REQUIRED"],
-      ["DELETE", "/auth/me", await t.req("DELETE", "/p/shop/auth/me"), "METHOD_NOT_ALLOWED"],
+      ["PUT", "/auth/me", await t.req("PUT", "/p/shop/auth/me"), "METHOD_NOT_ALLOWED"],
     ];
     for (const [method, path, res, code] of errors) {
       expect(res.body.error?.code).toBe(code);
-      // DELETE is not an operation of the document: its 405 is checked against the shared Error schema.
-      if (method === "DELETE") expect(ajv.getSchema("openapi.json#/components/schemas/Error")!(res.body)).toBe(true);
+      // PUT is not an operation of the document: its 405 is checked against the shared Error schema.
+      if (method === "PUT") expect(ajv.getSchema("openapi.json#/components/schemas/Error")!(res.body)).toBe(true);
       else expectConforms(method, path, res);
     }
+  });
+
+  it("is what real responses of the accounts and admin users API look like: sessions, users pages, a user, the audit log and their errors", async () => {
+    const adminReq = (method: string, path: string, body?: unknown) =>
+      t.req(method, `/p/shop/v1${path}`, { body, headers: { "x-admin-key": ADMIN_KEY } });
+    const password = "correct horse battery";
+    const emails = ["acct-a@shop.example", "acct-b@shop.example", "acct-c@shop.example"];
+    const ids: string[] = [];
+    for (const email of emails) {
+      const r = await t.req("POST", "/p/shop/auth/signup", { body: { email, password, nickname: email.slice(0, 6) } });
+      expect(r.status).toBe(201);
+      ids.push(r.body.data.user.id);
+    }
+    const login = await t.req("POST", "/p/shop/auth/login", { body: { email: emails[0], password }, headers: { "user-agent": "contract-test" } });
+    expect(login.status).toBe(200);
+    const token = login.body.data.token;
+
+    // End user: GET /auth/sessions (two live sessions: signup's and login's), DELETE one, change-email.
+    const sessions = await t.req("GET", "/p/shop/auth/sessions", { token });
+    expect(sessions.status).toBe(200);
+    expectConforms("GET", "/auth/sessions", sessions);
+    expect(sessions.body.data.sessions).toHaveLength(2);
+    expect(sessions.body.data.sessions.filter((x: any) => x.current)).toHaveLength(1);
+    const other = sessions.body.data.sessions.find((x: any) => !x.current);
+    const ended = await t.req("DELETE", `/p/shop/auth/sessions/${other.id}`, { token });
+    expect(ended.status).toBe(200);
+    expectConforms("DELETE", "/auth/sessions/{sid}", ended);
+    const change = await t.req("POST", "/p/shop/auth/change-email", { token, body: { new_email: "acct-a2@shop.example", password } });
+    expect(change.status).toBe(200);
+    expectConforms("POST", "/auth/change-email", change);
+
+    // Admin: a page of one user with a cursor, the next page through it, one user, writes.
+    const page1 = await adminReq("GET", "/users?q=acct-&limit=1");
+    expect(page1.status).toBe(200);
+    expectConforms("GET", "/v1/users", page1);
+    expect(page1.body.data.users).toHaveLength(1);
+    expect(page1.body.data.next_cursor).toBeString();
+    const page2 = await adminReq("GET", `/users?q=acct-&limit=5&cursor=${encodeURIComponent(page1.body.data.next_cursor)}`);
+    expect(page2.status).toBe(200);
+    expectConforms("GET", "/v1/users", page2);
+    expect(page2.body.data.users).toHaveLength(2);
+    expect(page2.body.data.next_cursor).toBeNull();
+
+    const created = await adminReq("POST", "/users", { email: "acct-made@shop.example", nickname: "made", internal_note: "from the admin", role: "admin" });
+    expect(created.status).toBe(201);
+    expectConforms("POST", "/v1/users", created);
+    const made = created.body.data.user.id;
+    const one = await adminReq("GET", `/users/${made}`);
+    expect(one.status).toBe(200);
+    expectConforms("GET", "/v1/users/{id}", one);
+    // The admin view carries the hidden column and the ban / login state.
+    expect(one.body.data.user.internal_note).toBe("from the admin");
+    expect(one.body.data.user.last_login_at).toBeNull();
+    const patched = await adminReq("PATCH", `/users/${made}`, { score: 9.5, email_verified: true });
+    expect(patched.status).toBe(200);
+    expectConforms("PATCH", "/v1/users/{id}", patched);
+
+    const banned = await adminReq("POST", `/users/${ids[1]}/ban`, { until: "2099-01-01T00:00:00Z", reason: "contract test" });
+    expect(banned.status).toBe(200);
+    expectConforms("POST", "/v1/users/{id}/ban", banned);
+    expect(banned.body.data.user.banned).toBe(true);
+    expect(banned.body.data.user.banned_until).toBe("2099-01-01T00:00:00.000Z");
+    const bannedLogin = await t.req("POST", "/p/shop/auth/login", { body: { email: emails[1], password } });
+    const theirSessions = await adminReq("GET", `/users/${ids[0]}/sessions`);
+    expect(theirSessions.status).toBe(200);
+    expectConforms("GET", "/v1/users/{id}/sessions", theirSessions);
+    expect(theirSessions.body.data.sessions).toHaveLength(1);
+    for (const [path, body] of [["unban", undefined], ["clear-lockout", undefined], ["revoke-sessions", undefined], ["send-password-reset", { redirect_url: "https://shop.example/reset" }]] as const) {
+      const r = await adminReq("POST", `/users/${ids[1]}/${path}`, body);
+      expect(r.status).toBe(200);
+      expectConforms("POST", `/v1/users/{id}/${path}`, r);
+    }
+
+    // DELETE /auth/me and DELETE /v1/users/{id}; a restrict reference is 409 CONFLICT.
+    const c = await t.req("POST", "/p/shop/auth/login", { body: { email: emails[2], password } });
+    const p = runtimeOf(t, "shop");
+    const now = new Date(t.clock.now).toISOString();
+    p.db.query("INSERT INTO invoices(id, created_at, updated_at, owner, amount) VALUES (?, ?, ?, ?, 1)").run(crypto.randomUUID(), now, now, ids[2]);
+    const conflict = await t.req("DELETE", "/p/shop/auth/me", { token: c.body.data.token, body: { password } });
+    p.db.query("DELETE FROM invoices").run();
+    const gone = await t.req("DELETE", "/p/shop/auth/me", { token: c.body.data.token, body: { password } });
+    expect(gone.status).toBe(200);
+    expectConforms("DELETE", "/auth/me", gone);
+    const removed = await adminReq("DELETE", `/users/${made}`);
+    expect(removed.status).toBe(200);
+    expectConforms("DELETE", "/v1/users/{id}", removed);
+
+    // The audit log has recorded all of the above: a first page and the next one.
+    const audit1 = await adminReq("GET", "/audit?limit=3");
+    expect(audit1.status).toBe(200);
+    expectConforms("GET", "/v1/audit", audit1);
+    expect(audit1.body.data.events).toHaveLength(3);
+    const audit2 = await adminReq("GET", `/audit?limit=200&cursor=${encodeURIComponent(audit1.body.data.next_cursor)}`);
+    expect(audit2.status).toBe(200);
+    expectConforms("GET", "/v1/audit", audit2);
+    const types = new Set([...audit1.body.data.events, ...audit2.body.data.events].map((e: any) => e.type));
+    for (const type of ["user.login", "user.login_failed", "admin.user_banned", "user.deleted", "session.revoked", "admin.lockout_cleared"]) expect([type, types.has(type)]).toEqual([type, true]);
+
+    const errors: [string, string, TestResponse, number, string][] = [
+      ["POST", "/auth/login", bannedLogin, 403, "AUTH_USER_BANNED"],
+      ["GET", "/v1/users/{id}", await adminReq("GET", `/users/${crypto.randomUUID()}`), 404, "USER_NOT_FOUND"],
+      ["DELETE", "/auth/me", conflict, 409, "CONFLICT"],
+      ["POST", "/v1/users/{id}/ban", await adminReq("POST", `/users/${made}/ban`), 404, "USER_NOT_FOUND"],
+      ["GET", "/v1/users", await adminReq("GET", `/users?cursor=${encodeURIComponent(audit1.body.data.next_cursor)}`), 400, "VALIDATION_INVALID_FIELD"],
+      ["GET", "/v1/audit", await t.req("GET", "/p/shop/v1/audit"), 401, "ADMIN_KEY_REQUIRED"],
+      ["DELETE", "/auth/sessions/{sid}", await t.req("DELETE", `/p/shop/auth/sessions/${other.id}`, { token }), 404, "NOT_FOUND"],
+      ["POST", "/auth/change-email", await t.req("POST", "/p/shop/auth/change-email", { token, body: { new_email: emails[1], password } }), 409, "VALIDATION_DUPLICATE"],
+    ];
+    for (const [method, path, res, status, code] of errors) {
+      expect([path, res.status, res.body.error?.code]).toEqual([path, status, code]);
+      expectConforms(method, path, res);
+    }
+    expect(conflict.body.error.message).toContain("invoices");
   });
 
   it("answers 404 PROJECT_NOT_FOUND for an unknown project", async () => {

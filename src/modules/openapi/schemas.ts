@@ -83,6 +83,89 @@ export function userSchema(table: TableDef): Schema {
   };
 }
 
+/**
+ * The admin user object (SPEC 12): the user plus hidden columns and the ban / login state, as
+ * admin-users/view.ts builds it.
+ */
+export function adminUserSchema(table: TableDef): Schema {
+  const user = userSchema(table);
+  const properties: Record<string, Schema> = { ...(user.properties as Record<string, Schema>) };
+  for (const col of table.columns) if (col.hidden) properties[col.name] = orNull(valueSchema(col), col);
+  properties.banned = { type: "boolean", description: "a ban is in force now" };
+  properties.banned_until = { type: ["string", "null"], format: "date-time", description: "null for a ban without end, or no ban" };
+  properties.ban_reason = { type: ["string", "null"], maxLength: 500 };
+  properties.last_login_at = { type: ["string", "null"], format: "date-time" };
+  return {
+    type: "object",
+    description: "A user as the admin API shows it: hidden columns included, never the password hash.",
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  };
+}
+
+/** POST /v1/users: like signup, but readonly and hidden columns are accepted and the password is optional. */
+export function adminCreateUserSchema(table: TableDef, password: { minLength: number; maxLength: number }): Schema {
+  const properties: Record<string, Schema> = {
+    email: { type: "string", format: "email" },
+    password: { type: ["string", "null"], minLength: password.minLength, maxLength: password.maxLength, description: "without one, login fails until a reset" },
+    email_verified: { type: "boolean", default: false },
+  };
+  const required = ["email"];
+  for (const col of table.columns) {
+    properties[col.name] = orNull(inputSchema(col), col);
+    if (requiredAtSignup(col)) required.push(col.name);
+  }
+  return { type: "object", properties, required, additionalProperties: false };
+}
+
+/** PATCH /v1/users/{id}: any custom column, `email`, `email_verified`. */
+export function adminPatchUserSchema(table: TableDef): Schema {
+  const properties: Record<string, Schema> = { email: { type: "string", format: "email" }, email_verified: { type: "boolean" } };
+  for (const col of table.columns) properties[col.name] = orNull(inputSchema(col), col);
+  return { type: "object", properties, additionalProperties: false };
+}
+
+/** A live session (session/list.ts); `withCurrent` for GET /auth/sessions. */
+export function sessionSchema(withCurrent: boolean): Schema {
+  const properties: Record<string, Schema> = {
+    id: { type: "string", format: "uuid" },
+    created_at: { type: "string", format: "date-time" },
+    last_used_at: { type: "string", format: "date-time" },
+    expires_at: { type: "string", format: "date-time", description: "when the session's newest refresh token expires" },
+    ip: { type: ["string", "null"] },
+    user_agent: { type: ["string", "null"] },
+  };
+  if (withCurrent) properties.current = { type: "boolean", description: "the session of the presented access token" };
+  return { type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+}
+
+/** One row of GET /v1/audit (db/audit.ts). */
+export function auditEventSchema(): Schema {
+  const properties: Record<string, Schema> = {
+    id: { type: "integer" },
+    type: { type: "string", pattern: "^[a-z][a-z0-9_.]{0,63}$" },
+    at: { type: "string", format: "date-time" },
+    user_id: { type: ["string", "null"], format: "uuid" },
+    ip: { type: ["string", "null"] },
+    user_agent: { type: ["string", "null"], maxLength: 256 },
+    request_id: { type: ["string", "null"] },
+    details: {
+      type: "object",
+      maxProperties: 16,
+      description: "booleans, numbers and short strings; never a password, token, secret, hash or key",
+      additionalProperties: {
+        anyOf: [
+          { type: ["null", "boolean", "number"] },
+          { type: "string", maxLength: 200 },
+          { type: "array", maxItems: 16, items: { anyOf: [{ type: "string", maxLength: 200 }, { type: "number" }] } },
+        ],
+      },
+    },
+  };
+  return { type: "object", properties, required: Object.keys(properties), additionalProperties: false };
+}
+
 function writable(table: TableDef): ColumnDef[] {
   return table.columns.filter((c) => !c.readonly);
 }
