@@ -7,6 +7,7 @@ import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { adminUsersRoutes } from "./modules/admin-users/routes.ts";
+import { consoleRoutes } from "./modules/console/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -90,6 +91,7 @@ export function createApp(ctx: AppContext) {
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
     .use(adminUsersRoutes(ctx))
+    .use(consoleRoutes(ctx))
     .use(authRoutes(ctx));
 
   const patterns = (): { re: RegExp; method: string }[] =>
