@@ -225,3 +225,33 @@ describe("DELETE /auth/me", () => {
     expect((await admin(inst, "GET", `/users/${a.user.id}`)).status).toBe(200);
   });
 });
+
+describe("guards shared with Part I", () => {
+  it("require_public_key guards the new end-user endpoints; a project without an auth table has none of them", async () => {
+    const { createTestInstance } = await import("../helpers/instance.ts");
+    const { accountsSpec, PUBLIC_KEY } = await import("./helpers.ts");
+    inst = await createTestInstance([accountsSpec({ auth: { require_public_key: true } }), { id: "plain", keys: { admin: "sk_" + "C".repeat(43) }, tables: { notes: { columns: { body: "text" } } } }]);
+    const r = await inst.req("POST", "/p/demo/auth/signup", { body: { email: "ann@example.com", password: PASSWORD }, headers: { "x-public-key": PUBLIC_KEY } });
+    const token = r.body.data.token;
+    for (const [method, path, body] of [["GET", "/auth/sessions", undefined], ["DELETE", `/auth/sessions/${UNKNOWN_ID}`, undefined], ["POST", "/auth/change-email", { new_email: "x@example.com", password: PASSWORD }], ["DELETE", "/auth/me", { password: PASSWORD }]] as const) {
+      expectError(await inst.req(method, `/p/demo${path}`, { token, body }), 401, "PUBLIC_KEY_REQUIRED");
+      expectError(await inst.req(method, `/p/plain${path}`, { token, body }), 404, "AUTH_NOT_ENABLED");
+    }
+    expectError(await inst.req("GET", "/p/plain/v1/users", { headers: { "x-admin-key": "sk_" + "C".repeat(43) } }), 404, "AUTH_NOT_ENABLED");
+    expectError(await inst.req("GET", "/p/nope/v1/users", { headers: { "x-admin-key": "sk_" + "C".repeat(43) } }), 404, "PROJECT_NOT_FOUND");
+    // The account still exists: nothing above got through.
+    expect((await inst.req("GET", "/p/demo/auth/me", { token, headers: { "x-public-key": PUBLIC_KEY } })).status).toBe(200);
+  });
+
+  it("a change link whose address was taken in between answers the HTML page with 409", async () => {
+    inst = await accountsInstance();
+    const a = await signUp(inst, "ann@example.com");
+    await inst.req("POST", "/p/demo/auth/change-email", { token: a.token, body: { new_email: "taken@example.com", password: PASSWORD } });
+    const link = await lastLinkToken(inst, "taken@example.com", "Confirm your new email");
+    await signUp(inst, "Taken@example.com");
+    const r = await inst.req("GET", `/p/demo/auth/verify?token=${link}`);
+    expect(r.status).toBe(409);
+    expect(r.headers.get("content-type")).toContain("text/html");
+    expect((runtimeOf(inst).db.query("SELECT email FROM users WHERE id = ?").get(a.user.id) as { email: string }).email).toBe("ann@example.com");
+  });
+});

@@ -68,6 +68,11 @@ describe("audit log", () => {
     expect(signup).toMatchObject({ user_id: annId, ip: "198.51.100.7", user_agent: "Browser/1", request_id: "req-signup-1" });
     expect(signup.at).toBe(new Date(Date.UTC(2026, 0, 15, 12, 0, 0)).toISOString());
     expect(all.find((e) => e.type === "admin.user_updated")!.details).toEqual({ fields: ["role"] });
+    // Admin actions carry who made them, like the user's events.
+    for (const t of ["admin.keys_rotated", "admin.jwt_secret_rotated", "admin.redirect_origins_changed", "admin.user_banned"]) {
+      const e = all.find((x) => x.type === t)!;
+      expect({ t, ip: e.ip, request_id: typeof e.request_id }).toEqual({ t, ip: "127.0.0.1", request_id: "string" });
+    }
     // Newest first.
     expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => b - a));
     expect(all[0].type).toBe("user.deleted");
@@ -120,6 +125,7 @@ describe("audit log", () => {
       [`cursor=${encodeURIComponent(usersCursor)}`, "VALIDATION_INVALID_FIELD", "cursor"],
       [`cursor=${encodeURIComponent(forged)}`, "VALIDATION_INVALID_FIELD", "cursor"],
       ["q=x", "VALIDATION_UNKNOWN_FIELD", "q"],
+      ["type=a&type=b", "VALIDATION_INVALID_FIELD", "type"],
     ];
     for (const [qs, code, field] of cases) expectError(await admin(inst, "GET", `/audit?${qs}`), 400, code, field);
   });

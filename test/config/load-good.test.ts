@@ -84,7 +84,7 @@ describe("loadProjects: good files", () => {
         },
       ],
       authTableName: "users",
-      auth: DEFAULT_AUTH,
+      auth: { ...DEFAULT_AUTH, revokeSessionsOnPasswordChange: true, revokeSessionsOnPasswordReset: true },
       mail: { provider: { id: "console", options: {} }, from: "Demo App <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,

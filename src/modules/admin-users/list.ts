@@ -45,16 +45,18 @@ export function readLimit(query: Record<string, string | undefined>): number {
   return Number(v);
 }
 
+/** Unknown parameters are refused, and a parameter given twice (an array) is malformed. */
 export function refuseUnknownParams(query: Record<string, unknown>, accepted: ReadonlySet<string>): void {
-  for (const k of Object.keys(query)) {
+  for (const [k, v] of Object.entries(query)) {
     if (!accepted.has(k)) throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k.slice(0, 64), message: `Unknown query parameter "${k.slice(0, 64)}".` });
+    if (typeof v !== "string") throw invalid(k, `"${k}" must be given once, as a string.`);
   }
 }
 
 export function parseUserListQuery(p: ProjectRuntime, query: Record<string, string | undefined>): UserListQuery {
   refuseUnknownParams(query, LIST_PARAMS);
   const q = query.q;
-  if (q !== undefined && (q.length === 0 || q.length > MAX_Q)) throw invalid("q", `"q" must be 1 to ${MAX_Q} characters: an email prefix or a user id.`);
+  if (q !== undefined && (q.trim().length === 0 || q.length > MAX_Q)) throw invalid("q", `"q" must be 1 to ${MAX_Q} characters: an email prefix or a user id.`);
   const out: { -readonly [K in keyof UserListQuery]: UserListQuery[K] } = { limit: readLimit(query) };
   if (q !== undefined) out.q = q;
   const verified = readBool(query, "verified");

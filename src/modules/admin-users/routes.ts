@@ -14,6 +14,19 @@ import {
 type Server = Parameters<AppContext["clientIp"]>[1];
 
 /**
+ * The query string as written: a parameter given twice becomes an array (refused as malformed),
+ * where Elysia's parsed query would silently keep the last value.
+ */
+function queryParams(request: Request): Record<string, string | undefined> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URL(request.url).searchParams) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  return out as Record<string, string | undefined>;
+}
+
+/**
  * The admin users API and the audit log (SPEC 12), behind the admin key. The key is checked
  * first (never read from the URL); then the project must have an auth table (users routes).
  */
@@ -29,11 +42,10 @@ export function adminUsersRoutes(ctx: AppContext) {
     requireAuthProject(ctx, projectId);
     return a;
   };
-  type Q = Record<string, string | undefined>;
   return new Elysia({ prefix: "/p/:projectId/v1" })
-    .get("/users", ({ params, query, request, server, set }) => {
+    .get("/users", ({ params, request, server, set }) => {
       const { p } = adminAuth(params.projectId, request, server, set);
-      return ok(set, listUsers(p, parseUserListQuery(p, query as Q)));
+      return ok(set, listUsers(p, parseUserListQuery(p, queryParams(request))));
     })
     .post("/users", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
@@ -85,8 +97,8 @@ export function adminUsersRoutes(ctx: AppContext) {
       sendPasswordReset(p, params.id, redirectUrl, client);
       return ok(set, { ok: true });
     })
-    .get("/audit", ({ params, query, request, server, set }) => {
+    .get("/audit", ({ params, request, server, set }) => {
       const { p } = admin(params.projectId, request, server, set);
-      return ok(set, listAudit(p, parseAuditQuery(p, query as Q)));
+      return ok(set, listAudit(p, parseAuditQuery(p, queryParams(request))));
     });
 }

@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { requireProject, type AppContext } from "../../http/context.ts";
 import { readJsonObject } from "../../http/body.ts";
 import { bearerToken, ok } from "../../http/respond.ts";
+import { clientMetaOf, eventFields } from "../../http/client-meta.ts";
 import { authorizeAdmin, getRedirectOrigins, putRedirectOrigins, rotateJwtSecret, rotateKeys } from "./service.ts";
 
 /** Project admin endpoints (SPEC 6.3), behind the admin key. Never read the key from the URL. */
@@ -20,17 +21,18 @@ export function adminRoutes(ctx: AppContext) {
     .put("/redirect-origins", async ({ params, request, server, set }) => {
       const p = admin(params.projectId, request, server);
       const body = await readJsonObject(request);
-      return ok(set, { allowed_redirect_origins: putRedirectOrigins(p, body) });
+      const who = eventFields(clientMetaOf(request, ctx.clientIp(request, server), set));
+      return ok(set, { allowed_redirect_origins: putRedirectOrigins(p, body, who) });
     })
     .post("/rotate-keys", async ({ params, request, server, set }) => {
       const p = admin(params.projectId, request, server);
       const body = await readJsonObject(request, { allowEmpty: true });
-      return ok(set, rotateKeys(p, body));
+      return ok(set, rotateKeys(p, body, eventFields(clientMetaOf(request, ctx.clientIp(request, server), set))));
     })
     .post("/rotate-jwt-secret", async ({ params, request, server, set }) => {
       const p = admin(params.projectId, request, server);
       await readJsonObject(request, { allowEmpty: true });
-      rotateJwtSecret(p);
+      rotateJwtSecret(p, eventFields(clientMetaOf(request, ctx.clientIp(request, server), set)));
       return ok(set, { rotated: true });
     });
 }

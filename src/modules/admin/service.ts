@@ -25,7 +25,10 @@ export function getRedirectOrigins(p: ProjectRuntime): string[] {
   return p.redirectOrigins();
 }
 
-export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>): string[] {
+/** Who made an admin change (ip, user agent, request id), for the security event and audit row. */
+type Who = Record<string, unknown>;
+
+export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, who: Who = {}): string[] {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -47,11 +50,11 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
     if (!out.includes(r.origin)) out.push(r.origin);
   });
   p.setRedirectOrigins(out);
-  p.log.event("redirect_origins_changed", { count: out.length });
+  p.log.event("redirect_origins_changed", { count: out.length, ...who });
   return out;
 }
 
-export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { admin_key?: string; public_key?: string } {
+export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, who: Who = {}): { admin_key?: string; public_key?: string } {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -67,14 +70,14 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { 
     });
   }
   const keys = p.keys.rotate(kinds, new Date(p.deps.now()).toISOString());
-  p.log.event("keys_rotated", { kinds });
+  p.log.event("keys_rotated", { kinds, ...who });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;
   if (keys.public) out.public_key = keys.public;
   return out;
 }
 
-export function rotateJwtSecret(p: ProjectRuntime): void {
+export function rotateJwtSecret(p: ProjectRuntime, who: Who = {}): void {
   p.jwt.rotate(new Date(p.deps.now()).toISOString());
-  p.log.event("jwt_secret_rotated");
+  p.log.event("jwt_secret_rotated", who);
 }
