@@ -172,6 +172,8 @@ describe("console request checks", () => {
       { form: { reason: "x", csrf: a.csrf }, headers: { origin: "https://evil.example" } },
       { form: { reason: "x", csrf: a.csrf }, headers: { origin: "null" } },
       { form: { reason: "x", csrf: a.csrf }, headers: { "sec-fetch-site": "cross-site" } },
+      { form: { reason: "x", csrf: a.csrf }, headers: { "sec-fetch-site": "same-site" } },
+      { form: { reason: "x", csrf: a.csrf }, headers: { origin: "null", "sec-fetch-site": "cross-site" } },
     ];
     for (const c of cases) {
       const r = await send(path, { form: c.form, headers: c.headers, cookie: a.cookie });
@@ -184,7 +186,8 @@ describe("console request checks", () => {
     expect((await admin(inst!, "GET", `/users/${bob.id}`)).body.data.user.banned).toBe(false);
     expect((await inst!.req("GET", "/p/demo/auth/me", { token: bob.access, headers: { "x-public-key": PUBLIC_KEY } })).status).toBe(200);
 
-    const ok = await send(path, { form: { reason: "spam", csrf: a.csrf }, cookie: a.cookie });
+    // What a browser sends under Referrer-Policy: no-referrer: `Origin: null` with Sec-Fetch-Site.
+    const ok = await send(path, { form: { reason: "spam", csrf: a.csrf }, headers: { origin: "null", "sec-fetch-site": "same-origin" }, cookie: a.cookie });
     expect(ok.status).toBe(303);
     expect((await admin(inst!, "GET", `/users/${bob.id}`)).body.data.user).toMatchObject({ banned: true, ban_reason: "spam" });
     const me = await inst!.req("GET", "/p/demo/auth/me", { token: bob.access, headers: { "x-public-key": PUBLIC_KEY } });

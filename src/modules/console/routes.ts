@@ -11,7 +11,7 @@ import { Elysia } from "elysia";
 import { requireProject, type AppContext } from "../../http/context.ts";
 import { ApiError } from "../../http/errors.ts";
 import { readLimited } from "../../http/body.ts";
-import { clientMetaOf, type ClientMeta } from "../../http/client-meta.ts";
+import { clientMetaOf, eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { authorizeAdmin } from "../admin/service.ts";
 import { CONSOLE_HEADERS, esc, page, type Frame, type Section } from "./html.ts";
@@ -77,10 +77,16 @@ function sessionCookie(p: ProjectRuntime, base: string, value: string, maxAgeSec
   return `${COOKIE_NAME}=${value}; Path=${base}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${secure}`;
 }
 
-/** A state-changing request must come from a page of this server: same Origin, not cross-site. */
+/**
+ * A state-changing request must come from a page of this server. `Origin` must be this server's
+ * origin; under `Referrer-Policy: no-referrer` browsers send `Origin: null` on form posts, and then
+ * `Sec-Fetch-Site: same-origin` (set by the browser, not by page script) must vouch for it.
+ */
 function sameOrigin(p: ProjectRuntime, request: Request): boolean {
-  if (request.headers.get("sec-fetch-site") === "cross-site") return false;
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin") return false;
   const origin = request.headers.get("origin");
+  if (origin === "null") return site === "same-origin";
   if (!origin) return false;
   return origin === new URL(request.url).origin || origin === new URL(p.deps.publicUrl).origin;
 }
@@ -155,7 +161,7 @@ export function consoleRoutes(ctx: AppContext) {
       if (findConsoleSession(p, cookieOf(request))) return redirect(`${baseOf(p)}/users`);
       return signInResponse(p, 200, null, new URL(request.url).searchParams.get("notice"));
     })
-    .post("/sign-in", async ({ params, request, server }) => {
+    .post("/sign-in", async ({ params, request, server, set }) => {
       const p = requireProject(ctx, params.projectId);
       const base = baseOf(p);
       if (!sameOrigin(p, request)) return refused(p, base, 403, "Refused: this request did not come from a console page (Origin check).");
@@ -173,7 +179,7 @@ export function consoleRoutes(ctx: AppContext) {
         return res;
       }
       const { token } = startConsoleSession(p);
-      p.log.info("console sign-in", { ip: ctx.clientIp(request, server) });
+      p.log.event("admin.console_signed_in", eventFields(clientMetaOf(request, ctx.clientIp(request, server), set)));
       return redirect(`${base}/users`, { "set-cookie": sessionCookie(p, base, token, CONSOLE_SESSION_MS / 1000) });
     })
     .post("/sign-out", ({ params, request, server, set }) =>
