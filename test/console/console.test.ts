@@ -332,4 +332,88 @@ describe("console actions use the API's rules", () => {
     const again = await send(`/p/demo/admin/outbox/${failed.id}/retry`, { form: { csrf: a.csrf }, cookie: a.cookie });
     expect(again.status).toBe(404);
   });
+
+  it("sends a password reset, marks verified, clears a lockout, unbans and revokes all sessions", async () => {
+    await start({ auth: { rate_limits: { login_failures_per_account: { max: 2, window: "15m" } } } });
+    const hal = await signup("hal@example.org");
+    const a = await signIn();
+    const base = `/p/demo/admin/users/${hal.id}`;
+    // Reset: the redirect URL is checked against the allowed origins like the API's.
+    expect((await send(`${base}/send-password-reset`, { form: { csrf: a.csrf, redirect_url: "https://evil.example/r" }, cookie: a.cookie })).status).toBe(400);
+    expect((await send(`${base}/send-password-reset`, { form: { csrf: a.csrf, redirect_url: "https://myapp.com/reset" }, cookie: a.cookie })).status).toBe(303);
+    await inst!.outbox.deliver("demo");
+    expect(inst!.mail.messages.at(-1)!.text).toMatch(/https:\/\/myapp\.com\/reset\?token=/);
+    // Mark verified.
+    expect((await send(base, { cookie: a.cookie })).text).toContain("Mark email verified");
+    expect((await send(`${base}/verify`, { form: { csrf: a.csrf }, cookie: a.cookie })).status).toBe(303);
+    expect((await admin(inst!, "GET", `/users/${hal.id}`)).body.data.user.email_verified).toBe(true);
+    expect((await send(base, { cookie: a.cookie })).text).not.toContain("Mark email verified");
+    // Lockout cleared.
+    for (let i = 0; i < 3; i++) await inst!.req("POST", "/p/demo/auth/login", { body: { email: "hal@example.org", password: "wrong password!" } });
+    expect((await inst!.req("POST", "/p/demo/auth/login", { body: { email: "hal@example.org", password: PASSWORD } })).status).toBe(429);
+    expect((await send(`${base}/clear-lockout`, { form: { csrf: a.csrf }, cookie: a.cookie })).status).toBe(303);
+    const login = await inst!.req("POST", "/p/demo/auth/login", { body: { email: "hal@example.org", password: PASSWORD } });
+    expect(login.status).toBe(200);
+    // Revoke all sessions: signup's and login's.
+    expect((await send(base, { cookie: a.cookie })).text).toContain("Live sessions (2)");
+    expect((await send(`${base}/revoke-sessions`, { form: { csrf: a.csrf }, cookie: a.cookie })).status).toBe(303);
+    expect((await inst!.req("GET", "/p/demo/auth/me", { token: login.body.data.token })).status).toBe(401);
+    expect((await send(base, { cookie: a.cookie })).text).toContain("Live sessions (0)");
+    // Ban with an end date (UTC from datetime-local), then unban.
+    const ban = await send(`${base}/ban`, { form: { csrf: a.csrf, until: "2026-02-01T10:30", reason: "cool-off" }, cookie: a.cookie });
+    expect(ban.status).toBe(303);
+    expect((await admin(inst!, "GET", `/users/${hal.id}`)).body.data.user).toMatchObject({ banned: true, banned_until: "2026-02-01T10:30:00.000Z", ban_reason: "cool-off" });
+    const past = await send(`${base}/ban`, { form: { csrf: a.csrf, until: "2020-01-01T00:00" }, cookie: a.cookie });
+    expect(past.status).toBe(400);
+    expect((await send(`${base}/unban`, { form: { csrf: a.csrf }, cookie: a.cookie })).status).toBe(303);
+    expect((await admin(inst!, "GET", `/users/${hal.id}`)).body.data.user.banned).toBe(false);
+    const types = (await admin(inst!, "GET", `/audit?user_id=${hal.id}`)).body.data.events.map((e: { type: string }) => e.type);
+    for (const t of ["admin.password_reset_sent", "admin.user_updated", "admin.lockout_cleared", "admin.sessions_revoked", "admin.user_banned", "admin.user_unbanned"]) expect(types).toContain(t);
+  });
+
+  it("lists users with filters and visits every user once through the next-page links", async () => {
+    await start({ auth: { rate_limits: { signup_per_ip: "off" } } });
+    const made: string[] = [];
+    for (let i = 0; i < 120; i++) made.push((await signup(`u${String(i).padStart(3, "0")}@example.org`)).id);
+    const p = inst!.booted.projects.get("demo")!;
+    p.db.query("UPDATE users SET email_verified = 1 WHERE email LIKE 'u00%'").run();
+    const a = await signIn();
+    expect((await send(`/p/demo/admin/users/${made[5]}/ban`, { form: { csrf: a.csrf }, cookie: a.cookie })).status).toBe(303);
+    const seen: string[] = [];
+    let next: string | null = "/p/demo/admin/users";
+    let pages = 0;
+    while (next) {
+      const page = await send(next, { cookie: a.cookie });
+      expect(page.status).toBe(200);
+      for (const m of page.text.matchAll(/href="\/p\/demo\/admin\/users\/([0-9a-f-]{36})"/g)) seen.push(m[1]);
+      const link = /href="(\/p\/demo\/admin\/users\?[^"]*cursor=[^"]+)" rel="next"/.exec(page.text);
+      next = link ? link[1].replaceAll("&amp;", "&") : null;
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual([...made].sort());
+    const count = async (query: string): Promise<number> => ((await send(`/p/demo/admin/users?${query}`, { cookie: a.cookie })).text.match(/<tr><td><a href=/g) ?? []).length;
+    expect(await count("verified=true")).toBe(10);
+    expect(await count("banned=true")).toBe(1);
+    expect(await count("verified=false&banned=false")).toBe(50);
+    expect(await count("q=u11")).toBe(10);
+    expect(await count(`q=${made[42]}`)).toBe(1);
+    expect((await send("/p/demo/admin/users?cursor=forged", { cookie: a.cookie })).status).toBe(400);
+  });
+
+  it("shows the schema from the file and its history, read-only", async () => {
+    await start();
+    const a = await signIn();
+    const page = await send("/p/demo/admin/schema", { cookie: a.cookie });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("<code>role</code>");
+    expect(page.text).toContain("enum (user, admin)");
+    expect(page.text).toContain("<h3>posts</h3>");
+    expect(page.text).toContain("ref → users");
+    const history = inst!.booted.projects.get("demo")!.db.query("SELECT count(*) AS n FROM _schema_history").get() as { n: number };
+    expect(history.n).toBeGreaterThan(0);
+    expect((page.text.match(/<tr><td><time/g) ?? []).length).toBe(Math.min(history.n, 200));
+    expect(page.text).not.toContain("<form method=\"post\" action=\"/p/demo/admin/schema");
+  });
 });
+
