@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { ADMIN_KEY, PUBLIC_KEY, accountsSpec, admin } from "../accounts/helpers.ts";
+import { ADMIN_KEY, OTHER_ADMIN_KEY, PUBLIC_KEY, accountsSpec, admin } from "../accounts/helpers.ts";
 
 const PASSWORD = "correct horse battery staple";
 const ORIGIN = "http://localhost";
@@ -139,6 +139,15 @@ describe("console sign-in", () => {
     expect((await send("/p/demo/admin/users", { cookie: a.cookie })).status).toBe(303);
     const post = await send("/p/demo/admin/sign-out", { form: { csrf: a.csrf }, cookie: a.cookie });
     expect(post.status).toBe(401);
+  });
+
+  it("ends console sessions when the project file declares a new admin key (restart), keeps them otherwise", async () => {
+    await start();
+    const a = await signIn();
+    await inst!.restart([accountsSpec()]);
+    expect((await send("/p/demo/admin/users", { cookie: a.cookie })).status).toBe(200);
+    await inst!.restart([accountsSpec({ adminKey: OTHER_ADMIN_KEY })]);
+    expect((await send("/p/demo/admin/users", { cookie: a.cookie })).status).toBe(303);
   });
 
   it("rotates keys from the console behind a confirmation, shows the new key once and ends the session", async () => {

@@ -104,6 +104,8 @@ function refused(p: ProjectRuntime, base: string, status: number, text: string):
 
 export function consoleRoutes(ctx: AppContext) {
   const baseOf = (p: ProjectRuntime): string => `/p/${encodeURIComponent(p.id)}/admin`;
+  /** The first page after sign-in: users, or the audit log for a project without an auth table. */
+  const homeOf = (p: ProjectRuntime): string => `${baseOf(p)}/${p.config.authTableName === null ? "audit" : "users"}`;
 
   /** Signed-in pages and actions. `form` is null for GET. */
   const guarded = async (
@@ -154,11 +156,11 @@ export function consoleRoutes(ctx: AppContext) {
     .get("/assets/console.js", () => new Response(js, { headers: { ...CONSOLE_HEADERS, "content-type": "text/javascript; charset=utf-8" } }))
     .get("/", ({ params, request }) => {
       const p = requireProject(ctx, params.projectId);
-      return redirect(findConsoleSession(p, cookieOf(request)) ? `${baseOf(p)}/users` : `${baseOf(p)}/sign-in`);
+      return redirect(findConsoleSession(p, cookieOf(request)) ? homeOf(p) : `${baseOf(p)}/sign-in`);
     })
     .get("/sign-in", ({ params, request }) => {
       const p = requireProject(ctx, params.projectId);
-      if (findConsoleSession(p, cookieOf(request))) return redirect(`${baseOf(p)}/users`);
+      if (findConsoleSession(p, cookieOf(request))) return redirect(homeOf(p));
       return signInResponse(p, 200, null, new URL(request.url).searchParams.get("notice"));
     })
     .post("/sign-in", async ({ params, request, server, set }) => {
@@ -180,7 +182,7 @@ export function consoleRoutes(ctx: AppContext) {
       }
       const { token } = startConsoleSession(p);
       p.log.event("admin.console_signed_in", eventFields(clientMetaOf(request, ctx.clientIp(request, server), set)));
-      return redirect(`${base}/users`, { "set-cookie": sessionCookie(p, base, token, CONSOLE_SESSION_MS / 1000) });
+      return redirect(homeOf(p), { "set-cookie": sessionCookie(p, base, token, CONSOLE_SESSION_MS / 1000) });
     })
     .post("/sign-out", ({ params, request, server, set }) =>
       guarded(params.projectId, request, server, set, (r) => {
