@@ -7,6 +7,7 @@ import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { adminUsersRoutes } from "./modules/admin-users/routes.ts";
+import { consoleRoutes } from "./modules/console/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
 import { openApiRoutes } from "./modules/openapi/routes.ts";
 import type { RegisteredRoute } from "./modules/openapi/document.ts";
@@ -130,6 +131,7 @@ export function createApp(ctx: AppContext) {
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
     .use(adminUsersRoutes(ctx))
+    .use(consoleRoutes(ctx))
     .use(authRoutes(ctx))
     .use(discoveryRoutes(ctx))
     .use(openApiRoutes(ctx, () => registeredRoutes()));

@@ -169,3 +169,13 @@ CREATE TABLE IF NOT EXISTS _email_changes (
   created_at    INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS _email_changes_user ON _email_changes(user_id);
+
+-- Admin console sessions (sign-in with the admin key). Only the SHA-256 of the cookie's token is
+-- stored; `key_mark` is a hash of the admin key hash in force at sign-in, so any rotation of the
+-- admin key (API, console, CLI or project file) ends every console session.
+CREATE TABLE IF NOT EXISTS _console_sessions (
+  token_hash TEXT PRIMARY KEY,
+  key_mark   TEXT NOT NULL,
+  created_at INTEGER NOT NULL, -- unix ms
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;

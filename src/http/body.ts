@@ -39,7 +39,8 @@ export async function readJsonObject(request: Request, opts: { allowEmpty?: bool
   return value as JsonObject;
 }
 
-async function readLimited(request: Request): Promise<string> {
+/** The body as UTF-8 text, refused past 64 KiB (also for a chunked body without Content-Length). */
+export async function readLimited(request: Request): Promise<string> {
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

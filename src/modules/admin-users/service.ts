@@ -18,8 +18,8 @@ import { clearBan, setBan, userStatusOf } from "../users/status.ts";
 import { deleteUser } from "../users/delete.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { revokeUserSessions } from "../session/sessions.ts";
-import { listLiveSessions, type SessionView } from "../session/list.ts";
+import { revokeSession, revokeUserSessions } from "../session/sessions.ts";
+import { listLiveSessions, liveSessionOwner, type SessionView } from "../session/list.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { toAdminUser } from "./view.ts";
 
@@ -295,4 +295,20 @@ export function sendPasswordReset(p: ProjectRuntime, rawId: string, redirectUrl:
     })
     .immediate();
   p.log.event("admin.password_reset_sent", { user_id: id, ...eventFields(client) });
+}
+
+/** Ends one live session of the user (console, SPEC 12); another user's or an ended one is a 404. */
+export function revokeOneSession(p: ProjectRuntime, rawId: string, rawSid: string, client: ClientMeta): void {
+  const id = readUserId(rawId);
+  if (!UUID_RE.test(rawSid)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "sid", message: "The session id must be a UUID." });
+  const sid = rawSid.toLowerCase();
+  const nowMs = p.deps.now();
+  const ended = p.db
+    .transaction(() => {
+      requireUser(p, id);
+      return liveSessionOwner(p, sid) === id && revokeSession(p, sid, nowMs, "admin");
+    })
+    .immediate();
+  if (!ended) throw new ApiError("NOT_FOUND", { message: "No such live session of this user." });
+  p.log.event("session_revoked", { user_id: id, session_id: sid, by: "admin", ...eventFields(client) });
 }

@@ -368,6 +368,8 @@ export function buildOpenApiDocument(config: ProjectConfig, routes: readonly Reg
   const paths: Record<string, Record<string, Schema>> = {};
   for (const route of routes) {
     if (!route.path.startsWith(`${PROJECT_PREFIX}/`)) continue;
+    // The admin console's HTML pages and form posts are not part of the JSON API.
+    if (route.path.startsWith(`${PROJECT_PREFIX}/admin/`)) continue;
     const path = openApiPath(route.path);
     // A project without an auth table answers 404 AUTH_NOT_ENABLED on these.
     if (authTable === null && NEEDS_AUTH_TABLE.test(path)) continue;
