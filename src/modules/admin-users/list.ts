@@ -70,12 +70,29 @@ export function parseUserListQuery(p: ProjectRuntime, query: Record<string, stri
   return out;
 }
 
-export function listUsers(p: ProjectRuntime, q: UserListQuery): { users: Record<string, unknown>[]; next_cursor: string | null } {
-  const users = usersOf(p);
-  const t = quoteIdent(users.table.name);
-  const nowMs = p.deps.now();
+/**
+ * A ban in force at `?` (unix ms): set, and without an end or ending later (users/status.ts
+ * isBanActive). Written as the expression of the `_user_status_banned` index (db/internal.sql).
+ */
+const ACTIVE_BAN = "(s.banned_at IS NOT NULL AND ifnull(s.banned_until, 9223372036854775807) > ?)";
+const STATUS_COLUMNS = `s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"`;
+
+/**
+ * The page's SQL and its arguments (the LIMIT last). Every filter reads an index that holds only
+ * candidates, so a page costs the users it returns, not the users it skips:
+ * - no filter: the `(created_at, id)` index from the cursor on;
+ * - `verified`: the `(email_verified, created_at, id)` index, the same order within one value;
+ * - `banned=true`: the users under an active ban first (`_user_status_banned`, a partial index
+ *   of the bans in force), then sorted: `CROSS JOIN` fixes that join order, whatever the statistics say;
+ * - `banned=false` (with or without `verified`): the users index as above, skipping the banned
+ *   (one primary-key probe of `_user_status` per user read);
+ * - `q`: the `_email_canonical` unique index (a prefix range) or the primary key.
+ */
+export function userListSql(table: string, q: UserListQuery, nowMs: number): { sql: string; args: (string | number)[] } {
+  const t = quoteIdent(table);
   const where: string[] = [];
   const args: (string | number)[] = [];
+  if (q.banned === true) (where.push(ACTIVE_BAN), args.push(nowMs));
   if (q.after) (where.push("(u.created_at, u.id) > (?, ?)"), args.push(q.after[0], q.after[1]));
   if (q.q !== undefined) {
     // A prefix as a range (no LIKE, so `%` and `_` in an address are plain characters).
@@ -84,14 +101,22 @@ export function listUsers(p: ProjectRuntime, q: UserListQuery): { users: Record<
     else (where.push("u._email_canonical >= ? AND u._email_canonical < ?"), args.push(prefix, prefix + "\u{10ffff}"));
   }
   if (q.verified !== undefined) (where.push("u.email_verified = ?"), args.push(q.verified ? 1 : 0));
-  const active = "(s.banned_at IS NOT NULL AND (s.banned_until IS NULL OR s.banned_until > ?))";
-  if (q.banned === true) (where.push(active), args.push(nowMs));
-  if (q.banned === false) (where.push(`NOT ${active}`), args.push(nowMs));
-  const sql = `SELECT u.*, s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"
-    FROM ${t} u LEFT JOIN _user_status s ON s.user_id = u.id
+  if (q.banned === false) (where.push(`NOT ${ACTIVE_BAN}`), args.push(nowMs));
+  const from = q.banned === true
+    ? `_user_status s CROSS JOIN ${t} u ON u.id = s.user_id`
+    : `${t} u LEFT JOIN _user_status s ON s.user_id = u.id`;
+  const sql = `SELECT u.*, ${STATUS_COLUMNS}
+    FROM ${from}
     ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
     ORDER BY u.created_at, u.id LIMIT ?`;
-  const rows = p.db.query(sql).all(...args, q.limit + 1) as Record<string, unknown>[];
+  return { sql, args: [...args, q.limit + 1] };
+}
+
+export function listUsers(p: ProjectRuntime, q: UserListQuery): { users: Record<string, unknown>[]; next_cursor: string | null } {
+  const users = usersOf(p);
+  const nowMs = p.deps.now();
+  const { sql, args } = userListSql(users.table.name, q, nowMs);
+  const rows = p.db.query(sql).all(...args) as Record<string, unknown>[];
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
   const out = page.map((raw) => {
