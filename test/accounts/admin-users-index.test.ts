@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
 import { runtimeOf } from "../helpers/auth.ts";
 import { setBan } from "../../src/modules/users/status.ts";
-import { userListSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
+import { listUsers, parseUserListQuery, userListSql, userWindowSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { accountsInstance, admin } from "./helpers.ts";
 
@@ -56,8 +56,11 @@ function seed(p: ProjectRuntime, n: number, nowMs: number, banEvery = 0): Seeded
   return out;
 }
 
-function plan(p: ProjectRuntime, q: Omit<UserListQuery, "limit">, nowMs: number): string[] {
-  const { sql, args } = userListSql("users", { limit: 50, ...q }, nowMs);
+function plan(p: ProjectRuntime, q: Omit<UserListQuery, "limit">, nowMs: number, opts: Parameters<typeof userListSql>[3] = {}): string[] {
+  return explain(p, userListSql("users", { limit: 50, ...q }, nowMs, opts));
+}
+
+function explain(p: ProjectRuntime, { sql, args }: { sql: string; args: (string | number)[] }): string[] {
   const stmt = p.db.prepare(`EXPLAIN QUERY PLAN ${sql}`); // not cached, so an index can be dropped after
   try {
     return (stmt.all(...args) as { detail: string }[]).map((r) => r.detail);
@@ -90,8 +93,23 @@ describe("GET /v1/users: the query plan of each filter", () => {
         expect(steps.join("\n")).not.toContain("TEMP B-TREE"); // rows come in page order: no sort
       }
     }
+    // banned=true: a window of users in page order (index only), the walk up to it, then the bans in force.
+    const upTo = [new Date(now + 5000).toISOString(), "ffffffff-ffff-4fff-bfff-ffffffffffff"] as const;
+    for (const extra of [{}, after]) {
+      const cursor = "after" in extra ? "(created_at,id)>(?,?)" : "";
+      expect(explain(p, userWindowSql("users", { limit: 50, ...extra }, 2000))).toEqual([`${cursor ? "SEARCH" : "SCAN"} u USING COVERING INDEX ${ORDER_IDX}${cursor ? ` (${cursor})` : ""}`]);
+      for (const verified of [true, false]) {
+        expect(explain(p, userWindowSql("users", { limit: 50, verified, ...extra }, 2000)))
+          .toEqual([`SEARCH u USING COVERING INDEX ${VERIFIED_IDX} (email_verified=?${cursor ? ` AND ${cursor}` : ""})`]);
+      }
+    }
     for (const extra of [{}, after, { verified: true }, { verified: false, ...after }]) {
-      const steps = plan(p, { banned: true, ...extra }, now);
+      const walk = plan(p, { banned: true, ...extra }, now, { drive: "users", upTo });
+      const range = `${"after" in extra ? "(created_at,id)>(?,?) AND " : ""}(created_at,id)<(?,?)`;
+      expect(walk[0]).toBe(`SEARCH u USING INDEX ${"verified" in extra ? `${VERIFIED_IDX} (email_verified=? AND ${range})` : `${ORDER_IDX} (${range})`}`);
+      expect(walk[1]).toBe("SEARCH s USING PRIMARY KEY (user_id=?)");
+      expect(walk.join("\n")).not.toContain("TEMP B-TREE");
+      const steps = plan(p, { banned: true, ...extra }, now, { drive: "bans" });
       expect(steps[0]).toBe(`SEARCH s USING INDEX ${BAN_IDX} (<expr>>?)`);
       expect(steps[1]).toBe("SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)");
     }
@@ -101,7 +119,7 @@ describe("GET /v1/users: the query plan of each filter", () => {
     // The assertions above can fail: without the indexes the same queries walk something else.
     p.db.exec(`DROP INDEX ${VERIFIED_IDX}; DROP INDEX ${BAN_IDX}`);
     expect(plan(p, { verified: false }, now)[0]).not.toContain(VERIFIED_IDX);
-    expect(plan(p, { banned: true }, now)[0]).not.toContain(BAN_IDX);
+    expect(plan(p, { banned: true }, now, { drive: "bans" })[0]).not.toContain(BAN_IDX);
   });
 });
 
@@ -133,6 +151,36 @@ describe("GET /v1/users: filtered pages", () => {
         cursor = r.body.data.next_cursor;
       } while (cursor !== null);
       expect({ c, got }).toEqual({ c, got: want.map((u) => u.id) });
+    }
+  }, 60_000);
+
+  it("banned=true gives the same pages whether they come from the walk, the bans in force or both", async () => {
+    inst = await accountsInstance();
+    const p = runtimeOf(inst);
+    const users = seed(p, 900, inst.clock.now, 2);
+    // Bans only among the first 300 and the last 300 users: a gap that no window of 16 bridges.
+    const middle = new Set(users.slice(300, 600).map((u) => u.id));
+    p.db.query(`DELETE FROM _user_status WHERE user_id IN (${[...middle].map(() => "?").join(",")})`).run(...middle);
+    const order = [...users].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : 1));
+    for (const verified of [undefined, true, false]) {
+      const want = order.filter((u) => u.banned && !middle.has(u.id) && (verified === undefined || u.verified === verified)).map((u) => u.id);
+      expect(want.length).toBeGreaterThan(40);
+      for (const window of [1, 16, 2000]) {
+        for (const limit of [1, 7, 200]) {
+          const got: string[] = [];
+          let cursor: string | null = null;
+          do {
+            const query: Record<string, string> = { banned: "true", limit: String(limit) };
+            if (verified !== undefined) query.verified = String(verified);
+            if (cursor) query.cursor = cursor;
+            const page = listUsers(p, parseUserListQuery(p, query), window);
+            expect(page.users.length).toBeLessThanOrEqual(limit);
+            got.push(...page.users.map((u) => u.id as string));
+            cursor = page.next_cursor;
+          } while (cursor !== null);
+          expect({ verified, window, limit, got }).toEqual({ verified, window, limit, got: want });
+        }
+      }
     }
   }, 60_000);
 

@@ -75,24 +75,20 @@ export function parseUserListQuery(p: ProjectRuntime, query: Record<string, stri
  * isBanActive). Written as the expression of the `_user_status_banned` index (db/internal.sql).
  */
 const ACTIVE_BAN = "(s.banned_at IS NOT NULL AND ifnull(s.banned_until, 9223372036854775807) > ?)";
+/** The same test in a form the ban index cannot serve, for a walk that probes each user by primary key. */
+const ACTIVE_BAN_PROBE = "(s.banned_at IS NOT NULL AND (s.banned_until IS NULL OR s.banned_until > ?))";
 const STATUS_COLUMNS = `s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"`;
 
 /**
- * The page's SQL and its arguments (the LIMIT last). Every filter reads an index that holds only
- * candidates, so a page costs the users it returns, not the users it skips:
- * - no filter: the `(created_at, id)` index from the cursor on;
- * - `verified`: the `(email_verified, created_at, id)` index, the same order within one value;
- * - `banned=true`: the users under an active ban first (`_user_status_banned`, a partial index
- *   of the bans in force), then sorted: `CROSS JOIN` fixes that join order, whatever the statistics say;
- * - `banned=false` (with or without `verified`): the users index as above, skipping the banned
- *   (one primary-key probe of `_user_status` per user read);
- * - `q`: the `_email_canonical` unique index (a prefix range) or the primary key.
+ * How `banned=true` reads: `"users"` walks the users in page order (the `(created_at, id)` or the
+ * verified index) and probes `_user_status` by primary key, up to `upTo` when given; `"bans"` starts
+ * from the bans in force (`_user_status_banned`, a partial index) and sorts those users. `CROSS JOIN`
+ * fixes the join order, whatever the statistics say.
  */
-export function userListSql(table: string, q: UserListQuery, nowMs: number): { sql: string; args: (string | number)[] } {
-  const t = quoteIdent(table);
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (q.banned === true) (where.push(ACTIVE_BAN), args.push(nowMs));
+export type BannedDrive = "users" | "bans";
+
+/** Users after the cursor, matching `q` and `verified` (the conditions on the auth table alone). */
+function userConditions(q: UserListQuery, where: string[], args: (string | number)[]): void {
   if (q.after) (where.push("(u.created_at, u.id) > (?, ?)"), args.push(q.after[0], q.after[1]));
   if (q.q !== undefined) {
     // A prefix as a range (no LIKE, so `%` and `_` in an address are plain characters).
@@ -101,10 +97,31 @@ export function userListSql(table: string, q: UserListQuery, nowMs: number): { s
     else (where.push("u._email_canonical >= ? AND u._email_canonical < ?"), args.push(prefix, prefix + "\u{10ffff}"));
   }
   if (q.verified !== undefined) (where.push("u.email_verified = ?"), args.push(q.verified ? 1 : 0));
-  if (q.banned === false) (where.push(`NOT ${ACTIVE_BAN}`), args.push(nowMs));
-  const from = q.banned === true
-    ? `_user_status s CROSS JOIN ${t} u ON u.id = s.user_id`
-    : `${t} u LEFT JOIN _user_status s ON s.user_id = u.id`;
+}
+
+/**
+ * The page's SQL and its arguments (the LIMIT last). Every filter reads an index that holds only
+ * candidates, so a page costs the users it returns, not the users it skips:
+ * - no filter: the `(created_at, id)` index from the cursor on;
+ * - `verified`: the `(email_verified, created_at, id)` index, the same order within one value;
+ * - `banned=true`: see BannedDrive and listUsers;
+ * - `banned=false` (with or without `verified`): the users index as above, skipping the banned
+ *   (one primary-key probe of `_user_status` per user read);
+ * - `q`: the `_email_canonical` unique index (a prefix range) or the primary key.
+ */
+export function userListSql(
+  table: string, q: UserListQuery, nowMs: number, opts: { drive?: BannedDrive; upTo?: readonly [string, string] } = {},
+): { sql: string; args: (string | number)[] } {
+  const t = quoteIdent(table);
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (q.banned === true) (where.push(opts.drive === "bans" ? ACTIVE_BAN : ACTIVE_BAN_PROBE), args.push(nowMs));
+  userConditions(q, where, args);
+  if (opts.upTo) (where.push("(u.created_at, u.id) <= (?, ?)"), args.push(opts.upTo[0], opts.upTo[1]));
+  if (q.banned === false) (where.push(`NOT ${ACTIVE_BAN_PROBE}`), args.push(nowMs));
+  let from = `${t} u LEFT JOIN _user_status s ON s.user_id = u.id`;
+  if (q.banned === true && opts.drive === "bans") from = `_user_status s CROSS JOIN ${t} u ON u.id = s.user_id`;
+  if (q.banned === true && opts.drive === "users") from = `${t} u CROSS JOIN _user_status s ON s.user_id = u.id`;
   const sql = `SELECT u.*, ${STATUS_COLUMNS}
     FROM ${from}
     ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
@@ -112,11 +129,48 @@ export function userListSql(table: string, q: UserListQuery, nowMs: number): { s
   return { sql, args: [...args, q.limit + 1] };
 }
 
-export function listUsers(p: ProjectRuntime, q: UserListQuery): { users: Record<string, unknown>[]; next_cursor: string | null } {
+/** The (created_at, id) of the `n`th user after the cursor matching `q`/`verified`, or null: an index-only scan. */
+export function userWindowSql(table: string, q: UserListQuery, n: number): { sql: string; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  userConditions(q, where, args);
+  const sql = `SELECT u.created_at AS created_at, u.id AS id FROM ${quoteIdent(table)} u
+    ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY u.created_at, u.id LIMIT 1 OFFSET ?`;
+  return { sql, args: [...args, n - 1] };
+}
+
+/**
+ * How many users `banned=true` first walks in page order before it turns to the bans in force.
+ * Walking costs what it reads and sorting the bans costs their number, so banned users that are
+ * common (most pages fill in the window) and rare (few to sort) are both cheap.
+ */
+export const BANNED_WINDOW = 2000;
+
+function bannedPage(p: ProjectRuntime, table: string, q: UserListQuery, nowMs: number, window: number): Record<string, unknown>[] {
+  const all = (x: { sql: string; args: (string | number)[] }) => p.db.query(x.sql).all(...x.args) as Record<string, unknown>[];
+  const w = userWindowSql(table, q, window);
+  const edge = p.db.query(w.sql).get(...w.args) as { created_at: string; id: string } | null;
+  const upTo = edge ? ([edge.created_at, edge.id] as const) : undefined;
+  const first = all(userListSql(table, q, nowMs, { drive: "users", upTo }));
+  // No user after the window, or the page is full: the walk saw every candidate this page needs.
+  if (!upTo || first.length > q.limit) return first;
+  // Users after the window, from the bans in force; every one sorts after those found in it.
+  const rest = all(userListSql(table, { ...q, after: upTo, limit: q.limit - first.length }, nowMs, { drive: "bans" }));
+  return [...first, ...rest];
+}
+
+export function listUsers(
+  p: ProjectRuntime, q: UserListQuery, window = BANNED_WINDOW,
+): { users: Record<string, unknown>[]; next_cursor: string | null } {
   const users = usersOf(p);
   const nowMs = p.deps.now();
-  const { sql, args } = userListSql(users.table.name, q, nowMs);
-  const rows = p.db.query(sql).all(...args) as Record<string, unknown>[];
+  const rows = q.banned === true && q.q === undefined
+    ? bannedPage(p, users.table.name, q, nowMs, window)
+    : (() => {
+        const { sql, args } = userListSql(users.table.name, q, nowMs);
+        return p.db.query(sql).all(...args) as Record<string, unknown>[];
+      })();
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
   const out = page.map((raw) => {
