@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
 import { runtimeOf } from "../helpers/auth.ts";
 import { setBan } from "../../src/modules/users/status.ts";
-import { listUsers, parseUserListQuery, userListSql, userWindowSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
+import { ACTIVE_BANS_SQL, ANY_ACTIVE_BAN_SQL, listUsers, parseUserListQuery, userListSql, userWindowSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { accountsInstance, admin } from "./helpers.ts";
 
@@ -103,6 +103,8 @@ describe("GET /v1/users: the query plan of each filter", () => {
           .toEqual([`SEARCH u USING COVERING INDEX ${VERIFIED_IDX} (email_verified=?${cursor ? ` AND ${cursor}` : ""})`]);
       }
     }
+    expect(explain(p, { sql: ACTIVE_BANS_SQL, args: [now] })).toEqual([`SEARCH s USING COVERING INDEX ${BAN_IDX} (<expr>>?)`]);
+    expect(explain(p, { sql: ANY_ACTIVE_BAN_SQL, args: [now] })).toEqual([`SEARCH s USING COVERING INDEX ${BAN_IDX} (<expr>>?)`]);
     for (const extra of [{}, after, { verified: true }, { verified: false, ...after }]) {
       const walk = plan(p, { banned: true, ...extra }, now, { drive: "users", upTo });
       const range = `${"after" in extra ? "(created_at,id)>(?,?) AND " : ""}(created_at,id)<(?,?)`;
@@ -165,7 +167,7 @@ describe("GET /v1/users: filtered pages", () => {
     for (const verified of [undefined, true, false]) {
       const want = order.filter((u) => u.banned && !middle.has(u.id) && (verified === undefined || u.verified === verified)).map((u) => u.id);
       expect(want.length).toBeGreaterThan(40);
-      for (const window of [1, 16, 2000]) {
+      for (const [window, perBan] of [[1, 0], [16, 0], [16, 1], [2000, 0], [1, 10]]) {
         for (const limit of [1, 7, 200]) {
           const got: string[] = [];
           let cursor: string | null = null;
@@ -173,12 +175,12 @@ describe("GET /v1/users: filtered pages", () => {
             const query: Record<string, string> = { banned: "true", limit: String(limit) };
             if (verified !== undefined) query.verified = String(verified);
             if (cursor) query.cursor = cursor;
-            const page = listUsers(p, parseUserListQuery(p, query), window);
+            const page = listUsers(p, parseUserListQuery(p, query), { min: window, perBan });
             expect(page.users.length).toBeLessThanOrEqual(limit);
             got.push(...page.users.map((u) => u.id as string));
             cursor = page.next_cursor;
           } while (cursor !== null);
-          expect({ verified, window, limit, got }).toEqual({ verified, window, limit, got: want });
+          expect({ verified, window, perBan, limit, got }).toEqual({ verified, window, perBan, limit, got: want });
         }
       }
     }
