@@ -157,6 +157,10 @@ CREATE TABLE IF NOT EXISTS _user_status (
   ban_reason    TEXT,
   last_login_at INTEGER
 ) STRICT, WITHOUT ROWID;
+-- `banned=true` in the admin user list (SPEC 12) starts from the users under an active ban: a ban
+-- row whose end (none = the largest integer) is after now, a range of this index, so expired bans
+-- left in place are not read. src/modules/admin-users/list.ts repeats the expression exactly.
+CREATE INDEX IF NOT EXISTS _user_status_banned ON _user_status(ifnull(banned_until, 9223372036854775807), banned_at) WHERE banned_at IS NOT NULL;
 
 -- Pending email changes (SPEC 11): the confirmation link is a `verify` link token sent to the new
 -- address; this row says that token confirms a change (from `old_email`) rather than a signup address.

@@ -89,6 +89,8 @@ function tableIndexes(def: TableDef): ModelIndex[] {
   if (def.authTable) add({ name: emailCanonicalIndexName(def.name), columns: [EMAIL_CANONICAL_COLUMN], unique: true });
   // The admin user list pages by (created_at, id) (SPEC 12): keyset pagination needs this order.
   if (def.authTable) add({ name: `${def.name}__created_at_id_idx`, columns: ["created_at", "id"], unique: false });
+  // ...and `verified=true|false` walks only the matching users, in that same order, whatever their share.
+  if (def.authTable) add({ name: `${def.name}__email_verified_created_at_id_idx`, columns: ["email_verified", "created_at", "id"], unique: false });
   for (const col of def.columns) {
     if (col.unique) add({ name: `${def.name}_${col.name}_unique`, columns: [col.name], unique: true });
     // A unique index already serves lookups, so an indexed (or ref) unique column gets no second index.

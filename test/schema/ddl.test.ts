@@ -52,6 +52,7 @@ describe("DDL for declared tables", () => {
     expect(indexSql(users)).toEqual([
       'CREATE UNIQUE INDEX "users__email_canonical_unique" ON "users" ("_email_canonical")',
       'CREATE INDEX "users__created_at_id_idx" ON "users" ("created_at", "id")',
+      'CREATE INDEX "users__email_verified_created_at_id_idx" ON "users" ("email_verified", "created_at", "id")',
     ]);
   });
 
