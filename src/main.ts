@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
@@ -67,6 +67,11 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       return EXIT_OK;
     }
     case "init": {
+      // `init DIR --plugin KIND`: a plugin template in DIR/plugins/, ready for `serve --plugins DIR/plugins`.
+      if (cmd.plugin !== null) {
+        mkdirSync(join(cmd.dir, "plugins"), { recursive: true, mode: 0o755 });
+        return runPluginInit(cmd.plugin, join(cmd.dir, "plugins", `${cmd.plugin}.ts`));
+      }
       const { runInit } = await import("./cli/init.ts");
       return runInit(cmd.dir, { force: cmd.force }, BUILTIN_PLUGINS);
     }

@@ -27,7 +27,7 @@ export type Command =
   | { kind: "serve"; options: ServeOptions }
   | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] }
   | { kind: "schema" }
-  | { kind: "init"; dir: string; force: boolean }
+  | { kind: "init"; dir: string; force: boolean; plugin: "mail" | "hasher" | null }
   | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
   | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
@@ -39,7 +39,7 @@ export type Command =
 type Env = Record<string, string | undefined>;
 const VALUE_FLAGS = new Set([
   "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
-  "--out", "--from", "--plugins", "--kind", "--options", "--other-options",
+  "--out", "--from", "--plugins", "--kind", "--options", "--other-options", "--plugin",
 ]);
 const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
@@ -180,8 +180,10 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   }
   if (cmd === "init") {
     if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
-    allow(p, "init", ["--force"]);
-    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force") };
+    allow(p, "init", ["--force", "--plugin"]);
+    const plugin = last(p, "--plugin") ?? null;
+    if (plugin !== null && plugin !== "mail" && plugin !== "hasher") throw new UsageError("init --plugin takes mail or hasher");
+    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force"), plugin };
   }
   if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
   if (cmd === "keys") {
@@ -216,6 +218,7 @@ Usage:
   latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
                   validate project files, print the schema plan (and, with --data, drift)
   latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
+  latchkey init   [DIR] --plugin mail|hasher   write a plugin template (DIR/plugins/KIND.ts)
   latchkey schema                   print the JSON Schema (2020-12) of a project file
   latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]
                   run the plugin contract suite and print a pass/fail table

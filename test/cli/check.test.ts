@@ -311,6 +311,29 @@ describe("latchkey init", () => {
     expect(readFileSync(join(target, "project.yaml"), "utf8")).toContain("id: my-app");
   }, 30_000);
 
+  it("--plugin writes a plugin template of each kind that check loads from DIR/plugins", async () => {
+    const d = tmp();
+    expect((await runCli([BUN, MAIN, "init", d])).code).toBe(0);
+    for (const kind of ["hasher", "mail"]) {
+      const r = await runCli([BUN, MAIN, "init", d, "--plugin", kind]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(join(d, "plugins", `${kind}.ts`));
+    }
+    expect(existsSync(join(d, "plugins", "latchkey-plugin.d.ts"))).toBe(true);
+    // Never overwritten.
+    const again = await runCli([BUN, MAIN, "init", d, "--plugin", "mail"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already exists");
+    expect((await runCli([BUN, MAIN, "init", d, "--plugin", "sms"])).code).toBe(2);
+    // The project file names the template's hasher; check validates its options with the plugin's schema.
+    writeFileSync(join(d, "uses.yaml"), "id: uses-plugins\ntables:\n  users:\n    auth_table: true\nauth:\n  hasher: { algorithm: pbkdf2, options: { iterations: 1000 } }\n");
+    const checked = await runCli([BUN, MAIN, "check", "--config", join(d, "uses.yaml"), "--plugins", join(d, "plugins")]);
+    expect(checked.stderr).toBe("");
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(`plugin hasher "pbkdf2" loaded from ${join(d, "plugins", "hasher.ts")}`);
+    expect(checked.stdout).toContain(`plugin mail provider "json-api" loaded from ${join(d, "plugins", "mail.ts")}`);
+  }, 30_000);
+
   it("serve without a project file, or with an empty directory, says how to get one", async () => {
     const r = await runCli([BUN, MAIN, "serve"]);
     expect(r.code).toBe(2);
