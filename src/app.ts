@@ -21,7 +21,7 @@ export function createApp(ctx: AppContext) {
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const m = PROJECT_PATH_RE.exec(url.slice(pathStart));
-    const allowed = (m && ctx.projects.get(m[1])?.config.cors.allowedOrigins) || ["*"];
+    const allowed = (m && ctx.projects.configOf(m[1])?.cors.allowedOrigins) || ["*"];
     return corsHeaders(request.headers.get("origin"), allowed);
   };
 

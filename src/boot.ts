@@ -4,13 +4,14 @@ import type { PluginRegistry } from "../plugins/index.ts";
 import { createApp, type LatchkeyApp } from "./app.ts";
 import type { AppContext } from "./http/context.ts";
 import { NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from "./http/client-ip.ts";
-import { createHashLimiter } from "./crypto/hash-service.ts";
+import { createDummyHashCache, createHashLimiter } from "./crypto/hash-service.ts";
 import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
-import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
+import { createProjectHashes, hasherConfigKey, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
 import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/reload.ts";
+import { createProjectPool, defaultMaxOpenProjects, readOpenFilesLimit, type ProjectPool } from "./projects/pool.ts";
 import { createInflightTracker } from "./http/inflight.ts";
 import { outboxRepo } from "./mail/outbox.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
@@ -37,6 +38,10 @@ export interface BootOptions {
   readonly startMail?: boolean;
   /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
   readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
+  /** `serve --max-open-projects` (default: `defaultMaxOpenProjects` of the open-files limit). */
+  readonly maxOpenProjects?: number;
+  /** An open project with no request for this long is closed (default 10 minutes). */
+  readonly idleCloseMs?: number;
 }
 
 export interface ProjectFailure {
@@ -49,14 +54,19 @@ export interface Booted {
   readonly app: LatchkeyApp;
   readonly ctx: AppContext;
   readonly deps: ServerDeps;
-  readonly projects: Map<string, ProjectRuntime>;
+  /**
+   * Every project that loaded. `get` opens a closed project (as a request would); `openRuntime`
+   * and `openRuntimes` look without opening.
+   */
+  readonly projects: ProjectPool;
   readonly failures: ProjectFailure[];
   /** Keys generated at this boot, per project, to print once. */
   readonly generatedKeys: Map<string, { admin?: string; public?: string }>;
   /**
-   * Loads the projects not loaded yet, one at a time, yielding to the event loop between them so
-   * /healthz answers while a large fleet loads. Until a project is loaded its routes answer 503
-   * and /readyz answers 503.
+   * Checks the projects not checked yet (open, apply the schema plan, reconcile keys, close), one
+   * at a time, yielding to the event loop between them so /healthz answers while a large fleet is
+   * checked, and makes the dummy hash of each hasher configuration. A request for a project not
+   * checked yet opens it at once. /readyz answers 503 until this is done.
    */
   loadPending(): Promise<void>;
   /**
@@ -69,8 +79,9 @@ export interface Booted {
 }
 
 /**
- * Builds deps and the app, and loads every project (a failing project is reported, the others
- * still serve). With `deferLoading`, projects are loaded later by `loadPending()`.
+ * Builds deps and the app, and checks every project (a failing project is reported, the others
+ * still serve). With `deferLoading`, projects are checked later by `loadPending()`. Databases are
+ * not kept open: a project opens on its first request (see projects/pool.ts).
  */
 export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
   const deps: ServerDeps = {
@@ -86,38 +97,80 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       onWaitSeconds: opts.metrics ? (s) => opts.metrics?.metrics.recordHashWait(s) : undefined,
     }),
     registry: opts.registry,
+    dummyHashes: createDummyHashCache(),
   };
-  const projects = new Map<string, ProjectRuntime>();
   const failures: ProjectFailure[] = [];
   const failedProjects = new Map<string, string>();
-  const pending = new Map(opts.configs.map((c) => [c.id, c]));
+  const pending = new Map<string, ProjectConfig>();
   const generatedKeys = new Map<string, { admin?: string; public?: string }>();
   let closed = false;
-  const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
+  let checkedAll = false;
   const inflight = createInflightTracker();
-  const startBackground = (runtime: ProjectRuntime): void => {
-    if (opts.startMail === false) return;
-    startMailSenders([runtime]);
-    startHousekeeping(runtime);
-  };
+  const verifiedMail = new Set<string>();
+  const projects = createProjectPool({
+    deps,
+    maxOpen: opts.maxOpenProjects ?? defaultMaxOpenProjects(readOpenFilesLimit()),
+    idleCloseMs: opts.idleCloseMs,
+    inflight,
+    startBackground:
+      opts.startMail === false
+        ? null
+        : (runtime, housekeeping, mail) => {
+            startMailSenders([runtime], { housekeeping: mail }, verifiedMail);
+            startHousekeeping(runtime, housekeeping);
+          },
+    onFailed: (config, message) => recordFailure(config, message),
+    onGeneratedKeys: (id, keys) => generatedKeys.set(id, keys),
+  });
+  function recordFailure(config: ProjectConfig, message: string): void {
+    pending.delete(config.id);
+    failures.push({ id: config.id, file: config.filePath, message });
+    failedProjects.set(config.id, message);
+    opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+  }
+  const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
   const listsCorsOrigins = (configs: Iterable<ProjectConfig>): boolean => [...configs].some((c) => !c.cors.allowedOrigins.includes("*"));
   let corsOriginLists = listsCorsOrigins(opts.configs);
 
-  const loadOne = (config: ProjectConfig): void => {
-    pending.delete(config.id);
+  for (const config of opts.configs) {
+    projects.add(config, { check: false });
+    pending.set(config.id, config);
+  }
+  const checkOne = (id: string): void => {
+    pending.delete(id);
+    const config = projects.configOf(id);
     try {
-      const loaded = loadProjectRuntime(config, deps);
-      projects.set(config.id, loaded.runtime);
-      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) generatedKeys.set(config.id, loaded.generatedKeys);
-      startBackground(loaded.runtime);
+      projects.check(id);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      failures.push({ id: config.id, file: config.filePath, message });
-      failedProjects.set(config.id, message);
-      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+      if (config) recordFailure(config, e instanceof Error ? e.message : String(e));
     }
   };
-  if (!opts.deferLoading) for (const config of opts.configs) loadOne(config);
+  if (!opts.deferLoading) {
+    for (const config of opts.configs) checkOne(config.id);
+    checkedAll = true;
+  }
+
+  /** One dummy hash per distinct hasher configuration (SPEC 9.4), not one per project. */
+  // `serve` (deferred loading) makes them before /readyz; an in-process boot leaves them to first use.
+  let dummiesReady = !opts.deferLoading;
+  const prepareDummies = async (): Promise<void> => {
+    const seen = new Set<string>();
+    for (const id of [...projects.keys()]) {
+      const config = projects.configOf(id);
+      if (!config || config.authTableName === null) continue;
+      const key = hasherConfigKey(config);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await prepareDummyFor(id);
+    }
+    dummiesReady = true;
+  };
+  /** Makes the dummy hash of a project's hasher configuration without opening its database. */
+  const prepareDummyFor = async (id: string): Promise<void> => {
+    const config = projects.configOf(id);
+    if (!config) return;
+    await createProjectHashes(config, deps).prepareDummy().catch(() => undefined); // a busy queue: made on first use instead
+  };
 
   const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
   const ctx: AppContext = {
@@ -126,7 +179,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     get corsOriginLists() {
       return corsOriginLists;
     },
-    isReady: () => pending.size === 0 && failedProjects.size === 0,
+    isReady: () => checkedAll && pending.size === 0 && failedProjects.size === 0 && dummiesReady,
     failedProjects,
     loadingProjects: pending,
     inflight,
@@ -142,7 +195,8 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   opts.metrics?.metrics.setSources({
     hashQueueDepth: () => deps.hashLimiter.stats().queued,
     projectStates: () => ({ loaded: projects.size, failed: failedProjects.size, closed: set.closedCount }),
-    outbox: () => [...projects.values()].flatMap((p) => {
+    // Open projects only: a scrape never opens a database.
+    outbox: () => projects.openRuntimes().flatMap((p) => {
       try {
         return [{ project: p.id, ...outboxRepo.countPendingAndFailed(p) }];
       } catch {
@@ -159,19 +213,29 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     generatedKeys,
     loadPending() {
       initialLoad = (async () => {
-        for (const config of [...pending.values()]) {
+        let sinceYield = performance.now();
+        for (const config of opts.configs) {
           if (closed) return;
-          loadOne(config);
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!pending.has(config.id)) continue;
+          checkOne(config.id);
+          // Yield every few milliseconds (not after each project): /healthz and requests stay
+          // responsive without paying an event-loop turn per project.
+          if (performance.now() - sinceYield > 5) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            sinceYield = performance.now();
+          }
         }
+        checkedAll = true;
+        await prepareDummies();
       })();
       return initialLoad;
     },
     reload(configs) {
       const run = reloads.then(async () => {
         await initialLoad;
-        const report = await reloadProjects(set, configs, { deps, startBackground, inflight });
-        corsOriginLists = listsCorsOrigins([...projects.values()].map((p) => p.config));
+        const report = await reloadProjects(set, configs, { deps });
+        corsOriginLists = listsCorsOrigins([...projects.keys()].map((id) => projects.configOf(id)!));
+        void prepareDummies();
         return report;
       });
       reloads = run.catch(() => undefined);
@@ -180,8 +244,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     async close() {
       closed = true;
       await reloads;
-      for (const p of projects.values()) await p.close();
-      projects.clear();
+      await projects.close();
     },
   };
 }

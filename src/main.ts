@@ -170,6 +170,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // The port opens first so /healthz answers while the databases load; /readyz and each
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
+    maxOpenProjects: options.maxOpenProjects ?? undefined,
     metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
   });
   try {
@@ -235,15 +236,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     watch: options.watch,
     metrics: options.metrics,
   });
-  void prepareDummyHashes(booted);
   return stopped;
-}
-
-/** One project at a time, so a real request never waits behind more than one of these hashes. */
-async function prepareDummyHashes(booted: { projects: ReadonlyMap<string, { hashes: { prepareDummy(): Promise<void> } }> }): Promise<void> {
-  for (const p of [...booted.projects.values()]) {
-    await p.hashes.prepareDummy().catch(() => undefined); // a busy queue: it is made on first use instead
-  }
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -17,6 +17,8 @@ export interface ServeOptions {
   readonly watch: boolean;
   /** Serve GET /metrics. */
   readonly metrics: boolean;
+  /** Most project databases open at once (null: sized from the open-files limit, see README). */
+  readonly maxOpenProjects: number | null;
 }
 
 export type Command =
@@ -90,7 +92,11 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--max-open-projects"]);
+    const maxOpenText = last(p, "--max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
+    if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1)) {
+      throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
+    }
     const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
     const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
     const port = Number(portText);
@@ -120,6 +126,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         logLevel,
         watch: p.bools.has("--watch"),
         metrics: p.bools.has("--metrics"),
+        maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
       },
     };
   }
@@ -155,7 +162,7 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
-                  [--watch] [--metrics]
+                  [--watch] [--metrics] [--max-open-projects N]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
   latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
   latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
@@ -166,6 +173,6 @@ Usage:
 PATH is a project file or a directory of *.yaml / *.yml files.
 Environment: LATCHKEY_CONFIG, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
-LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires).
+LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS.
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
 `;

@@ -17,7 +17,18 @@ export interface OpenOptions {
   /** For a new database: the project id written into the marker. */
   readonly projectId: string;
   readonly nowIso: string;
+  /**
+   * Skip `PRAGMA quick_check` (which reads the whole file): only for a database this process has
+   * already opened and checked, reopened after the open-projects limit closed it.
+   */
+  readonly alreadyChecked?: boolean;
 }
+
+/**
+ * Page cache of one project connection, in KiB (SQLite's default is 2,000). Pages are allocated
+ * as they are read, so an idle project costs little; the open-projects limit bounds the total.
+ */
+export const PROJECT_CACHE_KIB = 2048;
 
 /**
  * Opens (or creates) a project database, sets and reads back the pragmas of SPEC §4, and makes
@@ -34,7 +45,7 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     throw new DbOpenError(`cannot open ${path}: ${(e as Error).message}`);
   }
   try {
-    checkReadable(db, path);
+    checkReadable(db, path, opts.alreadyChecked === true);
     // Identify the file before changing anything in it (even journal_mode rewrites the header).
     const tables = userVisibleTables(db);
     if (tables.length === 0 && opts.readonly) throw new DbOpenError(`${path} is empty`);
@@ -49,9 +60,10 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
   }
 }
 
-function checkReadable(db: Database, path: string): void {
+function checkReadable(db: Database, path: string, alreadyChecked: boolean): void {
   try {
     db.query("SELECT count(*) FROM sqlite_master").get();
+    if (alreadyChecked) return;
     const r = db.query("PRAGMA quick_check(1)").get() as { quick_check: string } | null;
     if (!r || r.quick_check !== "ok") throw new Error(r?.quick_check ?? "quick_check failed");
   } catch (e) {
@@ -62,7 +74,7 @@ function checkReadable(db: Database, path: string): void {
 }
 
 function configurePragmas(db: Database, path: string): void {
-  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS};`);
+  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}; PRAGMA cache_size=-${PROJECT_CACHE_KIB}; PRAGMA mmap_size=0;`);
   const read = (p: string): unknown => Object.values(db.query(`PRAGMA ${p}`).get() as Record<string, unknown>)[0];
   const checks: [string, unknown, unknown][] = [
     ["journal_mode", String(read("journal_mode")).toLowerCase(), "wal"],

@@ -31,6 +31,11 @@ export interface SenderOptions {
   readonly stopTimeoutMs?: number;
   /** Longest sleep between two looks at the outbox (bounds the effect of clock changes). */
   readonly maxSleepMs?: number;
+  /**
+   * When the outbox and link tokens were last cleaned; kept by the caller across the closings and
+   * reopenings of a project, so reopening does not clean again within the hour.
+   */
+  readonly housekeeping?: { lastHousekeepingMs: number };
 }
 
 export interface OutboxSender {
@@ -145,12 +150,12 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
-  let lastHousekeepingMs = -Infinity;
+  const hk = opts.housekeeping ?? { lastHousekeepingMs: -Infinity };
 
   const housekeep = (): void => {
     const nowMs = p.deps.now();
-    if (nowMs - lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
-    lastHousekeepingMs = nowMs;
+    if (nowMs - hk.lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
+    hk.lastHousekeepingMs = nowMs;
     outboxRepo.pruneFinished(p, nowMs - RETENTION_MS);
     pruneLinkTokens(p, nowMs - RETENTION_MS);
   };
@@ -167,7 +172,7 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
     const at = outboxRepo.nextDueAt(p);
     // Sleep until the earliest retry; when idle, until housekeeping is due. An enqueue wakes us
     // earlier, and `maxSleepMs` bounds every sleep (a safety net against clock jumps).
-    const untilHousekeeping = Math.max(1_000, lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - p.deps.now());
+    const untilHousekeeping = Math.max(1_000, hk.lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - p.deps.now());
     arm(at === null ? Math.min(maxSleepMs, untilHousekeeping) : Math.min(maxSleepMs, Math.max(0, at - p.deps.now())));
   };
 

@@ -1,27 +1,131 @@
 import type { ProjectRuntime } from "./runtime.ts";
-import { pruneSessions } from "../modules/session/sessions.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../modules/session/sessions.ts";
 
-const HOUSEKEEPING_EVERY_MS = 3_600_000;
+export const HOUSEKEEPING_EVERY_MS = 3_600_000;
+/** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
+const FIRST_RUN_AFTER_MS = 5_000;
 
 /**
- * Hourly clean-up of a project's session tables (the mail sender cleans the outbox and link
- * tokens on its own). Runs once shortly after start; the timer never keeps the process alive.
+ * Rows one housekeeping transaction examines (and so deletes at most). Small on purpose: bun:sqlite
+ * is synchronous, so one transaction is also one stretch of time in which no request runs; with
+ * 1,000,000 expired refresh tokens the clean-up is many short transactions with the event loop (and
+ * every other write) running between them, never one long one.
  */
-export function startHousekeeping(p: ProjectRuntime): void {
-  const run = (): void => {
-    try {
-      const removed = pruneSessions(p, p.deps.now());
-      if (removed.sessions || removed.refreshTokens) p.log.info("housekeeping", { removed_sessions: removed.sessions, removed_refresh_tokens: removed.refreshTokens });
-    } catch (e) {
-      p.log.warn("housekeeping failed; it is retried in an hour", { error: e instanceof Error ? e.message : String(e) });
+export const HOUSEKEEPING_BATCH_ROWS = 1_000;
+
+export interface HousekeepingBatch {
+  readonly table: "_refresh_tokens" | "_sessions";
+  /** Rows looked at by this transaction (a window of the primary key). */
+  readonly examined: number;
+  readonly deleted: number;
+}
+
+export interface PruneOptions {
+  readonly batchRows?: number;
+  /** Told about every transaction once it has committed (tests assert on the sizes). */
+  readonly onBatch?: (b: HousekeepingBatch) => void;
+  /** Stop early (the project is closing). */
+  readonly shouldStop?: () => boolean;
+}
+
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
+ * the primary key of each table is walked in windows of `batchRows` rows, each window in its own
+ * IMMEDIATE transaction, with the event loop free between two windows. Refresh tokens past their
+ * expiry go first, then sessions ended more than 30 days ago and sessions with no usable refresh
+ * token whose last access token has expired, then the tokens those sessions leave behind.
+ */
+export async function pruneSessionsInBatches(
+  p: ProjectRuntime,
+  nowMs: number,
+  opts: PruneOptions = {},
+): Promise<{ sessions: number; refreshTokens: number }> {
+  const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
+  const stop = opts.shouldStop ?? ((): boolean => false);
+  const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
+
+  const walk = async (
+    table: "_refresh_tokens" | "_sessions",
+    key: string,
+    deleteSql: string,
+    params: (number | null)[],
+  ): Promise<number> => {
+    const db = p.db;
+    const windowEnd = db.query(`SELECT max(k) AS last, count(*) AS n FROM (SELECT ${key} AS k FROM ${table} WHERE ${key} > ?1 ORDER BY ${key} LIMIT ?2)`);
+    const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${deleteSql})`);
+    let after = "";
+    let total = 0;
+    for (;;) {
+      if (stop()) return total;
+      const step = db.transaction(() => {
+        const w = windowEnd.get(after, batch) as { last: string | null; n: number };
+        if (w.last === null) return null;
+        const deleted = del.run(after, w.last, ...params).changes;
+        return { last: w.last, examined: w.n, deleted };
+      }).immediate();
+      if (step === null) return total;
+      total += step.deleted;
+      opts.onBatch?.({ table, examined: step.examined, deleted: step.deleted });
+      after = step.last;
+      await yieldToRequests();
     }
   };
-  const first = setTimeout(run, 5_000);
-  const every = setInterval(run, HOUSEKEEPING_EVERY_MS);
+
+  const refreshTokens = await walk("_refresh_tokens", "token_hash", "expires_at <= ?3", [nowMs]);
+  const sessions = await walk(
+    "_sessions",
+    "id",
+    `(revoked_at IS NOT NULL AND revoked_at < ?3)
+      OR (revoked_at IS NULL AND last_used_at < ?4
+          AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.session_id = _sessions.id AND t.revoked_at IS NULL))`,
+    [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs],
+  );
+  // Tokens of the sessions just deleted (revoked or rotated ones they still had).
+  await walk("_refresh_tokens", "token_hash", "NOT EXISTS (SELECT 1 FROM _sessions s WHERE s.id = _refresh_tokens.session_id)", []);
+  return { sessions, refreshTokens };
+}
+
+/** When a project last had its housekeeping, kept across the closings and reopenings of the project. */
+export interface HousekeepingState {
+  lastRunMs: number;
+}
+
+/**
+ * Hourly clean-up of a project's session tables while it is open (the mail sender cleans the
+ * outbox and link tokens on its own). Runs shortly after the project opens unless it ran within
+ * the hour; the timers never keep the process alive.
+ */
+export function startHousekeeping(p: ProjectRuntime, state: HousekeepingState = { lastRunMs: -Infinity }): void {
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  const run = (): void => {
+    if (stopped || running) return;
+    state.lastRunMs = Date.now();
+    running = pruneSessionsInBatches(p, p.deps.now(), { shouldStop: () => stopped })
+      .then((removed) => {
+        if (removed.sessions || removed.refreshTokens) p.log.info("housekeeping", { removed_sessions: removed.sessions, removed_refresh_tokens: removed.refreshTokens });
+      })
+      .catch((e: unknown) => {
+        if (!stopped) p.log.warn("housekeeping failed; it is retried in an hour", { error: e instanceof Error ? e.message : String(e) });
+      })
+      .finally(() => {
+        running = null;
+      });
+  };
+  const firstIn = Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + HOUSEKEEPING_EVERY_MS - Date.now());
+  let every: ReturnType<typeof setInterval> | null = null;
+  const first = setTimeout(() => {
+    run();
+    every = setInterval(run, HOUSEKEEPING_EVERY_MS);
+    every.unref?.();
+  }, firstIn);
   first.unref?.();
-  every.unref?.();
-  p.onClose(() => {
+  p.onClose(async () => {
+    stopped = true;
     clearTimeout(first);
-    clearInterval(every);
+    if (every) clearInterval(every);
+    await running;
   });
 }

@@ -8,7 +8,7 @@ import type { PluginRegistry } from "../../plugins/index.ts";
 import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
-import { createHashService, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
+import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
 import { openProjectDb } from "../db/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
@@ -29,6 +29,13 @@ export interface ServerDeps {
   readonly dataDir: string;
   readonly hashLimiter: HashLimiter;
   readonly registry: PluginRegistry;
+  /** Dummy hashes shared by every project with the same hasher configuration (SPEC 9.4). */
+  readonly dummyHashes?: DummyHashCache;
+}
+
+/** The key under which projects share a dummy hash: the hasher and its options. */
+export function hasherConfigKey(config: ProjectConfig): string {
+  return JSON.stringify([config.auth.hasher.id, config.auth.hasher.options]);
 }
 
 /** Everything one loaded project needs at request time. */
@@ -73,11 +80,43 @@ const ORIGINS_KEY = "allowed_redirect_origins";
  * on it and the new runtime takes it over, so requests still running on the old one never meet a
  * closed database. A failure then leaves that connection open for the old runtime.
  */
-export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts: { db?: Database } = {}): LoadedProject {
+export function loadProjectRuntime(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  opts: { db?: Database; alreadyChecked?: boolean } = {},
+): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
   const log = deps.log.child({ project: config.id });
-  const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso, alreadyChecked: opts.alreadyChecked });
   try {
+    const { settings, keys, jwt, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
+    return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt }, log), generatedKeys };
+  } catch (e) {
+    if (!opts.db) db.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens a project database once, applies its schema plan and reconciles keys, settings and the JWT
+ * secret, then closes it (the boot and reload check of a project that is not open). Returns the
+ * keys generated now and the earliest pending mail (null: none), so the caller can come back for it.
+ */
+export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { generatedKeys: { admin?: string; public?: string }; nextMailAt: number | null } {
+  const nowIso = new Date(deps.now()).toISOString();
+  const log = deps.log.child({ project: config.id });
+  const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  try {
+    const { generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
+    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
+    return { generatedKeys, nextMailAt: row.at };
+  } finally {
+    db.close();
+  }
+}
+
+function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database, nowIso: string, log: Logger) {
+  {
     const plan = applySchema(db, config.tables, {
       confirmDestructive: config.confirmDestructive,
       nowIso,
@@ -98,30 +137,67 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
       return { generatedKeys: generated, jwt: secrets };
     })();
+    return { settings, keys, jwt, generatedKeys };
+  }
+}
 
-    const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
-    const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-    const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
-    const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
-      f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
-    );
+function pluginContext(config: ProjectConfig, log: Logger) {
+  return { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
+}
+
+/** The project's hash service (no database needed: the boot makes dummy hashes with it). */
+export function createProjectHashes(config: ProjectConfig, deps: ServerDeps, log: Logger = deps.log.child({ project: config.id })): HashService {
+  const pluginCtx = pluginContext(config, log);
+  const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
+  const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
+  const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
+    f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
+  );
+  return createHashService({
+    configured,
+    installed,
+    limiter: deps.hashLimiter,
+    dummies: deps.dummyHashes ? { cache: deps.dummyHashes, key: hasherConfigKey(config) } : undefined,
+  });
+}
+
+function buildRuntime(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  db: Database,
+  { settings, keys, jwt }: { settings: SettingsRepo; keys: ProjectKeys; jwt: JwtSecrets },
+  log: Logger,
+): ProjectRuntime {
+  {
+
+    const pluginCtx = pluginContext(config, log);
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
     const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
+    // Built on first use: most requests never touch drizzle, and an idle project never does.
+    let orm: BunSQLiteDatabase | null = null;
+    let tables: ReturnType<typeof buildDrizzleTables> | null = null;
+    let rateLimiter: RateLimiter | null = null;
     const runtime: ProjectRuntime = {
       id: config.id,
       config,
       db,
-      orm: drizzle({ client: db }),
-      // Stored-value mode: the modules validate and convert column values themselves.
-      tables: buildDrizzleTables(config.tables, { storedValues: true }),
+      get orm() {
+        return (orm ??= drizzle({ client: db }));
+      },
+      get tables() {
+        // Stored-value mode: the modules validate and convert column values themselves.
+        return (tables ??= buildDrizzleTables(config.tables, { storedValues: true }));
+      },
       settings,
       keys,
       jwt,
-      rateLimiter: createRateLimiter(db),
-      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter }),
+      get rateLimiter() {
+        return (rateLimiter ??= createRateLimiter(db));
+      },
+      hashes: createProjectHashes(config, deps, log),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
       secrets: {
@@ -144,10 +220,7 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
         db.close();
       },
     };
-    return { runtime, generatedKeys };
-  } catch (e) {
-    if (!opts.db) db.close();
-    throw e;
+    return runtime;
   }
 }
 
