@@ -9,6 +9,7 @@ import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
 import { createProjectHashes, hasherConfigKey, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
+import type { SenderOptions } from "./mail/sender.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
 import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/reload.ts";
 import { createProjectPool, defaultMaxOpenProjects, readOpenFilesLimit, type ProjectPool } from "./projects/pool.ts";
@@ -42,6 +43,8 @@ export interface BootOptions {
   readonly maxOpenProjects?: number;
   /** An open project with no request for this long is closed (default 10 minutes). */
   readonly idleCloseMs?: number;
+  /** Options of the background mail senders (tests compress the retry schedule). */
+  readonly senderOptions?: SenderOptions;
 }
 
 export interface ProjectFailure {
@@ -116,7 +119,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       opts.startMail === false
         ? null
         : (runtime, housekeeping, mail) => {
-            startMailSenders([runtime], { housekeeping: mail }, verifiedMail);
+            startMailSenders([runtime], { ...opts.senderOptions, housekeeping: mail }, verifiedMail);
             startHousekeeping(runtime, housekeeping);
           },
     onFailed: (config, message) => recordFailure(config, message),

@@ -31,7 +31,7 @@ export type Command =
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
-const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project", "--out", "--from"]);
+const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project", "--out", "--from", "--max-open-projects"]);
 const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics"]);
 
 interface Parsed {

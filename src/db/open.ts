@@ -35,6 +35,39 @@ export const PROJECT_CACHE_KIB = 2048;
  * sure it is a Latchkey database of a version we understand. Never re-creates or overwrites an
  * existing file that is not ours, is corrupt, or is newer.
  */
+/** Statements prepared on each project connection, so closing can finalize them (see closeProjectDb). */
+const prepared = new WeakMap<Database, Set<WeakRef<{ finalize(): void }>>>();
+
+function trackStatements(db: Database): void {
+  const refs = new Set<WeakRef<{ finalize(): void }>>();
+  prepared.set(db, refs);
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((...args: Parameters<Database["prepare"]>) => {
+    const stmt = prepare(...args);
+    refs.add(new WeakRef(stmt));
+    // Drizzle prepares a statement per query: forget the ones already collected now and then.
+    if (refs.size > 2_000) for (const r of refs) if (r.deref() === undefined) refs.delete(r);
+    return stmt;
+  }) as Database["prepare"];
+}
+
+/**
+ * Closes a project connection for real. SQLite keeps a connection (and its file descriptors)
+ * alive while any statement prepared on it is not finalized, and bun:sqlite finalizes a statement
+ * only when it is garbage-collected; a server that closes idle projects must finalize them itself.
+ */
+export function closeProjectDb(db: Database): void {
+  for (const r of prepared.get(db) ?? []) {
+    try {
+      r.deref()?.finalize();
+    } catch {
+      // already finalized
+    }
+  }
+  prepared.delete(db);
+  db.close();
+}
+
 export function openProjectDb(path: string, opts: OpenOptions): Database {
   const existed = existsSync(path) && statSync(path).size > 0;
   if (opts.readonly && !existed) throw new DbOpenError(`${path} does not exist`);
@@ -44,6 +77,7 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
   } catch (e) {
     throw new DbOpenError(`cannot open ${path}: ${(e as Error).message}`);
   }
+  trackStatements(db);
   try {
     checkReadable(db, path, opts.alreadyChecked === true);
     // Identify the file before changing anything in it (even journal_mode rewrites the header).
@@ -55,7 +89,7 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     else if (!opts.readonly) db.exec(internalSql); // adds internal tables a same-version upgrade may lack
     return db;
   } catch (e) {
-    db.close();
+    closeProjectDb(db);
     throw e;
   }
 }

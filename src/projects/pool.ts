@@ -19,6 +19,7 @@
 import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
+import { closeProjectDb } from "../db/open.ts";
 import { checkProjectDb, loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, pruneSessionsInBatches, type HousekeepingState } from "./housekeeping.ts";
 
@@ -217,7 +218,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       } catch {
         // a database that cannot be read now: the next open looks at the outbox anyway
       }
-      runtime.db.close();
+      closeProjectDb(runtime.db);
       if (why === "removed") log.info(REMOVED_CLOSED_MSG, { project: id });
       else log.debug("project database closed", { project: id, reason: why });
     })();

@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { openProjectDb } from "../db/open.ts";
+import { closeProjectDb, openProjectDb } from "../db/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
@@ -92,7 +92,7 @@ export function loadProjectRuntime(
     const { settings, keys, jwt, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
     return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt }, log), generatedKeys };
   } catch (e) {
-    if (!opts.db) db.close();
+    if (!opts.db) closeProjectDb(db);
     throw e;
   }
 }
@@ -111,7 +111,7 @@ export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { gener
     const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
     return { generatedKeys, nextMailAt: row.at };
   } finally {
-    db.close();
+    closeProjectDb(db);
   }
 }
 
@@ -217,7 +217,7 @@ function buildRuntime(
       },
       async close() {
         await runtime.release();
-        db.close();
+        closeProjectDb(db);
       },
     };
     return runtime;
