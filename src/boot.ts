@@ -43,6 +43,11 @@ export interface BootOptions {
   readonly maxOpenProjects?: number;
   /** An open project with no request for this long is closed (default 10 minutes). */
   readonly idleCloseMs?: number;
+  /**
+   * Keys generated after the initial load (a project whose keys are made at its first open), to
+   * print once like the ones of the boot (`generatedKeys`).
+   */
+  readonly onGeneratedKeys?: (id: string, keys: { admin?: string; public?: string }) => void;
   /** Options of the background mail senders (tests compress the retry schedule). */
   readonly senderOptions?: SenderOptions;
 }
@@ -123,7 +128,10 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
             startHousekeeping(runtime, housekeeping);
           },
     onFailed: (config, message) => recordFailure(config, message),
-    onGeneratedKeys: (id, keys) => generatedKeys.set(id, keys),
+    onGeneratedKeys: (id, keys) => {
+      generatedKeys.set(id, keys);
+      if (checkedAll) opts.onGeneratedKeys?.(id, keys);
+    },
   });
   function recordFailure(config: ProjectConfig, message: string): void {
     pending.delete(config.id);

@@ -171,6 +171,7 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
     maxOpenProjects: options.maxOpenProjects ?? undefined,
+    onGeneratedKeys: printGeneratedKeys,
     metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
   });
   try {

@@ -20,7 +20,7 @@ import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb } from "../db/open.ts";
-import { checkProjectDb, loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
+import { checkProjectDb, loadProjectRuntime, planProjectDb, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, pruneSessionsInBatches, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
@@ -78,6 +78,8 @@ interface Slot {
   config: ProjectConfig;
   /** Opened and checked once by this process (schema applied, keys reconciled). */
   checked: boolean;
+  /** Its schema was planned at boot (read-only) and found in sync, or it was checked. */
+  planned: boolean;
   open: ProjectRuntime | null;
   housekeeping: HousekeepingState;
   addedMs: number;
@@ -307,6 +309,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       slots.set(config.id, {
         config,
         checked: false,
+        planned: false,
         open: null,
         // Open projects get their first housekeeping shortly after opening, closed ones a day after boot.
         housekeeping: { lastRunMs: -Infinity },
@@ -319,8 +322,16 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     check(id, onGeneratedKeys) {
       const slot = slots.get(id);
       if (!slot || slot.checked) return;
+      if (slot.planned) return;
       let checked;
       try {
+        const planned = planProjectDb(slot.config, deps);
+        slot.planned = true;
+        if (planned.inSync) {
+          // Nothing to apply: the full load (integrity check, keys, secrets) waits for the first request.
+          scheduleMail(id, planned.nextMailAt);
+          return;
+        }
         checked = checkProjectDb(slot.config, deps);
       } catch (e) {
         slots.delete(id);

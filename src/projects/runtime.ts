@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { parse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
+import { existsSync, statSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
 import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
@@ -14,7 +15,7 @@ import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
-import { applySchema, buildDrizzleTables } from "../schema/index.ts";
+import { applySchema, buildDrizzleTables, planSchema } from "../schema/index.ts";
 import { destructivePlanId } from "../schema/destructive-plan-id.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
 
@@ -110,6 +111,27 @@ export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { gener
     const { generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
     const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
     return { generatedKeys, nextMailAt: row.at };
+  } finally {
+    closeProjectDb(db);
+  }
+}
+
+/**
+ * The cheap boot-time look at a project database: opened read-only (no integrity scan, no write,
+ * no WAL checkpoint), its marker checked and its schema planned. `inSync` when the plan has no
+ * change: the project then stays closed and is fully loaded (integrity check, keys, secrets) on
+ * its first request. Otherwise (a new database, a schema change, a refused plan) the caller does
+ * the full `checkProjectDb`, which applies the plan or fails.
+ */
+export function planProjectDb(config: ProjectConfig, deps: ServerDeps): { inSync: boolean; nextMailAt: number | null } {
+  const path = join(deps.dataDir, `${config.id}.db`);
+  if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString(), alreadyChecked: true });
+  try {
+    const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
+    if (plan.changes.length > 0) return { inSync: false, nextMailAt: null };
+    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
+    return { inSync: true, nextMailAt: row.at };
   } finally {
     closeProjectDb(db);
   }
