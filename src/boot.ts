@@ -7,7 +7,7 @@ import { NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from "./http
 import { createDummyHashCache, createHashLimiter } from "./crypto/hash-service.ts";
 import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
-import { createProjectHashes, hasherConfigKey, type ServerDeps } from "./projects/runtime.ts";
+import { createProjectHashes, hasherConfigKey, readPlanCache, writePlanCache, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
 import type { SenderOptions } from "./mail/sender.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
@@ -147,11 +147,16 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     projects.add(config, { check: false });
     pending.set(config.id, config);
   }
+  const plans = readPlanCache(opts.dataDir);
+  const savePlans = (): void => {
+    for (const id of [...plans.keys()]) if (!projects.has(id)) plans.delete(id);
+    writePlanCache(opts.dataDir, plans, opts.log);
+  };
   const checkOne = (id: string): void => {
     pending.delete(id);
     const config = projects.configOf(id);
     try {
-      projects.check(id);
+      projects.check(id, undefined, plans);
     } catch (e) {
       if (config) recordFailure(config, e instanceof Error ? e.message : String(e));
     }
@@ -159,6 +164,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   if (!opts.deferLoading) {
     for (const config of opts.configs) checkOne(config.id);
     checkedAll = true;
+    savePlans();
   }
 
   /** One dummy hash per distinct hasher configuration (SPEC 9.4), not one per project. */
@@ -237,6 +243,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
           }
         }
         checkedAll = true;
+        savePlans();
         await prepareDummies();
       })();
       return initialLoad;

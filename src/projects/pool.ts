@@ -20,7 +20,7 @@ import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb } from "../db/open.ts";
-import { checkProjectDb, loadProjectRuntime, planProjectDb, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
+import { checkProjectDb, loadProjectRuntime, planProjectDb, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, pruneSessionsInBatches, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
@@ -123,7 +123,7 @@ export interface ProjectPool {
    * Opens an added project once, unless that already happened, to apply its schema plan and
    * reconcile its keys, then closes it. A failure removes the project and throws.
    */
-  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void): void;
+  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void, plans?: PlanCache): void;
   /** Replaces the configuration of a project (reload): open ones are rebuilt on their connection. */
   replace(config: ProjectConfig): { generatedKeys: { admin?: string; public?: string } };
   /** Removes a project (reload): it answers 404 at once; an open database closes after its requests. */
@@ -319,13 +319,13 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       });
       if (check) pool.check(config.id, onGeneratedKeys);
     },
-    check(id, onGeneratedKeys) {
+    check(id, onGeneratedKeys, plans) {
       const slot = slots.get(id);
       if (!slot || slot.checked) return;
       if (slot.planned) return;
       let checked;
       try {
-        const planned = planProjectDb(slot.config, deps);
+        const planned = planProjectDb(slot.config, deps, plans);
         slot.planned = true;
         if (planned.inSync) {
           // Nothing to apply: the full load (integrity check, keys, secrets) waits for the first request.

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { parse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
 import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
@@ -123,17 +123,68 @@ export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { gener
  * its first request. Otherwise (a new database, a schema change, a refused plan) the caller does
  * the full `checkProjectDb`, which applies the plan or fails.
  */
-export function planProjectDb(config: ProjectConfig, deps: ServerDeps): { inSync: boolean; nextMailAt: number | null } {
+export function planProjectDb(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  cache?: PlanCache,
+): { inSync: boolean; nextMailAt: number | null } {
   const path = join(deps.dataDir, `${config.id}.db`);
   if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  const key = cache ? planCacheKey(path, config) : "";
+  const known = cache?.get(config.id);
+  if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
   const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString(), alreadyChecked: true });
   try {
     const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
     if (plan.changes.length > 0) return { inSync: false, nextMailAt: null };
     const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
+    cache?.set(config.id, { key, nextMailAt: row.at });
     return { inSync: true, nextMailAt: row.at };
   } finally {
     closeProjectDb(db);
+  }
+}
+
+/**
+ * Boot plans remembered across restarts (`{data}/.latchkey-plans.json`): a project whose database
+ * files were not touched since the last boot found them in sync (same device, inode, size and
+ * modification time of the database and its WAL), and whose tables are declared the same, is not
+ * opened again to be planned. Any write changes the modification time, so only idle projects
+ * skip the look; their first request still does the full load (integrity check included).
+ */
+export type PlanCache = Map<string, { key: string; nextMailAt: number | null }>;
+
+const PLAN_CACHE_FILE = ".latchkey-plans.json";
+
+function planCacheKey(path: string, config: ProjectConfig): string {
+  const file = (p: string): string => {
+    try {
+      const st = statSync(p);
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return "-";
+    }
+  };
+  const declared = Bun.hash(JSON.stringify([config.tables, config.confirmDestructive])).toString(36);
+  return `${file(path)}|${file(`${path}-wal`)}|${declared}`;
+}
+
+export function readPlanCache(dataDir: string): PlanCache {
+  try {
+    const raw = JSON.parse(readFileSync(join(dataDir, PLAN_CACHE_FILE), "utf8")) as Record<string, { key: string; nextMailAt: number | null }>;
+    return new Map(Object.entries(raw).filter(([, v]) => typeof v?.key === "string"));
+  } catch {
+    return new Map(); // none yet, or unreadable: every project is planned
+  }
+}
+
+export function writePlanCache(dataDir: string, cache: PlanCache, log: Logger): void {
+  const path = join(dataDir, PLAN_CACHE_FILE);
+  try {
+    writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries(cache)), { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  } catch (e) {
+    log.warn("cannot write the boot plan cache; the next boot plans every project", { error: e instanceof Error ? e.message : String(e) });
   }
 }
 
