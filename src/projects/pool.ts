@@ -20,7 +20,7 @@ import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb } from "../db/open.ts";
-import { checkProjectDb, loadProjectRuntime, planProjectDb, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
+import { checkProjectDb, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, pruneSessionsInBatches, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
@@ -342,6 +342,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         else opts.onGeneratedKeys(id, checked.generatedKeys);
       }
       slot.checked = true;
+      if (plans) rememberPlan(plans, slot.config, deps, checked.nextMailAt);
       scheduleMail(id, checked.nextMailAt);
     },
     replace(config) {

@@ -169,6 +169,11 @@ function planCacheKey(path: string, config: ProjectConfig): string {
   return `${file(path)}|${file(`${path}-wal`)}|${declared}`;
 }
 
+/** Remembers a project just checked (and closed) as in sync, for the next boot. */
+export function rememberPlan(cache: PlanCache, config: ProjectConfig, deps: ServerDeps, nextMailAt: number | null): void {
+  cache.set(config.id, { key: planCacheKey(join(deps.dataDir, `${config.id}.db`), config), nextMailAt });
+}
+
 export function readPlanCache(dataDir: string): PlanCache {
   try {
     const raw = JSON.parse(readFileSync(join(dataDir, PLAN_CACHE_FILE), "utf8")) as Record<string, { key: string; nextMailAt: number | null }>;
