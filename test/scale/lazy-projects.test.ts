@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
@@ -213,4 +213,41 @@ describe("serve --max-open-projects 2 with 5 projects", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe("the boot plan cache", () => {
+  it("skips only untouched databases: a replaced file is planned again and refused at boot", async () => {
+    inst = await createTestInstance([authSpec({ id: "demo" })]);
+    const t = inst;
+    await signUp(t, "dora@example.com");
+    await t.restart();
+    expect(existsSync(join(t.dataDir, ".latchkey-plans.json"))).toBe(true);
+    expect(t.booted.failures).toEqual([]);
+    expect((await t.req("POST", "/p/demo/auth/login", { body: { email: "dora@example.com", password: PASSWORD } })).status).toBe(200);
+    await t.booted.close();
+
+    // A foreign database in its place: a different file, so the remembered plan does not apply.
+    const path = join(t.dataDir, "demo.db");
+    rmSync(path);
+    rmSync(`${path}-wal`, { force: true });
+    rmSync(`${path}-shm`, { force: true });
+    const foreign = new Database(path);
+    foreign.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)");
+    foreign.close();
+    await t.restart();
+    expect(t.booted.failures.map((f) => f.id)).toEqual(["demo"]);
+    expect(t.booted.failures[0].message).toMatch(/not a Latchkey database/);
+    expect((await t.req("GET", "/readyz")).status).toBe(503);
+  });
+
+  it("plans again a project whose declared tables changed, and applies the change", async () => {
+    inst = await createTestInstance([authSpec({ id: "demo" })]);
+    const t = inst;
+    await t.restart(); // the plan of "demo" is now remembered
+    await t.restart([authSpec({ id: "demo", columns: { display_name: "string max_length 80", plan: "string" } })]);
+    expect(t.booted.failures).toEqual([]);
+    const s = await t.req("POST", "/p/demo/auth/signup", { body: { email: "eve@example.com", password: PASSWORD, plan: "pro" } });
+    expect(s.status).toBe(201);
+    expect(s.body.data.user.plan).toBe("pro");
+  });
 });
