@@ -65,7 +65,14 @@ export function closeProjectDb(db: Database): void {
     }
   }
   prepared.delete(db);
-  db.close();
+  try {
+    db.close(true); // throws while a statement prepared elsewhere (inside bun:sqlite) is still alive
+  } catch {
+    // Rare: let the collector finalize what is left, then close (SQLite finishes the close as soon
+    // as the last statement is finalized).
+    Bun.gc(true);
+    db.close(false);
+  }
 }
 
 export function openProjectDb(path: string, opts: OpenOptions): Database {

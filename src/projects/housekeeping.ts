@@ -12,6 +12,13 @@ const FIRST_RUN_AFTER_MS = 5_000;
  * every other write) running between them, never one long one.
  */
 export const HOUSEKEEPING_BATCH_ROWS = 1_000;
+/**
+ * Time one housekeeping transaction may take; a slower one halves the next window (down to 16
+ * rows), a quick one doubles it (up to the batch size). Between two transactions the clean-up
+ * pauses as long as the last one took, so it never has more than half of the event loop.
+ */
+export const HOUSEKEEPING_TXN_BUDGET_MS = 8;
+const MIN_WINDOW_ROWS = 16;
 
 export interface HousekeepingBatch {
   readonly table: "_refresh_tokens" | "_sessions";
@@ -28,7 +35,7 @@ export interface PruneOptions {
   readonly shouldStop?: () => boolean;
 }
 
-const yieldToRequests = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
@@ -57,19 +64,34 @@ export async function pruneSessionsInBatches(
     const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${deleteSql})`);
     let after = "";
     let total = 0;
+    let window = Math.min(batch, 128);
     for (;;) {
       if (stop()) return total;
-      const step = db.transaction(() => {
-        const w = windowEnd.get(after, batch) as { last: string | null; n: number };
-        if (w.last === null) return null;
-        const deleted = del.run(after, w.last, ...params).changes;
-        return { last: w.last, examined: w.n, deleted };
-      }).immediate();
+      const started = performance.now();
+      // Deleting rows that can no longer authenticate anyone needs no fsync of its own: if power
+      // fails they are deleted again next time. The connection is back to synchronous=FULL before
+      // anything else can run on it (bun:sqlite is synchronous), and the next FULL commit's fsync
+      // makes these frames durable with its own.
+      db.exec("PRAGMA synchronous=NORMAL");
+      let step: { last: string; examined: number; deleted: number } | null;
+      try {
+        step = db.transaction(() => {
+          const w = windowEnd.get(after, window) as { last: string | null; n: number };
+          if (w.last === null) return null;
+          const deleted = del.run(after, w.last, ...params).changes;
+          return { last: w.last, examined: w.n, deleted };
+        }).immediate();
+      } finally {
+        db.exec("PRAGMA synchronous=FULL");
+      }
       if (step === null) return total;
       total += step.deleted;
       opts.onBatch?.({ table, examined: step.examined, deleted: step.deleted });
       after = step.last;
-      await yieldToRequests();
+      const took = performance.now() - started;
+      if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
+      else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
+      await pause(Math.max(1, Math.ceil(took)));
     }
   };
 

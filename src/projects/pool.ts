@@ -78,7 +78,10 @@ interface Slot {
   config: ProjectConfig;
   /** Opened and checked once by this process (schema applied, keys reconciled). */
   checked: boolean;
-  /** Its schema was planned at boot (read-only) and found in sync, or it was checked. */
+  /**
+   * Its schema was planned at boot (read-only, integrity checked, or untouched since a boot that
+   * checked it) and found in sync: its first open skips the integrity check.
+   */
   planned: boolean;
   open: ProjectRuntime | null;
   housekeeping: HousekeepingState;
@@ -174,7 +177,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
   const openSlot = (id: string, slot: Slot): ProjectRuntime => {
     let runtime: ProjectRuntime;
     try {
-      const loaded = loadProjectRuntime(slot.config, deps, { alreadyChecked: slot.checked });
+      const loaded = loadProjectRuntime(slot.config, deps, { alreadyChecked: slot.checked || slot.planned });
       runtime = loaded.runtime;
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) opts.onGeneratedKeys(id, loaded.generatedKeys);
     } catch (e) {

@@ -117,10 +117,9 @@ export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { gener
 }
 
 /**
- * The cheap boot-time look at a project database: opened read-only (no integrity scan, no write,
- * no WAL checkpoint), its marker checked and its schema planned. `inSync` when the plan has no
- * change: the project then stays closed and is fully loaded (integrity check, keys, secrets) on
- * its first request. Otherwise (a new database, a schema change, a refused plan) the caller does
+ * The boot-time look at a project database: opened read-only (no write, no WAL checkpoint), its
+ * integrity checked, its marker checked and its schema planned. `inSync` when the plan has no
+ * change: the project then stays closed and is fully loaded (keys, secrets) on its first request. Otherwise (a new database, a schema change, a refused plan) the caller does
  * the full `checkProjectDb`, which applies the plan or fails.
  */
 export function planProjectDb(
@@ -133,7 +132,9 @@ export function planProjectDb(
   const key = cache ? planCacheKey(path, config) : "";
   const known = cache?.get(config.id);
   if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
-  const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString(), alreadyChecked: true });
+  // The integrity check (a read of the whole file) runs here, at boot, for files that changed
+  // since the boot that last checked them; an untouched file was checked then.
+  const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString() });
   try {
     const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
     if (plan.changes.length > 0) return { inSync: false, nextMailAt: null };

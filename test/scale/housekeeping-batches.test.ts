@@ -60,6 +60,8 @@ describe("housekeeping in batches", () => {
     await writer;
 
     expect(removed).toEqual({ sessions: 3_000, refreshTokens: 3_000 });
+    // The clean-up's own transactions skip the fsync; the connection is back to FULL (SPEC §4).
+    expect((p.db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
     expect(count(t, "_refresh_tokens")).toBe(2_000 + 1 + signupsDuring.length);
     // Every transaction looked at 500 rows at most and deleted no more than it looked at.
     expect(batches.length).toBeGreaterThanOrEqual(Math.ceil(5_000 / 500) * 2);
