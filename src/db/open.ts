@@ -41,14 +41,26 @@ const prepared = new WeakMap<Database, Set<WeakRef<{ finalize(): void }>>>();
 function trackStatements(db: Database): void {
   const refs = new Set<WeakRef<{ finalize(): void }>>();
   prepared.set(db, refs);
-  const prepare = db.prepare.bind(db);
-  db.prepare = ((...args: Parameters<Database["prepare"]>) => {
-    const stmt = prepare(...args);
+  const remember = <T extends { finalize(): void }>(stmt: T): T => {
     refs.add(new WeakRef(stmt));
     // Drizzle prepares a statement per query: forget the ones already collected now and then.
     if (refs.size > 2_000) for (const r of refs) if (r.deref() === undefined) refs.delete(r);
     return stmt;
-  }) as Database["prepare"];
+  };
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((...args: Parameters<Database["prepare"]>) => remember(prepare(...args))) as Database["prepare"];
+  // `query` keeps a small cache of its own and drops the oldest statements from it without
+  // finalizing them (the collector does, some day): they are tracked too.
+  const query = db.query.bind(db);
+  const seen = new WeakSet<object>();
+  db.query = ((...args: Parameters<Database["query"]>) => {
+    const stmt = query(...args);
+    if (!seen.has(stmt)) {
+      seen.add(stmt);
+      remember(stmt);
+    }
+    return stmt;
+  }) as Database["query"];
 }
 
 /**

@@ -223,7 +223,12 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       } catch {
         // a database that cannot be read now: the next open looks at the outbox anyway
       }
-      closeProjectDb(runtime.db);
+      try {
+        closeProjectDb(runtime.db);
+      } catch (e) {
+        log.error("closing a project database failed", { project: id, error: messageOf(e) });
+        return;
+      }
       if (why === "removed") log.info(REMOVED_CLOSED_MSG, { project: id });
       else log.debug("project database closed", { project: id, reason: why });
     })();
