@@ -20,6 +20,7 @@ import {
   LATCHKEY,
   LATCHKEY_BIN,
   LATCHKEY_ENTRY,
+  LATCHKEY_VARIANTS,
   REFERENCES,
   ROOT,
   type MeasureName,
@@ -44,7 +45,7 @@ function num(name: string, dflt: number): number {
   }
   return n;
 }
-const ALL_MEASURES: MeasureName[] = ["me", "refresh", "login", "signup", "burst", "cold", "idle"];
+const ALL_MEASURES: MeasureName[] = ["me", "forward", "refresh", "login", "signup", "burst", "cold", "idle"];
 
 const cfg = {
   quick: QUICK,
@@ -60,6 +61,7 @@ const cfg = {
   timeout: num("BENCH_TIMEOUT", 10),
   conn: {
     me: num("BENCH_CONN_ME", 32),
+    forward: num("BENCH_CONN_FORWARD", num("BENCH_CONN_ME", 32)),
     refresh: num("BENCH_CONN_REFRESH", 32),
     login: num("BENCH_CONN_LOGIN", 16),
     signup: num("BENCH_CONN_SIGNUP", 8),
@@ -73,6 +75,10 @@ const cfg = {
   keepData: truthy(env.BENCH_KEEP_DATA),
   strict: truthy(env.BENCH_STRICT),
   password: "bench-Password-42!",
+  /** /auth/me and /auth/forward of one server alternate in this many slices of BENCH_DURATION / slices seconds each. */
+  pairSlices: Math.max(1, Math.floor(num("BENCH_PAIR_SLICES", 4))),
+  /** Where the markdown report goes: a partial run (BENCH_ONLY / BENCH_MEASURES) can leave RESULTS.md alone. */
+  report: env.BENCH_REPORT ? join(ROOT, env.BENCH_REPORT) : join(BENCH_DIR, "RESULTS.md"),
 };
 for (const m of cfg.measures) {
   if (!ALL_MEASURES.includes(m)) {
@@ -335,6 +341,8 @@ type Sample = {
   max_ms: number;
   duration_s: number;
   peak_rss_mib: number;
+  /** Server CPU time per answer, µs (load measures only). */
+  cpu_us_per_req?: number;
   lost: number;
   starved: number;
   raw: WrkRaw;
@@ -441,6 +449,11 @@ async function measureOnce(st: State, m: MeasureName, round: number, duration: n
       counted = cfg.countAll;
       job = { base: r.base, path: t.paths.me, connections: cfg.conn.me, duration, args: { mode: "get", file: st.files.tokens, count: counted ? 1 : 0 } };
       break;
+    case "forward":
+      // Same load as "me" (same tokens, same connections): only the route differs.
+      counted = cfg.countAll;
+      job = { base: r.base, path: t.paths.forward!, connections: cfg.conn.forward, duration, args: { mode: "get", file: st.files.tokens, count: counted ? 1 : 0 } };
+      break;
     case "refresh": {
       if (t.refreshMode === "chain") {
         // every request must present a never-used refresh token: seed a queue from fresh signups,
@@ -474,9 +487,15 @@ async function measureOnce(st: State, m: MeasureName, round: number, duration: n
   }
   await waitQuiet(r.pid);
   const watch = new RssWatch(r.pid);
+  const ticks0 = cpuTicks(r.pid);
   const { raw, command } = await runWrk(job);
+  const ticks1 = cpuTicks(r.pid);
   const peak = watch.stop();
-  return toSample(raw, command, peak, counted);
+  const sample = toSample(raw, command, peak, counted);
+  // The server's own CPU time per answer (utime + stime at 100 Hz): unlike req/s, it hardly moves
+  // when other work on the machine takes the CPU away.
+  sample.cpu_us_per_req = raw.requests > 0 ? ((ticks1 - ticks0) / 100) * 1e6 / raw.requests : NaN;
+  return sample;
 }
 
 type BurstResult = {
@@ -720,7 +739,8 @@ const selected = (t: Target) => !cfg.only || cfg.only.includes(t.key);
 
 async function main() {
   log(`Latchkey benchmark harness — ${QUICK ? "QUICK mode, " : ""}${cfg.runs} run(s) × ${cfg.duration} s per measure`);
-  if (!existsSync(join(BENCH_DIR, "node_modules", "better-auth"))) {
+  const needsBetterAuth = REFERENCES.some((t) => t.key.startsWith("better-auth") && selected(t));
+  if (needsBetterAuth && !existsSync(join(BENCH_DIR, "node_modules", "better-auth"))) {
     console.error("bench/node_modules is missing: run `npm --prefix bench ci` first (npm run bench does it).");
     process.exit(2);
   }
@@ -731,12 +751,13 @@ async function main() {
   writeFileSync(WRK_PACED, readFileSync(WRK_SCRIPT, "utf8") + `\nfunction delay() return ${cfg.healthzEveryMs} end\n`);
 
   // ---- Latchkey
-  const lk = selected(LATCHKEY) ? buildLatchkey() : { ok: false, note: "not selected (BENCH_ONLY)" };
+  const anyLatchkey = [LATCHKEY, ...LATCHKEY_VARIANTS].some(selected);
+  const lk = anyLatchkey ? buildLatchkey() : { ok: false, note: "not selected (BENCH_ONLY)" };
   log(lk.ok ? `latchkey: ${lk.note}` : `latchkey: SKIPPED — ${lk.note}`);
 
-  const targets = [...(lk.ok ? [LATCHKEY] : []), ...REFERENCES].filter(selected);
+  const targets = [...(lk.ok ? [LATCHKEY, ...LATCHKEY_VARIANTS] : []), ...REFERENCES].filter(selected);
   for (const t of targets) t.prepare?.(WORK);
-  const loadMeasures: MeasureName[] = (["me", "refresh", "login", "signup"] as MeasureName[]).filter(want);
+  const loadMeasures: MeasureName[] = (["me", "forward", "refresh", "login", "signup"] as MeasureName[]).filter(want);
   const takesLoad = (t: Target) => t.measures.some((m) => loadMeasures.includes(m) || (m === "burst" && want("burst")));
 
   // ---- start and seed every server that takes load
@@ -766,23 +787,38 @@ async function main() {
     // bearer tokens for the read loads: the signup tokens in round 1, fresh logins after that
     for (const st of round > 1 ? states.values() : []) {
       const t = st.running.target;
-      if ((want("me") && t.measures.includes("me")) || (want("refresh") && t.measures.includes("refresh") && t.refreshMode === "bearer-get")) {
+      if (((want("me") || want("forward")) && (t.measures.includes("me") || t.measures.includes("forward"))) || (want("refresh") && t.measures.includes("refresh") && t.refreshMode === "bearer-get")) {
         await refreshReadTokens(st);
       }
     }
     for (const m of loadMeasures) {
+      // /auth/forward is compared with /auth/me of the same server: both are measured together, below.
+      if (m === "forward" && want("me")) continue;
       const order = [...states.values()].filter((s) => s.running.target.measures.includes(m));
       const rot = order.length ? (round - 1) % order.length : 0;
       for (const st of [...order.slice(rot), ...order.slice(0, rot)]) {
         const t = st.running.target;
-        try {
-          if (round === 1 && cfg.warmup > 0) await measureOnce(st, m, round, cfg.warmup, "w");
-          const s = await measureOnce(st, m, round, cfg.duration, "m");
-          (results.samples[t.key]![m] ??= []).push(s);
+        const record = (mm: MeasureName, s: Sample): void => {
+          (results.samples[t.key]![mm] ??= []).push(s);
           log(
-            `  ${m.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB` +
+            `  ${mm.padEnd(7)} ${t.key.padEnd(22)} ${fmtInt(s.rps).padStart(8)} req/s  p50 ${fmtMs(s.p50_ms)}  p99 ${fmtMs(s.p99_ms)}  non-2xx ${s.non2xx}  sock-err ${s.socket_errors}  peak RSS ${s.peak_rss_mib.toFixed(0)} MiB  cpu ${(s.cpu_us_per_req ?? NaN).toFixed(1)} µs/answer` +
               (s.lost || s.starved ? `  (refresh chain: lost ${s.lost}, starved ${s.starved})` : ""),
           );
+        };
+        try {
+          if (m === "me" && want("forward") && t.measures.includes("forward")) {
+            // A ratio of two loads on one server is only as good as the time between them: on a
+            // busy machine, alternate /auth/me and /auth/forward in short slices (me, forward,
+            // forward, me, ...) and keep every slice as a run.
+            if (round === 1 && cfg.warmup > 0) for (const mm of ["me", "forward"] as const) await measureOnce(st, mm, round, cfg.warmup, "w");
+            const slice = Math.max(1, Math.round(cfg.duration / cfg.pairSlices));
+            for (let k = 0; k < cfg.pairSlices; k++) {
+              for (const mm of (k % 2 === 0 ? ["me", "forward"] : ["forward", "me"]) as MeasureName[]) record(mm, await measureOnce(st, mm, round, slice, "m"));
+            }
+            continue;
+          }
+          if (round === 1 && cfg.warmup > 0) await measureOnce(st, m, round, cfg.warmup, "w");
+          record(m, await measureOnce(st, m, round, cfg.duration, "m"));
         } catch (e) {
           results.failures.push(`${t.key} ${m} round ${round}: ${(e as Error).message}`);
           console.error(`  ${m} ${t.key}: FAILED ${(e as Error).message}`);
@@ -854,7 +890,7 @@ async function main() {
   // ---- report
   const verdicts = evaluate(lk);
   const md = renderMarkdown(mach, lk, verdicts);
-  writeFileSync(join(BENCH_DIR, "RESULTS.md"), md);
+  writeFileSync(cfg.report, md);
   const rawPath = join(OUT, `results-${STAMP}.json`);
   const raw = JSON.stringify({ command: exactCommand(), config: cfg, machine: mach, latchkey: lk, results, verdicts }, null, 2);
   writeFileSync(rawPath, raw + "\n");
@@ -865,7 +901,7 @@ async function main() {
   log("");
   log(renderTargetsTable(verdicts));
   log("");
-  log(`wrote ${relative(ROOT, join(BENCH_DIR, "RESULTS.md"))} and ${relative(ROOT, rawPath)} (server logs in ${relative(ROOT, LOGS)})`);
+  log(`wrote ${relative(ROOT, cfg.report)} and ${relative(ROOT, rawPath)} (server logs in ${relative(ROOT, LOGS)})`);
   if (results.failures.length) log(`${results.failures.length} failure(s):\n  ${results.failures.join("\n  ")}`);
   const failed = verdicts.some((v) => v.result !== "PASS" && v.result !== "reported");
   for (const c of children) await stopProc(c);
@@ -925,6 +961,43 @@ function evaluate(lk: { ok: boolean; note: string }): Verdict[] {
   ratioRow("POST /auth/refresh req/s", "refresh", "better-auth-refresh", "better-auth get-session with session refresh (updateAge=0)", 2, "≥ 2 × better-auth's closest write path");
   ratioRow(`POST /auth/login req/s at ${cfg.conn.login} connections`, "login", "bare", "bare POST /login", 0.9, "≥ 0.9 × bare");
   ratioRow(`POST /auth/signup req/s at ${cfg.conn.signup} connections`, "signup", "bare", "bare POST /signup", 0.9, "≥ 0.9 × bare");
+
+  // SPEC 13: /auth/forward on the same server and tokens as /auth/me; EdDSA / ES256 next to HS256.
+  const pairRow = (measure: string, a: { key: string; m: MeasureName }, b: { key: string; m: MeasureName; label: string }, factor: number | null, target: string) => {
+    const x = med(a.key, a.m);
+    const y = med(b.key, b.m);
+    if (!Number.isFinite(x) && !Number.isFinite(y)) return;
+    const ratio = x / y;
+    v.push({
+      measure,
+      latchkey: Number.isFinite(x) ? `${fmtInt(x)} req/s` : "—",
+      reference: `${b.label}: ${Number.isFinite(y) ? `${fmtInt(y)} req/s` : "—"}`,
+      ratio: fmtRatio(ratio),
+      target,
+      result: !Number.isFinite(x) ? NM : !Number.isFinite(y) ? "reference not measured" : factor === null ? "reported" : ratio >= factor ? "PASS" : "FAIL",
+    });
+  };
+  for (const [key, alg] of [["latchkey", "HS256"], ["latchkey-eddsa", "EdDSA"], ["latchkey-es256", "ES256"]] as const) {
+    pairRow(`GET /auth/forward req/s (${alg})`, { key, m: "forward" }, { key, m: "me", label: `GET /auth/me (${alg}, same server)` }, 0.9, "≥ 0.9 × /auth/me");
+    // The same comparison in server CPU per answer (ratio = me / forward, so ≥ 0.9 means "as cheap").
+    const meCpu = med(key, "me", cpuOf);
+    const fwCpu = med(key, "forward", cpuOf);
+    if (Number.isFinite(meCpu) || Number.isFinite(fwCpu)) {
+      const ratio = meCpu / fwCpu;
+      v.push({
+        measure: `GET /auth/forward server CPU per answer (${alg})`,
+        latchkey: Number.isFinite(fwCpu) ? `${fwCpu.toFixed(1)} µs` : "—",
+        reference: `GET /auth/me (${alg}, same server): ${Number.isFinite(meCpu) ? `${meCpu.toFixed(1)} µs` : "—"}`,
+        ratio: fmtRatio(ratio),
+        target: "me / forward ≥ 0.9",
+        result: !Number.isFinite(ratio) ? NM : ratio >= 0.9 ? "PASS" : "FAIL",
+      });
+    }
+  }
+  for (const [key, alg] of [["latchkey-eddsa", "EdDSA"], ["latchkey-es256", "ES256"]] as const) {
+    pairRow(`GET /auth/me req/s (${alg})`, { key, m: "me" }, { key: "latchkey", m: "me", label: "GET /auth/me (HS256)" }, null, "report");
+    pairRow(`POST /auth/login req/s at ${cfg.conn.login} connections (${alg})`, { key, m: "login" }, { key: "latchkey", m: "login", label: "POST /auth/login (HS256)" }, null, "report");
+  }
 
   // burst
   {
@@ -993,8 +1066,11 @@ function renderTargetsTable(v: Verdict[]): string {
   return ["| measure | Latchkey | reference | ratio | target | result |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
+const cpuOf = (s: Sample) => s.cpu_us_per_req ?? NaN;
+
 const MEASURE_TEXT: Record<string, string> = {
   me: "read: token check + user read (Latchkey /auth/me, bare /me, better-auth get-session)",
+  forward: "forward auth: token check + identity headers (Latchkey /auth/forward, same tokens and connections as /auth/me)",
   refresh: "refresh (Latchkey/bare: rotation chain; better-auth: get-session with session refresh)",
   login: "login (hash-bound)",
   signup: "signup (hash-bound)",
@@ -1030,7 +1106,7 @@ function renderMarkdown(mach: ReturnType<typeof machine> & { wrk: string }, lk: 
   L.push(`| date | ${mach.date} |`, "");
   L.push(
     `Settings: ${cfg.runs} run(s) × ${cfg.duration} s per measure and server (median reported), ${cfg.warmup} s warm-up before the first run; ` +
-      `connections: me ${cfg.conn.me}, refresh ${cfg.conn.refresh}, login ${cfg.conn.login}, signup ${cfg.conn.signup}, burst ${cfg.conn.burst} for ${cfg.burstDuration} s; ` +
+      `connections: me ${cfg.conn.me}, forward ${cfg.conn.forward}, refresh ${cfg.conn.refresh}, login ${cfg.conn.login}, signup ${cfg.conn.signup}, burst ${cfg.conn.burst} for ${cfg.burstDuration} s; ` +
       `wrk -t${cfg.threads}, request timeout ${cfg.timeout} s (30 s in the burst); ${cfg.users} seeded users per server; cold starts ×${cfg.coldRuns}.`,
     "",
   );
@@ -1042,17 +1118,17 @@ function renderMarkdown(mach: ReturnType<typeof machine> & { wrk: string }, lk: 
 
   L.push("## All load measurements", "");
   L.push("req/s counts 2xx answers only. p50/p99 are medians over the runs; non-2xx and socket errors are summed over the runs; peak RSS is the highest of the runs (VmHWM reset before each run, plus a 50 ms VmRSS poll).", "");
-  L.push("| server | measure | req/s (median) | runs | p50 | p99 | non-2xx | socket errors | peak RSS |", "|---|---|---|---|---|---|---|---|---|");
+  L.push("| server | measure | req/s (median) | runs | p50 | p99 | non-2xx | socket errors | peak RSS | server CPU / answer |", "|---|---|---|---|---|---|---|---|---|---|");
   for (const [key, byM] of Object.entries(results.samples)) {
-    for (const m of ["me", "refresh", "login", "signup"] as MeasureName[]) {
+    for (const m of ["me", "forward", "refresh", "login", "signup"] as MeasureName[]) {
       const xs = byM[m];
       if (!xs || !xs.length) continue;
-      const t = [LATCHKEY, BARE, BETTER_AUTH, BETTER_AUTH_ARGON, BETTER_AUTH_REFRESH].find((x) => x.key === key)!;
-      const path = m === "refresh" ? t.paths.refresh : t.paths[m as "me" | "login" | "signup"];
+      const t = [LATCHKEY, ...LATCHKEY_VARIANTS, BARE, BETTER_AUTH, BETTER_AUTH_ARGON, BETTER_AUTH_REFRESH].find((x) => x.key === key)!;
+      const path = m === "refresh" ? t.paths.refresh : m === "forward" ? t.paths.forward : t.paths[m as "me" | "login" | "signup"];
       L.push(
         `| ${key} | ${MEASURE_TEXT[m]!.split(" (")[0]} \`${path}\` @${(cfg.conn as Record<string, number>)[m]} | ${fmtInt(median(xs.map((s) => s.rps)))} | ${xs.map((s) => fmtInt(s.rps)).join(" / ")} | ` +
           `${fmtMs(median(xs.map((s) => s.p50_ms)))} | ${fmtMs(median(xs.map((s) => s.p99_ms)))} | ${xs.reduce((a, s) => a + s.non2xx, 0)}${xs.some((s) => s.lost) ? ` (chain lost ${xs.reduce((a, s) => a + s.lost, 0)})` : ""} | ` +
-          `${xs.reduce((a, s) => a + s.socket_errors, 0)} | ${Math.max(...xs.map((s) => s.peak_rss_mib)).toFixed(0)} MiB |`,
+          `${xs.reduce((a, s) => a + s.socket_errors, 0)} | ${Math.max(...xs.map((s) => s.peak_rss_mib)).toFixed(0)} MiB | ${Number.isFinite(median(xs.map(cpuOf))) ? `${median(xs.map(cpuOf)).toFixed(1)} µs` : "—"} |`,
       );
     }
   }

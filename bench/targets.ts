@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 export const BENCH_DIR = import.meta.dir;
 export const ROOT = resolve(BENCH_DIR, "..");
 
-export type MeasureName = "me" | "refresh" | "login" | "signup" | "burst" | "cold" | "idle";
+export type MeasureName = "me" | "forward" | "refresh" | "login" | "signup" | "burst" | "cold" | "idle";
 
 /** What one server answers to a signup or login: the bearer token and, where it has one, a refresh token. */
 export type Session = { token: string; refresh?: string };
@@ -25,7 +25,7 @@ export interface Target {
   measures: MeasureName[];
   /** Command to start it listening on 127.0.0.1:port with a fresh data dir. `projects` is only for cold starts. */
   launch(port: number, dataDir: string, opts?: { projectsDir?: string }): Launch;
-  paths: { healthz: string; readyz?: string; me: string; login: string; signup: string; refresh?: string };
+  paths: { healthz: string; readyz?: string; me: string; login: string; signup: string; refresh?: string; forward?: string };
   /** Extra JSON members for a signup body, e.g. better-auth's required `name`. Starts with a comma or is empty. */
   signupExtra: string;
   /** Read the session out of a signup (or login) answer. */
@@ -52,7 +52,8 @@ export const LATCHKEY_BIN = process.env.BENCH_LATCHKEY_BIN ?? join(ROOT, "dist",
 export const LATCHKEY_ENTRY = join(ROOT, "src", "main.ts");
 export const LATCHKEY_PROJECT_ID = "bench";
 
-export function latchkeyProjectYaml(id = LATCHKEY_PROJECT_ID): string {
+/** `algorithm`: the project's `auth.signing.algorithm` (SPEC 13); HS256 is the default and writes nothing. */
+export function latchkeyProjectYaml(id = LATCHKEY_PROJECT_ID, algorithm: "HS256" | "EdDSA" | "ES256" = "HS256"): string {
   return `id: ${id}
 tables:
   users:
@@ -61,48 +62,57 @@ tables:
       display_name: string
 auth:
   rate_limits: { login_failures_per_account: off, login_per_ip: off, signup_per_ip: off }
-`;
+${algorithm === "HS256" ? "" : `  signing: { algorithm: ${algorithm} }\n`}`;
 }
 
-let latchkeyConfigDir = "";
+function latchkeyTarget(key: string, algorithm: "HS256" | "EdDSA" | "ES256", measures: MeasureName[]): Target {
+  let configDir = "";
+  return {
+    key,
+    label: `Latchkey ${algorithm} (${process.env.BENCH_LATCHKEY_BIN ?? "dist/latchkey"})`,
+    measures,
+    prepare(workDir) {
+      configDir = join(workDir, `${key}-config`);
+      mkdirSync(configDir, { recursive: true });
+      writeFileSync(join(configDir, "bench.yaml"), latchkeyProjectYaml(LATCHKEY_PROJECT_ID, algorithm));
+    },
+    writeProjects(dir, n) {
+      mkdirSync(dir, { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const id = `bench-${String(i).padStart(3, "0")}`;
+        writeFileSync(join(dir, `${id}.yaml`), latchkeyProjectYaml(id, algorithm));
+      }
+    },
+    launch(port, dataDir, opts) {
+      const config = opts?.projectsDir ?? configDir;
+      return {
+        cmd: [LATCHKEY_BIN, "serve", "--config", config, "--data", dataDir, "--host", "127.0.0.1", "--port", String(port)],
+        // Latchkey's default log level unless asked: its per-request logging is part of what users run
+        env: (process.env.BENCH_LATCHKEY_LOG_LEVEL ? { LATCHKEY_LOG_LEVEL: process.env.BENCH_LATCHKEY_LOG_LEVEL } : {}) as Record<string, string>,
+      };
+    },
+    paths: {
+      healthz: "/healthz",
+      readyz: "/readyz",
+      me: `/p/${LATCHKEY_PROJECT_ID}/auth/me`,
+      forward: `/p/${LATCHKEY_PROJECT_ID}/auth/forward`,
+      login: `/p/${LATCHKEY_PROJECT_ID}/auth/login`,
+      signup: `/p/${LATCHKEY_PROJECT_ID}/auth/signup`,
+      refresh: `/p/${LATCHKEY_PROJECT_ID}/auth/refresh`,
+    },
+    signupExtra: "",
+    // 201 {data:{token, refresh_token, user}} / 200 {data:{token, refresh_token, user}}
+    session: (_res, body) => ({ token: body?.data?.token, refresh: body?.data?.refresh_token }),
+    refreshMode: "chain",
+  };
+}
 
-export const LATCHKEY: Target = {
-  key: "latchkey",
-  label: `Latchkey (${process.env.BENCH_LATCHKEY_BIN ?? "dist/latchkey"})`,
-  measures: ["me", "refresh", "login", "signup", "burst", "cold", "idle"],
-  prepare(workDir) {
-    latchkeyConfigDir = join(workDir, "latchkey-config");
-    mkdirSync(latchkeyConfigDir, { recursive: true });
-    writeFileSync(join(latchkeyConfigDir, "bench.yaml"), latchkeyProjectYaml());
-  },
-  writeProjects(dir, n) {
-    mkdirSync(dir, { recursive: true });
-    for (let i = 0; i < n; i++) {
-      const id = `bench-${String(i).padStart(3, "0")}`;
-      writeFileSync(join(dir, `${id}.yaml`), latchkeyProjectYaml(id));
-    }
-  },
-  launch(port, dataDir, opts) {
-    const config = opts?.projectsDir ?? latchkeyConfigDir;
-    return {
-      cmd: [LATCHKEY_BIN, "serve", "--config", config, "--data", dataDir, "--host", "127.0.0.1", "--port", String(port)],
-      // Latchkey's default log level unless asked: its per-request logging is part of what users run
-      env: (process.env.BENCH_LATCHKEY_LOG_LEVEL ? { LATCHKEY_LOG_LEVEL: process.env.BENCH_LATCHKEY_LOG_LEVEL } : {}) as Record<string, string>,
-    };
-  },
-  paths: {
-    healthz: "/healthz",
-    readyz: "/readyz",
-    me: `/p/${LATCHKEY_PROJECT_ID}/auth/me`,
-    login: `/p/${LATCHKEY_PROJECT_ID}/auth/login`,
-    signup: `/p/${LATCHKEY_PROJECT_ID}/auth/signup`,
-    refresh: `/p/${LATCHKEY_PROJECT_ID}/auth/refresh`,
-  },
-  signupExtra: "",
-  // 201 {data:{token, refresh_token, user}} / 200 {data:{token, refresh_token, user}}
-  session: (_res, body) => ({ token: body?.data?.token, refresh: body?.data?.refresh_token }),
-  refreshMode: "chain",
-};
+/** The default project (HS256): every measure, /auth/forward next to /auth/me. */
+export const LATCHKEY: Target = latchkeyTarget("latchkey", "HS256", ["me", "forward", "refresh", "login", "signup", "burst", "cold", "idle"]);
+/** The same binary with EdDSA / ES256 signing (SPEC 13): token check and signing cost next to HS256. */
+export const LATCHKEY_EDDSA: Target = latchkeyTarget("latchkey-eddsa", "EdDSA", ["me", "forward", "login"]);
+export const LATCHKEY_ES256: Target = latchkeyTarget("latchkey-es256", "ES256", ["me", "forward", "login"]);
+export const LATCHKEY_VARIANTS: Target[] = [LATCHKEY_EDDSA, LATCHKEY_ES256];
 
 export function latchkeyBuilt(): boolean {
   return existsSync(LATCHKEY_BIN);

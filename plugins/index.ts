@@ -5,6 +5,7 @@ import bcryptHasher from "./hasher-bcrypt/index.ts";
 import scryptHasher from "./hasher-scrypt/index.ts";
 import consoleMailProvider from "./mail-console/index.ts";
 import fileMailProvider from "./mail-file/index.ts";
+import httpMailProvider from "./mail-http/index.ts";
 import smtpMailProvider from "./mail-smtp/index.ts";
 
 export interface PluginRegistry {
@@ -12,7 +13,7 @@ export interface PluginRegistry {
   readonly mailProviders: Readonly<Record<string, MailProviderFactory>>;
 }
 
-/** Keyed by plugin id: hashers `argon2id` (default), `bcrypt`, `scrypt`; mail `console` (default), `file`, `smtp`. */
+/** Keyed by plugin id: hashers `argon2id` (default), `bcrypt`, `scrypt`; mail `console` (default), `file`, `smtp`, `http`. */
 export const BUILTIN_PLUGINS: PluginRegistry = {
   hashers: {
     [argon2idHasher.id]: argon2idHasher,
@@ -23,5 +24,6 @@ export const BUILTIN_PLUGINS: PluginRegistry = {
     [consoleMailProvider.id]: consoleMailProvider,
     [fileMailProvider.id]: fileMailProvider,
     [smtpMailProvider.id]: smtpMailProvider,
+    [httpMailProvider.id]: httpMailProvider,
   },
 };

@@ -1,27 +1,39 @@
 import { Elysia } from "elysia";
 import { ApiError, errorBody } from "./http/errors.ts";
 import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, corsHeaders } from "./http/cors.ts";
-import { MAX_BODY_BYTES } from "./http/body.ts";
+import { MAX_BODY_BYTES, RequestAbortedError } from "./http/body.ts";
 import type { AppContext } from "./http/context.ts";
 import { serverRoutes } from "./modules/server/routes.ts";
 import { metricsRoutes } from "./modules/server/metrics-route.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
+import { adminUsersRoutes } from "./modules/admin-users/routes.ts";
+import { consoleRoutes } from "./modules/console/routes.ts";
 import { authRoutes } from "./modules/auth-routes.ts";
+import { openApiRoutes } from "./modules/openapi/routes.ts";
+import type { RegisteredRoute } from "./modules/openapi/document.ts";
+import { discoveryRoutes } from "./modules/discovery/routes.ts";
+import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/request-path.ts";
+import { challengeFor } from "./http/www-authenticate.ts";
+import { openWaitingForLock, StorageLockedError } from "./http/storage-wait.ts";
+import type { Logger } from "./log.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
-const PROJECT_PATH_RE = /^\/p\/([^/]+)/;
-const ANY_ORIGIN: Record<string, string> = { "access-control-allow-origin": "*" };
+/** Project ids are `^[a-z][a-z0-9-]{1,62}$`: nothing in them ever needs a %-escape. */
+const CANONICAL_PROJECT_SEGMENT_RE = /^[^%]*$/;
+const NO_ORIGIN: readonly string[] = [];
 
 /** Builds the HTTP app: common headers, CORS, body limit, the error envelope, and every module. */
 export function createApp(ctx: AppContext) {
-  // Most deployments keep the default `*`: then no request needs its path parsed for CORS.
-  // Read per request: a reload may add or remove the last project that lists its origins.
-  const corsFor = (request: Request): Record<string, string> => {
-    if (!ctx.corsOriginLists) return ANY_ORIGIN;
-    const url = request.url;
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const m = PROJECT_PATH_RE.exec(url.slice(pathStart));
-    const allowed = (m && ctx.projects.configOf(m[1])?.cors.allowedOrigins) || ["*"];
+  // CORS follows the project in the path. A project segment is refused unless written exactly as
+  // the id (no %-escapes: `/p/%61cc` is not `acc` here), and after routing the id the router
+  // resolved must equal that segment (onTransform below), so the project whose origins are
+  // checked here is always the project that serves the request.
+  const corsFor = (request: Request, projectSegment: string | null): Record<string, string> => {
+    if (projectSegment !== null && !CANONICAL_PROJECT_SEGMENT_RE.test(projectSegment)) {
+      return corsHeaders(request.headers.get("origin"), NO_ORIGIN);
+    }
+    if (!ctx.corsOriginLists) return corsHeaders(null, ["*"]);
+    const allowed = (projectSegment !== null && ctx.projects.configOf(projectSegment)?.cors.allowedOrigins) || ["*"];
     return corsHeaders(request.headers.get("origin"), allowed);
   };
 
@@ -29,21 +41,33 @@ export function createApp(ctx: AppContext) {
   const tracked = new WeakMap<Request, { generation: number; startMs: number }>();
   /** The project id of a request path when that project is configured ("" otherwise: no unbounded labels). */
   const knownProjectOf = (request: Request): string => {
-    const url = request.url;
-    const m = PROJECT_PATH_RE.exec(url.slice(url.indexOf("/", url.indexOf("//") + 2)));
-    if (!m) return "";
-    const id = m[1];
+    const id = rawProjectSegment(rawPathOf(request.url));
+    if (id === null) return "";
     return ctx.projects.has(id) || ctx.failedProjects.has(id) ? id : "";
   };
 
-  const app = new Elysia()
+  // The route table, read by the OpenAPI document once the app exists.
+  let registeredRoutes = (): RegisteredRoute[] => [];
+  // standardHostname: false — Elysia otherwise assumes a Host of at least 4 characters and
+  // routes `Host: a` requests on a wrong path (a 405 naming the very method used). The path is
+  // then looked for after `http://`: the server speaks plain HTTP (TLS belongs to the proxy).
+  const app = new Elysia({ handler: { standardHostname: false } })
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
       set.headers["x-request-id"] = given !== null && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
       set.headers["x-content-type-options"] = "nosniff";
-      Object.assign(set.headers, corsFor(request));
-      const method = request.method;
-      if (method === "OPTIONS") {
+      const path = rawPathOf(request.url);
+      const projectSegment = rawProjectSegment(path);
+      Object.assign(set.headers, corsFor(request, projectSegment));
+      if (!hasWellFormedEscapes(path)) {
+        throw new ApiError("NOT_FOUND", { message: "The request path has a malformed %-escape.", suggestion: "Encode the path as UTF-8 with %XX escapes." });
+      }
+      if (projectSegment !== null && !CANONICAL_PROJECT_SEGMENT_RE.test(projectSegment)) {
+        throw new ApiError("PROJECT_NOT_FOUND", { message: "The project id in the path must be written as is, without %-escapes." });
+      }
+      const len = request.headers.get("content-length");
+      if (len !== null && Number(len) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
+      if (request.method === "OPTIONS") {
         set.headers["access-control-allow-methods"] = CORS_ALLOWED_METHODS;
         set.headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
         set.headers["access-control-max-age"] = "600";
@@ -51,28 +75,49 @@ export function createApp(ctx: AppContext) {
       }
       // A preflight answered above never reaches onAfterResponse, so only other requests are tracked.
       if (ctx.inflight || metrics) tracked.set(request, { generation: ctx.inflight?.begin() ?? 0, startMs: performance.now() });
-      if (method === "GET") return;
-      const len = request.headers.get("content-length");
-      if (len !== null && Number(len) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
+    })
+    .onTransform(async ({ params, request }) => {
+      // The router decodes and normalizes; the raw path is what CORS was computed from.
+      const routed = (params as Record<string, string | undefined> | undefined)?.projectId;
+      if (routed !== undefined && routed !== rawProjectSegment(rawPathOf(request.url))) throw new ApiError("PROJECT_NOT_FOUND");
+      // A closed project is opened here, where a write lock held by another process can be
+      // waited for without blocking the event loop (the route handlers then find it open).
+      if (routed !== undefined && !ctx.loadingProjects.has(routed)) await openWaitingForLock(ctx.projects, routed);
     })
     .onError(({ code, error, set, request }) => {
       const requestId = String(set.headers["x-request-id"] ?? "");
-      let err: ApiError;
-      if (error instanceof ApiError) err = error;
-      else if (code === "NOT_FOUND") err = notFoundOrMethod(request);
-      else if (isStorageUnavailable(error)) {
-        ctx.deps.log.error("storage unavailable", { request_id: requestId, error: describe(error) });
-        metrics?.recordStorageBusy(knownProjectOf(request));
-        err = new ApiError("SERVICE_UNAVAILABLE", { message: "Storage is temporarily unavailable.", retryAfterSeconds: 1 });
-      } else {
-        ctx.deps.log.error("unhandled error", { request_id: requestId, error: describe(error) });
-        err = new ApiError("INTERNAL_ERROR");
+      try {
+        let err: ApiError;
+        if (error instanceof ApiError) {
+          err = error;
+          if (error instanceof StorageLockedError) metrics?.recordStorageBusy(knownProjectOf(request));
+        }
+        else if (code === "NOT_FOUND") err = notFoundOrMethod(request);
+        else if (isClientAbort(error, request)) {
+          // Nobody is listening any more; not the server's fault, so not an error line.
+          ctx.deps.log.debug("request aborted by the client", { request_id: requestId, method: request.method, path: rawPathOf(request.url).slice(0, 200) });
+          err = new ApiError("VALIDATION_MALFORMED_JSON", { message: "The request body was cut off." });
+        } else if (isStorageUnavailable(error)) {
+          ctx.deps.log.error("storage unavailable", { request_id: requestId, error: describe(error) });
+          metrics?.recordStorageBusy(knownProjectOf(request));
+          err = new ApiError("SERVICE_UNAVAILABLE", { message: "Storage is temporarily unavailable.", retryAfterSeconds: 1 });
+        } else {
+          ctx.deps.log.error("unhandled error", { request_id: requestId, error: describe(error) });
+          err = new ApiError("INTERNAL_ERROR");
+        }
+        set.status = err.status;
+        set.headers["content-type"] = "application/json";
+        if (err.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(err.retryAfterSeconds);
+        if (err.status === 401) set.headers["www-authenticate"] = challengeFor(err.code);
+        if (err.headers) Object.assign(set.headers, err.headers);
+        return errorBody(err, requestId);
+      } catch (inner) {
+        // The error handler itself must never let an error escape to Bun's plain-text 500.
+        ctx.deps.log.error("error handler failed", { request_id: requestId, error: describe(inner) });
+        set.status = 500;
+        set.headers["content-type"] = "application/json";
+        return errorBody(new ApiError("INTERNAL_ERROR"), requestId);
       }
-      set.status = err.status;
-      set.headers["content-type"] = "application/json";
-      if (err.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(err.retryAfterSeconds);
-      if (err.headers) Object.assign(set.headers, err.headers);
-      return errorBody(err, requestId);
     })
     .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
       const t = tracked.get(request);
@@ -88,7 +133,13 @@ export function createApp(ctx: AppContext) {
     .use(serverRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(adminRoutes(ctx))
-    .use(authRoutes(ctx));
+    .use(adminUsersRoutes(ctx))
+    .use(consoleRoutes(ctx))
+    .use(authRoutes(ctx))
+    .use(discoveryRoutes(ctx))
+    .use(openApiRoutes(ctx, () => registeredRoutes()));
+
+  registeredRoutes = (): RegisteredRoute[] => app.routes.map((r) => ({ method: r.method, path: r.path }));
 
   const patterns = (): { re: RegExp; method: string }[] =>
     app.routes.map((r) => ({
@@ -97,18 +148,33 @@ export function createApp(ctx: AppContext) {
     }));
   let routeCache: { re: RegExp; method: string }[] | null = null;
   function notFoundOrMethod(request: Request): ApiError {
-    const path = new URL(request.url).pathname;
+    const path = rawPathOf(request.url);
     routeCache ??= patterns();
     const allowed = [...new Set(routeCache.filter((r) => r.re.test(path)).map((r) => r.method))];
-    if (allowed.length > 0) {
+    // A 405 that names the method used would be a lie: the router missed a path it serves.
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
       return new ApiError("METHOD_NOT_ALLOWED", { headers: { allow: [...allowed, "OPTIONS"].join(", ") } });
     }
-    const m = PROJECT_PATH_RE.exec(path);
-    if (m && !ctx.projects.has(decodeURIComponent(m[1]))) return new ApiError("PROJECT_NOT_FOUND");
+    const segment = rawProjectSegment(path);
+    if (segment !== null && !ctx.projects.has(segment)) return new ApiError("PROJECT_NOT_FOUND");
     return new ApiError("NOT_FOUND");
   }
 
   return app;
+}
+
+/**
+ * Bun's `error` callback: answers in the envelope (request id, nosniff) should anything ever
+ * escape the app's own error handler, and logs one JSON line instead of Bun's multi-line trace.
+ */
+export function lastResortResponse(log: Logger, error: unknown): Response {
+  const requestId = crypto.randomUUID();
+  log.error("unhandled error outside the app", { request_id: requestId, error: describe(error) });
+  return new Response(JSON.stringify(errorBody(new ApiError("INTERNAL_ERROR"), requestId)), {
+    status: 500,
+    headers: { "content-type": "application/json", "x-request-id": requestId, "x-content-type-options": "nosniff" },
+  });
 }
 
 export type LatchkeyApp = ReturnType<typeof createApp>;
@@ -119,6 +185,11 @@ const STORAGE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|N
 function isStorageUnavailable(error: unknown): boolean {
   const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined;
   return typeof code === "string" && STORAGE_UNAVAILABLE.test(code);
+}
+
+function isClientAbort(error: unknown, request: Request): boolean {
+  if (error instanceof RequestAbortedError) return true;
+  return error instanceof Error && error.name === "AbortError" && request.signal.aborted;
 }
 
 function describe(error: unknown): Record<string, unknown> {

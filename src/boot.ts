@@ -16,6 +16,13 @@ import { createProjectPool, defaultMaxOpenProjects, readOpenFilesLimit, type Pro
 import { createInflightTracker } from "./http/inflight.ts";
 import { outboxRepo } from "./mail/outbox.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
+import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/backoff.ts";
+import { DbOpenError, storageFailure } from "./db/open.ts";
+import { isStorageError } from "./db/storage-cause.ts";
+import { join } from "node:path";
+
+/** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */
+export const PROJECT_LOAD_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
 /** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
 export const HASH_QUEUE_LIMIT = 256;
@@ -37,6 +44,8 @@ export interface BootOptions {
   readonly hashQueueLimit?: number;
   /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
+  /** Wraps every password hasher (tests count hash work through it); see ServerDeps. */
+  readonly instrumentHasher?: ServerDeps["instrumentHasher"];
   /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
   readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
   /** `serve --max-open-projects` (default: `defaultMaxOpenProjects` of the open-files limit). */
@@ -50,6 +59,10 @@ export interface BootOptions {
   readonly onGeneratedKeys?: (id: string, keys: { admin?: string; public?: string }) => void;
   /** Options of the background mail senders (tests compress the retry schedule). */
   readonly senderOptions?: SenderOptions;
+  /** Backoff between attempts to load a project that failed for a transient reason. */
+  readonly loadRetry?: BackoffPolicy;
+  /** Called when a project loads on a later attempt (after a transient failure), e.g. to print its new keys. */
+  readonly onLateLoad?: (id: string, generatedKeys: { admin?: string; public?: string }) => void;
 }
 
 export interface ProjectFailure {
@@ -83,6 +96,11 @@ export interface Booted {
    * at a time, after the initial load.
    */
   reload(configs: readonly ProjectConfig[]): Promise<ReloadReport>;
+  /**
+   * Replaces the public URL (links, `iss`) before the projects load: with `--port 0` the real
+   * port is known only once the server listens.
+   */
+  setPublicUrl(url: string): void;
   close(): Promise<void>;
 }
 
@@ -92,12 +110,15 @@ export interface Booted {
  * not kept open: a project opens on its first request (see projects/pool.ts).
  */
 export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
+  let publicUrl = opts.publicUrl;
   const deps: ServerDeps = {
     now: opts.now ?? Date.now,
     random: opts.random ?? defaultRandomBytes,
     log: opts.log,
     serverKey: opts.serverKey,
-    publicUrl: opts.publicUrl,
+    get publicUrl(): string {
+      return publicUrl;
+    },
     dataDir: opts.dataDir,
     hashLimiter: createHashLimiter({
       concurrency: opts.hashConcurrency ?? availableParallelism(),
@@ -106,6 +127,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     }),
     registry: opts.registry,
     dummyHashes: createDummyHashCache(),
+    ...(opts.instrumentHasher ? { instrumentHasher: opts.instrumentHasher } : {}),
   };
   const failures: ProjectFailure[] = [];
   const failedProjects = new Map<string, string>();
@@ -125,20 +147,14 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
         ? null
         : (runtime, housekeeping, mail) => {
             startMailSenders([runtime], { ...opts.senderOptions, housekeeping: mail }, verifiedMail);
-            startHousekeeping(runtime, housekeeping);
+            startHousekeeping(runtime, { state: housekeeping });
           },
-    onFailed: (config, message) => recordFailure(config, message),
+    onFailed: (config, error) => recordFailure(config, error),
     onGeneratedKeys: (id, keys) => {
       generatedKeys.set(id, keys);
       if (checkedAll) opts.onGeneratedKeys?.(id, keys);
     },
   });
-  function recordFailure(config: ProjectConfig, message: string): void {
-    pending.delete(config.id);
-    failures.push({ id: config.id, file: config.filePath, message });
-    failedProjects.set(config.id, message);
-    opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
-  }
   const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
   const listsCorsOrigins = (configs: Iterable<ProjectConfig>): boolean => [...configs].some((c) => !c.cors.allowedOrigins.includes("*"));
   let corsOriginLists = listsCorsOrigins(opts.configs);
@@ -152,17 +168,65 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     for (const id of [...plans.keys()]) if (!projects.has(id)) plans.delete(id);
     writePlanCache(opts.dataDir, plans, opts.log);
   };
-  const checkOne = (id: string): void => {
-    pending.delete(id);
-    const config = projects.configOf(id);
+  const retries = new Map<string, { backoff: Backoff; timer: ReturnType<typeof setTimeout> | null }>();
+  /**
+   * A project that failed for a transient reason (a full disk, a read-only mount, missing
+   * permissions, a lock held elsewhere: not the project's fault) is added again and checked later,
+   * with backoff; anything else stays down.
+   */
+  const retryLater = (config: ProjectConfig, error: unknown, message: string): boolean => {
+    if (!(error instanceof DbOpenError && error.transient) || closed) return false;
+    const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
+    retries.set(config.id, retry);
+    if (retry.timer !== null) return true; // already scheduled (a request met the same failure)
+    const retryInMs = retry.backoff.fail();
+    opts.log.error("project failed to load; will retry", { project: config.id, file: config.filePath, reason: message, attempt: retry.backoff.failures, retry_in_ms: retryInMs });
+    retry.timer = setTimeout(() => {
+      retry.timer = null;
+      if (closed || projects.has(config.id) || !failedProjects.has(config.id)) return;
+      checkOne(config, true);
+      if (!failedProjects.has(config.id)) savePlans();
+    }, retryInMs);
+    retry.timer.unref?.();
+    return true;
+  };
+  function recordFailure(config: ProjectConfig, error: unknown): void {
+    pending.delete(config.id);
+    const cause = !(error instanceof DbOpenError) && isStorageError(error) ? storageFailure(join(opts.dataDir, `${config.id}.db`), error) : error;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const at = failures.findIndex((f) => f.id === config.id);
+    const failure = { id: config.id, file: config.filePath, message };
+    if (at === -1) failures.push(failure);
+    else failures[at] = failure;
+    failedProjects.set(config.id, message);
+    if (!retryLater(config, cause, message)) {
+      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+    }
+  }
+  const checkOne = (config: ProjectConfig, again = false): void => {
+    pending.delete(config.id);
+    // A retry adds the project again (a failed check removed it from the pool).
+    if (again) projects.add(config, { check: false });
+    let lateKeys: { admin?: string; public?: string } = {};
     try {
-      projects.check(id, undefined, plans);
+      projects.check(config.id, again ? (keys) => (lateKeys = keys) : undefined, plans);
     } catch (e) {
-      if (config) recordFailure(config, e instanceof Error ? e.message : String(e));
+      recordFailure(config, e);
+      return;
+    }
+    if (failedProjects.has(config.id)) {
+      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+      failedProjects.delete(config.id);
+      retries.delete(config.id);
+      opts.log.info("project loaded after an earlier failure", { project: config.id });
+    }
+    if (lateKeys.admin || lateKeys.public) {
+      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
+      else generatedKeys.set(config.id, lateKeys);
     }
   };
   if (!opts.deferLoading) {
-    for (const config of opts.configs) checkOne(config.id);
+    for (const config of opts.configs) checkOne(config);
     checkedAll = true;
     savePlans();
   }
@@ -211,7 +275,10 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   let reloads: Promise<unknown> = Promise.resolve();
   opts.metrics?.metrics.setSources({
     hashQueueDepth: () => deps.hashLimiter.stats().queued,
-    projectStates: () => ({ loaded: projects.size, failed: failedProjects.size, closed: set.closedCount }),
+    projectStates: () => {
+      const open = projects.stats().open;
+      return { loaded: projects.size, open, closed: projects.size - open, failed: failedProjects.size, removed: set.closedCount };
+    },
     // Open projects only: a scrape never opens a database.
     outbox: () => projects.openRuntimes().flatMap((p) => {
       try {
@@ -234,7 +301,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
         for (const config of opts.configs) {
           if (closed) return;
           if (!pending.has(config.id)) continue;
-          checkOne(config.id);
+          checkOne(config);
           // Yield every few milliseconds (not after each project): /healthz and requests stay
           // responsive without paying an event-loop turn per project.
           if (performance.now() - sinceYield > 5) {
@@ -259,8 +326,12 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       reloads = run.catch(() => undefined);
       return run;
     },
+    setPublicUrl(url: string): void {
+      publicUrl = url;
+    },
     async close() {
       closed = true;
+      for (const r of retries.values()) if (r.timer !== null) clearTimeout(r.timer);
       await reloads;
       await projects.close();
     },

@@ -10,3 +10,8 @@ declare module "*.html" {
   const text: string;
   export default text;
 }
+
+declare module "*.css" {
+  const text: string;
+  export default text;
+}

@@ -8,8 +8,10 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-  /** A security event (signup, login_failed, lockout, ...): always logged at info or above. */
+  /** A security event (signup, login_failed, lockout, ...): written at every `--log-level` (SPEC 9.6). */
   event(event: string, fields?: Record<string, unknown>): void;
+  /** A line that scripts wait for (`listening on ...`, SPEC 1): written at every `--log-level`, as info. */
+  announce(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
 }
 
@@ -24,10 +26,12 @@ export function createLogger(opts: {
 }): Logger {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + "\n"));
   const base = opts.fields ?? {};
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+  };
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     opts.observe?.(level, msg, { ...base, ...fields });
-    if (RANK[level] < RANK[opts.level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+    if (RANK[level] >= RANK[opts.level]) emit(level, msg, fields);
   };
   return {
     log,
@@ -35,7 +39,12 @@ export function createLogger(opts: {
     info: (m, f) => log("info", m, f),
     warn: (m, f) => log("warn", m, f),
     error: (m, f) => log("error", m, f),
-    event: (e, f) => log("info", e, { event: e, ...f }),
+    // Security events are an audit trail, not chatter: `--log-level warn` must not drop them.
+    event: (e, f) => {
+      opts.observe?.("info", e, { ...base, event: e, ...f });
+      emit("info", e, { event: e, ...f });
+    },
+    announce: (m, f) => emit("info", m, f),
     child: (fields) => createLogger({ level: opts.level, write, observe: opts.observe, fields: { ...base, ...fields } }),
   };
 }

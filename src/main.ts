@@ -4,20 +4,25 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { HELP, parseArgs, UsageError, type ServeOptions } from "./cli/args.ts";
 import { loadProjects, formatConfigIssue } from "./config/load.ts";
-import { BUILTIN_PLUGINS } from "../plugins/index.ts";
-import { createLogger } from "./log.ts";
+import { BUILTIN_PLUGINS, type PluginRegistry } from "../plugins/index.ts";
+import { loadPluginDirs } from "./plugin-host/load-plugin-files.ts";
+import { runPluginTest } from "./plugin-host/test-plugin.ts";
+import { writePluginTemplate } from "./cli/plugin-init.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { loadServerKey, ServerKeyError } from "./server-key.ts";
 import { defaultRandomBytes } from "./crypto/random.ts";
 import { parseTrustedProxies } from "./http/client-ip.ts";
 import { boot } from "./boot.ts";
+import { lastResortResponse } from "./app.ts";
 import { openProjectDb } from "./db/open.ts";
-import { planSchema, formatPlan } from "./schema/index.ts";
 import { createSettingsRepo } from "./db/settings.ts";
 import { createProjectKeys } from "./db/keys.ts";
 import { BackupError, backupProject, restoreProject } from "./db/backup.ts";
 import { createServerMetrics } from "./metrics/server-metrics.ts";
 import { createReloader } from "./projects/reloader.ts";
 import { watchProjectFiles } from "./projects/watch-files.ts";
+import { DataDirBusyError, lockDataDir, makeFilesPrivate, prepareDataDir } from "./host/data-dir.ts";
+import { ensureFileLimit } from "./host/fd-limit.ts";
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -44,8 +49,38 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
     case "help":
       process.stdout.write(HELP);
       return EXIT_OK;
-    case "check":
-      return runCheck(cmd.configPaths, cmd.dataDir, env);
+    // Loaded on demand, so `serve` does not pay for the schema converter at start-up.
+    case "check": {
+      // With --json, stdout carries only the JSON document.
+      const say = cmd.json ? (t: string) => process.stderr.write(t) : (t: string) => process.stdout.write(t);
+      const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => say(`plugin ${kind} "${id}" loaded from ${file}\n`));
+      if (!registry) return EXIT_CONFIG;
+      const { runCheck } = await import("./cli/check.ts");
+      return runCheck(
+        { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry },
+        { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+      );
+    }
+    case "schema": {
+      const { projectFileJsonSchemaText } = await import("./config/json-schema.ts");
+      process.stdout.write(projectFileJsonSchemaText(BUILTIN_PLUGINS));
+      return EXIT_OK;
+    }
+    case "init": {
+      const { runInit } = await import("./cli/init.ts");
+      return runInit(cmd.dir, { force: cmd.force }, BUILTIN_PLUGINS);
+    }
+    case "plugin-test":
+      return runPluginTest({
+        target: cmd.target,
+        optionsJson: cmd.options,
+        otherOptionsJson: cmd.otherOptions,
+        builtins: BUILTIN_PLUGINS,
+        out: (t) => process.stdout.write(t),
+        err: (t) => process.stderr.write(t),
+      });
+    case "plugin-init":
+      return runPluginInit(cmd.pluginKind, cmd.file);
     case "keys-rotate":
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
@@ -60,8 +95,34 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
   }
 }
 
-function loadConfigsOrReport(paths: readonly string[], env: Env) {
-  const { projects, issues } = loadProjects(paths, { env, registry: BUILTIN_PLUGINS });
+/**
+ * The built-ins plus every plugin file of the plugin directories, loaded before any project file
+ * is read so a project can name a plugin's id. Any refusal stops the command (exit 2).
+ */
+async function loadRegistryOrReport(dirs: readonly string[], announce: (kind: string, id: string, file: string) => void): Promise<PluginRegistry | null> {
+  if (dirs.length === 0) return BUILTIN_PLUGINS;
+  const { registry, loaded, problems } = await loadPluginDirs(dirs, BUILTIN_PLUGINS);
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`plugin error: ${p.file}: ${p.message}\n`);
+    process.stderr.write(`${problems.length} plugin error(s); nothing was started.\n`);
+    return null;
+  }
+  for (const l of loaded) announce(l.factory.kind === "hasher" ? "hasher" : "mail provider", l.factory.id, l.file);
+  return registry;
+}
+
+function runPluginInit(kind: "mail" | "hasher", file: string): number {
+  try {
+    for (const written of writePluginTemplate(kind, file)) process.stdout.write(`wrote ${written}\n`);
+    return EXIT_OK;
+  } catch (e) {
+    process.stderr.write(`latchkey: ${(e as Error).message}\n`);
+    return EXIT_CONFIG;
+  }
+}
+
+function loadConfigsOrReport(paths: readonly string[], env: Env, registry: PluginRegistry) {
+  const { projects, issues } = loadProjects(paths, { env, registry });
   if (issues.length > 0) {
     for (const i of issues) process.stderr.write(`config error: ${formatConfigIssue(i)}\n`);
     process.stderr.write(`${issues.length} configuration error(s); nothing was started.\n`);
@@ -72,31 +133,6 @@ function loadConfigsOrReport(paths: readonly string[], env: Env) {
     return null;
   }
   return projects;
-}
-
-function runCheck(paths: readonly string[], dataDir: string | null, env: Env): number {
-  const configs = loadConfigsOrReport(paths, env);
-  if (!configs) return EXIT_CONFIG;
-  let failed = false;
-  for (const config of configs) {
-    const dbPath = dataDir === null ? null : join(dataDir, `${config.id}.db`);
-    let db = null;
-    try {
-      if (dbPath && existsSync(dbPath)) db = openProjectDb(dbPath, { readonly: true, projectId: config.id, nowIso: new Date().toISOString() });
-      const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
-      process.stdout.write(`project ${config.id} (${config.filePath}):\n${formatPlan(plan)}\n`);
-      if (plan.blocked) {
-        failed = true;
-        process.stderr.write(`project ${config.id}: destructive changes need confirm_destructive: true\n`);
-      }
-    } catch (e) {
-      failed = true;
-      process.stderr.write(`project ${config.id}: ${(e as Error).message}\n`);
-    } finally {
-      db?.close();
-    }
-  }
-  return failed ? EXIT_CONFIG : EXIT_OK;
 }
 
 function runKeysRotate(projectId: string, which: "admin" | "public" | "both", dataDir: string): number {
@@ -146,10 +182,14 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     process.stderr.write(`latchkey: ${trusted}\n`);
     return EXIT_CONFIG;
   }
-  const configs = loadConfigsOrReport(options.configPaths, env);
-  if (!configs) return EXIT_CONFIG;
   const metrics = options.metrics ? createServerMetrics() : undefined;
   const log = createLogger({ level: options.logLevel, observe: metrics ? (level, msg, fields) => metrics.observeLog(level, msg, fields) : undefined });
+  const registry = await loadRegistryOrReport(options.pluginDirs, (kind, id, file) => log.info("plugin loaded", { kind, id, file }));
+  if (!registry) return EXIT_CONFIG;
+  const configs = loadConfigsOrReport(options.configPaths, env, registry);
+  if (!configs) return EXIT_CONFIG;
+  const host = prepareHost(options.dataDir, configs.length, options.maxOpenProjects, log);
+  if ("exit" in host) return host.exit;
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -163,16 +203,17 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     dataDir: options.dataDir,
     publicUrl: options.publicUrl,
     serverKey,
-    registry: BUILTIN_PLUGINS,
+    registry,
     log,
     trustedProxies: trusted,
     peerIp: (request) => server?.requestIP(request)?.address ?? null,
     // The port opens first so /healthz answers while the databases load; /readyz and each
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
-    maxOpenProjects: options.maxOpenProjects ?? undefined,
+    maxOpenProjects: host.maxOpen,
     onGeneratedKeys: printGeneratedKeys,
     metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
+    onLateLoad: (id, keys) => printGeneratedKeys(id, keys),
   });
   try {
     // app.listen hands every route to Bun's native router (no JS routing per request); anything
@@ -180,11 +221,15 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     booted.app.listen({
       hostname: options.host,
       port: options.port,
-      // Above the app's 64 KiB limit on purpose: Bun's own 413 has no envelope or request id.
-      maxRequestBodySize: 8 * 1024 * 1024,
+      // No limit of Bun's own: its 413 has no envelope or request id. The app refuses a declared
+      // length over 64 KiB before reading and counts a chunked body as it reads; a body nobody
+      // reads is discarded by Bun as it arrives, never buffered.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       // Never share the port with another process (Elysia's default is true).
       reusePort: false,
       development: false,
+      // Only reached if something escapes the app's own error handler: still the envelope.
+      error: (e: unknown) => lastResortResponse(log, e),
     });
     server = booted.app.server ?? undefined;
     if (!server) throw new Error("the server did not start");
@@ -193,9 +238,12 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     return EXIT_RUNTIME;
   }
   const listening = server;
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // With `--port 0` the default public URL names the port the system picked (links and `iss`).
+  if (options.publicUrlDerived && options.port === 0) booted.setPublicUrl(`http://${hostInUrl}:${listening.port}`);
 
   const reloader = createReloader({
-    load: () => loadProjects(options.configPaths, { env, registry: BUILTIN_PLUGINS }),
+    load: () => loadProjects(options.configPaths, { env, registry }),
     apply: (configs) => booted.reload(configs),
     log,
     metrics,
@@ -229,15 +277,39 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   if (stopping) return stopped;
   for (const f of booted.failures) process.stderr.write(`project ${f.id} (${f.file}) did not load: ${f.message}\n`);
   for (const [id, k] of booted.generatedKeys) printGeneratedKeys(id, k);
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   // Printed once every project has loaded (or failed), so "listening" also means "ready to serve".
-  log.info(`listening on http://${hostInUrl}:${listening.port}`, {
+  log.announce(`listening on http://${hostInUrl}:${listening.port}`, {
     projects: [...booted.projects.keys()],
     failed: booted.failures.map((f) => f.id),
     watch: options.watch,
     metrics: options.metrics,
   });
   return stopped;
+}
+
+/**
+ * Process-level guards before anything is opened: private file modes, the data directory (made
+ * 0700; a warning if others can read it), its exclusive lock, and the open-file limit (sized for
+ * the projects open at once, see `ensureFileLimit`). Returns the exit code to stop with, or the
+ * open-projects limit to serve with.
+ */
+function prepareHost(dataDir: string, projectCount: number, maxOpenProjects: number | null, log: Logger): { exit: number } | { maxOpen: number } {
+  makeFilesPrivate();
+  try {
+    const dir = prepareDataDir(dataDir);
+    if (dir.warning) log.warn(dir.warning);
+    if (!lockDataDir(dataDir)) log.warn("cannot lock the data directory on this system; make sure only one server uses it", { data_dir: dataDir });
+  } catch (e) {
+    const message = e instanceof DataDirBusyError ? e.message : `cannot use data directory ${dataDir}: ${(e as Error).message}`;
+    process.stderr.write(`latchkey: ${message}\n`);
+    return { exit: EXIT_RUNTIME };
+  }
+  const files = ensureFileLimit(projectCount, maxOpenProjects);
+  if (files.error !== null) {
+    process.stderr.write(`latchkey: ${files.error}\n`);
+    return { exit: EXIT_RUNTIME };
+  }
+  return { maxOpen: files.maxOpen };
 }
 
 main(process.argv.slice(2), process.env).then(

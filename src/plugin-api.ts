@@ -2,6 +2,7 @@
  * The plugin API: the only module of `src/` that plugins may import.
  * A plugin is a factory (id + valibot options schema + create) returning a plain object.
  */
+import * as valibot from "valibot";
 import type { GenericSchema, InferOutput } from "valibot";
 
 /** A fully rendered email. Header values come from the project file only, never from a user. */
@@ -17,7 +18,23 @@ export interface MailMessage {
   readonly id?: string;
 }
 
-/** Delivers rendered messages. `send` rejects on failure; the outbox retries. */
+/**
+ * Rejection of `send` that retrying cannot fix (the receiving side refused the message for good:
+ * an SMTP 5xx for the recipient or the content, an HTTP 4xx). The outbox marks the message failed
+ * at once instead of retrying it for half an hour; every other rejection is retried.
+ * Any error with `permanent: true` counts the same, so a plugin may also throw its own.
+ */
+export class PermanentMailError extends Error {
+  override readonly name: string = "PermanentMailError";
+  readonly permanent = true as const;
+}
+
+/** True for a `PermanentMailError` or any error object carrying `permanent: true`. */
+export function isPermanentMailError(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { permanent?: unknown }).permanent === true;
+}
+
+/** Delivers rendered messages. `send` rejects on failure; the outbox retries (unless the error is permanent). */
 export interface MailProvider {
   readonly id: string;
   send(msg: MailMessage): Promise<void>;
@@ -33,7 +50,11 @@ export interface PasswordHasher {
   verify(password: string, hash: string): Promise<boolean>;
   /** True when `hash` was made by this algorithm (any parameters). */
   canVerify(hash: string): boolean;
-  /** True when `hash` was made with parameters other than this instance's. */
+  /**
+   * True when `hash` should be replaced by a fresh hash of this instance: it was made with
+   * weaker parameters (never merely different ones — lowering a cost must not rewrite stronger
+   * hashes, SPEC 9.2) or in an outdated format of this algorithm.
+   */
   needsRehash?(hash: string): boolean;
 }
 
@@ -70,3 +91,18 @@ export function defineHasher<S extends GenericSchema>(
 ): PasswordHasherFactory<S> {
   return { kind: "hasher", ...def };
 }
+
+/**
+ * What the default export of a plugin file (`serve --plugins DIR`) receives, so such a file needs
+ * no import of Latchkey's modules: the define helpers, valibot as `v` (options schemas must be
+ * built with this copy, the one the host validates with) and `PermanentMailError`.
+ */
+export interface PluginApi {
+  readonly defineMailProvider: typeof defineMailProvider;
+  readonly defineHasher: typeof defineHasher;
+  readonly v: typeof valibot;
+  readonly PermanentMailError: typeof PermanentMailError;
+}
+
+/** The one plugin API object handed to every plugin file. */
+export const PLUGIN_API: PluginApi = Object.freeze({ defineMailProvider, defineHasher, v: valibot, PermanentMailError });

@@ -49,9 +49,23 @@ describe("argon2id hashes", () => {
     expect(ctx.logs).toEqual([]);
   });
 
-  it("needs a rehash when only the time cost differs", async () => {
-    const hash = await createHasher("argon2id", { memory_cost: 8, time_cost: 2 }).hash("some password");
-    expect(createHasher("argon2id").needsRehash?.(hash)).toBe(true);
+  it("needs a rehash when only the time cost rises, and none when it falls (SPEC 9.2: upward only)", async () => {
+    const stronger = await createHasher("argon2id", { memory_cost: 8, time_cost: 2 }).hash("some password");
+    const weaker = await createHasher("argon2id").hash("some password");
+    expect(createHasher("argon2id", { memory_cost: 8, time_cost: 2 }).needsRehash?.(weaker)).toBe(true);
+    expect(createHasher("argon2id").needsRehash?.(stronger)).toBe(false);
+  });
+
+  it("leaves a mix alone: more memory but fewer passes is not a stronger setting", async () => {
+    const hash = await createHasher("argon2id", { memory_cost: 16, time_cost: 1 }).hash("some password");
+    expect(createHasher("argon2id", { memory_cost: 8, time_cost: 2 }).needsRehash?.(hash)).toBe(false);
+  });
+
+  it("verifies a fixed hash (known answer, made once at m=8, t=1)", async () => {
+    const fixed = "$argon2id$v=19$m=8,t=1,p=1$9yFl7uWjPnIKpPgoIQuZspyhfjhRVFp8T2Qn1vdxeX8$lK08vpKeVfvGlosTYMe2+JT28xwY6lHNWuzL60t+OUk";
+    const hasher = createHasher("argon2id", { memory_cost: 19456, time_cost: 2 });
+    expect(await hasher.verify("Tr0ub4dor&3", fixed)).toBe(true);
+    expect(await hasher.verify("Tr0ub4dor&4", fixed)).toBe(false);
   });
 
   it("does not claim argon2i or argon2d hashes", async () => {

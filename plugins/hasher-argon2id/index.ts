@@ -13,7 +13,6 @@ export const ARGON2ID_MAX_TIME_COST = 100;
 const RECOMMENDED_MIN_COST_PRODUCT = 7168 * 5;
 
 const PREFIX = "$argon2id$";
-const PARALLELISM = 1;
 const VERSION = 19;
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, salt and hash in unpadded standard base64.
 const PHC_PATTERN = /^\$argon2id\$v=(\d{1,3})\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
@@ -61,6 +60,11 @@ function isWithinBounds(p: Argon2idParams): boolean {
   );
 }
 
+/** True when `a` is at least `b` in every cost and above it in one. */
+function isStrongerThan(a: { memoryCostKib: number; timeCost: number }, b: { memoryCostKib: number; timeCost: number }): boolean {
+  return a.memoryCostKib >= b.memoryCostKib && a.timeCost >= b.timeCost && (a.memoryCostKib > b.memoryCostKib || a.timeCost > b.timeCost);
+}
+
 const argon2idHasher: PasswordHasherFactory<typeof optionsSchema> = defineHasher({
   id: "argon2id",
   optionsSchema,
@@ -89,15 +93,12 @@ const argon2idHasher: PasswordHasherFactory<typeof optionsSchema> = defineHasher
         }
       },
       canVerify,
+      // Only ever upward (SPEC 9.2): lowering memory_cost or time_cost must not rewrite stronger
+      // hashes at the weaker setting, and a mix (more memory, fewer passes) is left alone.
       needsRehash(hash: string): boolean {
         const params = parseArgon2idHash(hash);
-        if (params === null) return true;
-        return (
-          params.version !== VERSION ||
-          params.memoryCostKib !== memoryCost ||
-          params.timeCost !== timeCost ||
-          params.parallelism !== PARALLELISM
-        );
+        if (params === null || params.version !== VERSION) return true;
+        return isStrongerThan({ memoryCostKib: memoryCost, timeCost }, params);
       },
     };
   },

@@ -11,6 +11,8 @@ runHasherContract(
 
 // crypt_blowfish test vector: bcrypt("U*U") with cost 5 and salt "CCC…".
 const REFERENCE_HASH = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+// Made once by this plugin at cost 5 for "Tr0ub4dor"; it must keep verifying in every later version.
+const PREHASHED_REFERENCE = "$bcrypt-hmac-sha256$v=1$2b$05$EFAOfa8RhYZ.sFOeQdny5.Lf8UXdTKsnYH518Zqisvsauobjdl/7m";
 
 describe("bcrypt options", () => {
   it("defaults to cost 12", () => {
@@ -32,15 +34,15 @@ describe("bcrypt options", () => {
 });
 
 describe("bcrypt hashes", () => {
-  it("writes $2b$ with the configured two-digit cost", async () => {
+  it("writes the versioned pre-hashed form: $bcrypt-hmac-sha256$v=1 + $2b$ with the configured two-digit cost", async () => {
     const hash = await createHasher("bcrypt").hash("some password");
-    expect(hash).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}$/);
+    expect(hash).toMatch(/^\$bcrypt-hmac-sha256\$v=1\$2b\$04\$[./A-Za-z0-9]{53}$/);
   });
 
   it("round-trips with the default cost 12", async () => {
     const hasher = createHasher("bcrypt", {});
     const hash = await hasher.hash("some password");
-    expect(hash.startsWith("$2b$12$")).toBe(true);
+    expect(hash.startsWith("$bcrypt-hmac-sha256$v=1$2b$12$")).toBe(true);
     expect(await hasher.verify("some password", hash)).toBe(true);
   });
 
@@ -61,8 +63,25 @@ describe("bcrypt hashes", () => {
     expect(await hasher.verify("U*U", hash)).toBe(false);
   });
 
-  it("needs a rehash exactly when the cost differs", () => {
-    expect(createHasher("bcrypt", { cost: 5 }).needsRehash?.(REFERENCE_HASH)).toBe(false);
-    expect(createHasher("bcrypt", { cost: 4 }).needsRehash?.(REFERENCE_HASH)).toBe(true);
+  it("moves a plain hash to the pre-hashed form at the same or a higher cost, never down to a lower one", () => {
+    expect(createHasher("bcrypt", { cost: 5 }).needsRehash?.(REFERENCE_HASH)).toBe(true);
+    expect(createHasher("bcrypt", { cost: 6 }).needsRehash?.(REFERENCE_HASH)).toBe(true);
+    expect(createHasher("bcrypt", { cost: 4 }).needsRehash?.(REFERENCE_HASH)).toBe(false);
+  });
+
+  it("verifies a fixed pre-hashed hash (known answer) and refuses its NUL variants", async () => {
+    const hasher = createHasher("bcrypt");
+    expect(await hasher.verify("Tr0ub4dor", PREHASHED_REFERENCE)).toBe(true);
+    expect(await hasher.verify("Tr0ub4dor\u0000Tr0ub4dor", PREHASHED_REFERENCE)).toBe(false);
+    expect(await hasher.verify("Tr0ub4dor\u0000", PREHASHED_REFERENCE)).toBe(false);
+    expect(createHasher("bcrypt", { cost: 5 }).needsRehash?.(PREHASHED_REFERENCE)).toBe(false);
+  });
+
+  it("refuses a password with NUL against an imported plain hash, whose key bcrypt reads as a C string", async () => {
+    const plain = await Bun.password.hash("Tr0ub4dor", { algorithm: "bcrypt", cost: 4 });
+    const hasher = createHasher("bcrypt");
+    expect(await hasher.verify("Tr0ub4dor", plain)).toBe(true);
+    expect(await hasher.verify("Tr0ub4dor\u0000Tr0ub4dor", plain)).toBe(false);
+    expect(await hasher.verify("Tr0ub4dor\u0000", plain)).toBe(false);
   });
 });

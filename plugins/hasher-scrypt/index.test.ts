@@ -68,10 +68,11 @@ describe("scrypt hashes", () => {
     expect(await hasher.verify("Password", RFC_7914_HASH)).toBe(false);
   });
 
-  it("needs a rehash when r or p differ", async () => {
+  it("needs a rehash when r or p rise, and none when they fall (SPEC 9.2: upward only)", async () => {
     const hash = await createHasher("scrypt").hash("some password");
-    expect(createHasher("scrypt", { log_n: 10, block_size: 4 }).needsRehash?.(hash)).toBe(true);
+    expect(createHasher("scrypt", { log_n: 10, block_size: 16 }).needsRehash?.(hash)).toBe(true);
     expect(createHasher("scrypt", { log_n: 10, parallelization: 2 }).needsRehash?.(hash)).toBe(true);
+    expect(createHasher("scrypt", { log_n: 10, block_size: 4 }).needsRehash?.(hash)).toBe(false);
     expect(createHasher("scrypt", { log_n: 10 }).needsRehash?.(hash)).toBe(false);
   });
 

@@ -110,6 +110,12 @@ function deriveKey(password: string, salt: Buffer, params: ScryptParams): Promis
   });
 }
 
+/**
+ * scrypt's PBKDF2-HMAC pads a key shorter than 64 bytes with zero bytes, so "x" and "x\0" are
+ * one key: a password ending in NUL is never hashed and never matches.
+ */
+const TRAILING_NUL = "scrypt refuses a password that ends with NUL (HMAC would treat it as the shorter password)";
+
 const scryptHasher: PasswordHasherFactory<typeof optionsSchema> = defineHasher({
   id: "scrypt",
   optionsSchema,
@@ -121,13 +127,14 @@ const scryptHasher: PasswordHasherFactory<typeof optionsSchema> = defineHasher({
     return {
       id: "scrypt",
       async hash(password: string): Promise<string> {
+        if (password.endsWith("\u0000")) throw new Error(TRAILING_NUL);
         const salt = randomBytes(SALT_LENGTH);
         const key = await deriveKey(password, salt, params);
         return formatScryptHash(params, salt, key);
       },
       async verify(password: string, hash: string): Promise<boolean> {
         const parsed = parseScryptHash(hash);
-        if (parsed === null) return false;
+        if (parsed === null || password.endsWith("\u0000")) return false;
         try {
           const key = await deriveKey(password, parsed.salt, parsed);
           return timingSafeEqual(key, parsed.key);
@@ -138,10 +145,13 @@ const scryptHasher: PasswordHasherFactory<typeof optionsSchema> = defineHasher({
       canVerify(hash: string): boolean {
         return hash.startsWith(PREFIX);
       },
+      // Only ever upward (SPEC 9.2): at least as strong in every parameter and stronger in one.
       needsRehash(hash: string): boolean {
         const parsed = parseScryptHash(hash);
         if (parsed === null) return true;
-        return parsed.logN !== params.logN || parsed.r !== params.r || parsed.p !== params.p || parsed.salt.length !== SALT_LENGTH;
+        const mine = [params.logN, params.r, params.p, SALT_LENGTH];
+        const theirs = [parsed.logN, parsed.r, parsed.p, parsed.salt.length];
+        return mine.every((m, i) => m >= theirs[i]) && mine.some((m, i) => m > theirs[i]);
       },
     };
   },

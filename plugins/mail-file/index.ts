@@ -57,13 +57,14 @@ const fileMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
           html: msg.html ?? null,
           date: date.toISOString(),
         };
-        await mkdir(dir, { recursive: true });
+        // Messages carry live links: private to the server's user whatever the umask.
+        await mkdir(dir, { recursive: true, mode: 0o700 });
         const target = join(dir, mailFileName(msg, date));
         // Readers polling the directory must never see a half-written file: write a hidden
         // temporary file beside the target (same file system), then rename it into place.
         const temp = join(dir, `.${randomBytes(8).toString("hex")}.tmp`);
         try {
-          await writeFile(temp, `${JSON.stringify(doc, null, 2)}\n`, { flag: "wx" });
+          await writeFile(temp, `${JSON.stringify(doc, null, 2)}\n`, { flag: "wx", mode: 0o600 });
           await rename(temp, target);
         } catch (err) {
           await rm(temp, { force: true });

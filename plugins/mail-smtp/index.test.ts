@@ -8,7 +8,7 @@ import { createTestPluginContext } from "../../test/contracts/hasher-contract.ts
 import { runMailContract, sampleMessage } from "../../test/contracts/mail-contract.ts";
 import type { MailHarness, ObservedMail } from "../../test/contracts/mail-contract.ts";
 import type { MailProvider } from "../../src/plugin-api.ts";
-import smtpMailProvider, { messageIdFor } from "./index.ts";
+import smtpMailProvider, { isLoopbackHost, messageIdFor } from "./index.ts";
 
 interface Sink {
   readonly port: number;
@@ -154,6 +154,50 @@ describe("smtp options", () => {
       expect(messages).not.toContain("hunter2");
       expect(messages).not.toContain("4242424242");
     }
+  });
+});
+
+describe("credentials need TLS", () => {
+  const auth = { user: "mailer", pass: "hunter2-secret" };
+  const requireTls = (options: unknown): boolean => parse(smtpMailProvider.optionsSchema, options).requireTls;
+
+  it("requires STARTTLS whenever credentials go to a host that is not loopback", () => {
+    expect(requireTls({ host: "mail.example.com", auth })).toBe(true);
+    expect(requireTls({ host: "10.0.0.5", port: 25, auth })).toBe(true);
+    expect(requireTls({ url: "smtp://mailer:hunter2-secret@mail.example.com:587" })).toBe(true);
+    // Implicit TLS already protects them; without credentials there is nothing to steal.
+    expect(requireTls({ host: "mail.example.com", secure: true, auth })).toBe(false);
+    expect(requireTls({ url: "smtps://mailer:hunter2-secret@mail.example.com" })).toBe(false);
+    expect(requireTls({ host: "mail.example.com" })).toBe(false);
+    // A loopback relay may take credentials in clear.
+    for (const host of ["127.0.0.1", "127.8.9.10", "localhost", "[::1]"]) expect(requireTls({ host, auth })).toBe(false);
+    expect(requireTls({ url: "smtp://mailer:x@[::1]:2525" })).toBe(false);
+    expect(requireTls({ host: "127.0.0.1", auth, require_tls: true })).toBe(true);
+  });
+
+  it("refuses require_tls: false with credentials for a remote host, without quoting the password", () => {
+    for (const bad of [
+      { host: "mail.example.com", auth, require_tls: false },
+      { url: "smtp://mailer:hunter2-secret@mail.example.com", require_tls: false },
+    ]) {
+      const result = safeParse(smtpMailProvider.optionsSchema, bad);
+      expect(result.success).toBe(false);
+      const messages = (result.issues ?? []).map((i) => i.message).join("\n");
+      expect(messages).toContain("unencrypted");
+      expect(messages).not.toContain("hunter2");
+    }
+    expect(safeParse(smtpMailProvider.optionsSchema, { host: "127.0.0.1", auth, require_tls: false }).success).toBe(true);
+  });
+
+  it("knows loopback hosts", () => {
+    for (const h of ["localhost", "LOCALHOST", "a.localhost", "127.0.0.1", "127.255.0.1", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ["mail.example.com", "128.0.0.1", "10.0.0.1", "::2", "localhost.example.com", "127.0.0.1.example.com"]) expect(isLoopbackHost(h)).toBe(false);
+  });
+
+  it("sends with credentials to a loopback relay that offers no STARTTLS", async () => {
+    const s = await sink({ authOptional: false, onAuth: (_a, _s, cb): void => cb(null, { user: "mailer" }) });
+    await createProvider({ host: "localhost", port: s.port, auth }).send(sampleMessage());
+    expect(s.raw).toHaveLength(1);
   });
 });
 

@@ -5,8 +5,9 @@
  */
 import type { Transporter } from "nodemailer";
 import type { SMTPTransportOptions } from "nodemailer/lib/smtp-transport";
+import { isIP } from "node:net";
 import * as v from "valibot";
-import { defineMailProvider } from "../../src/plugin-api.ts";
+import { defineMailProvider, PermanentMailError } from "../../src/plugin-api.ts";
 import type { MailMessage, MailProvider, MailProviderFactory } from "../../src/plugin-api.ts";
 
 const DEFAULT_PORT = 587;
@@ -20,9 +21,35 @@ export interface SmtpEndpoint {
   readonly auth: { readonly user: string; readonly pass: string } | null;
   readonly timeoutMs: number;
   readonly tlsRejectUnauthorized: boolean;
-  /** Without implicit TLS: refuse to send unless the server upgrades the connection with STARTTLS. */
+  /**
+   * Without implicit TLS: refuse to send unless the server upgrades the connection with STARTTLS.
+   * Always on when credentials go to a host that is not loopback (see `resolveRequireTls`).
+   */
   readonly requireTls: boolean;
 }
+
+/** `localhost`, 127.0.0.0/8 and ::1: a connection that never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || h === "0:0:0:0:0:0:0:1" || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/**
+ * Credentials never travel in clear over the network: with `auth` and without implicit TLS, a
+ * server that does not upgrade with STARTTLS is refused (an attacker on the path could strip the
+ * STARTTLS offer). Only a loopback relay may take credentials without TLS. An explicit
+ * `require_tls: false` with credentials to another host is a configuration error.
+ */
+function resolveRequireTls(o: { require_tls?: boolean }, endpoint: { host: string; secure: boolean; auth: unknown }): boolean {
+  const credentialsLeaveHost = endpoint.auth !== null && !endpoint.secure && !isLoopbackHost(endpoint.host);
+  return o.require_tls ?? credentialsLeaveHost;
+}
+
+const PLAIN_AUTH_MESSAGE =
+  "require_tls: false would send the SMTP password unencrypted; use secure: true / smtps://, keep require_tls on, or use a loopback relay";
 
 // Hostname or IP literal; no spaces, slashes or control characters.
 const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;
@@ -92,31 +119,33 @@ const optionsSchema = v.pipe(
       10_000,
     ),
     tls_reject_unauthorized: v.optional(v.boolean("tls_reject_unauthorized must be true or false"), true),
-    // Off by default so a local relay without TLS works; on, a network attacker cannot strip STARTTLS.
-    require_tls: v.optional(v.boolean("require_tls must be true or false"), false),
+    // Default: on when credentials are configured for a host that is not loopback, else off (so a
+    // local relay without TLS works). On, a network attacker cannot strip STARTTLS.
+    require_tls: v.optional(v.boolean("require_tls must be true or false")),
   }, "options must be an object"),
   v.check((o) => (o.url === undefined) !== (o.host === undefined), "set exactly one of `url` or `host`"),
   v.check(
     (o) => o.url === undefined || (o.port === undefined && o.secure === undefined && o.auth === undefined),
     "`port`, `secure` and `auth` belong to the `host` form; with `url`, put them into the URL",
   ),
-  v.transform((o): SmtpEndpoint => {
-    const common = { timeoutMs: o.timeout_ms, tlsRejectUnauthorized: o.tls_reject_unauthorized, requireTls: o.require_tls };
+  v.transform((o) => {
     if (o.url !== undefined) {
       // Checked by the schema above.
       const parsed = parseSmtpUrl(o.url);
       if (parsed === null) throw new Error(URL_MESSAGE);
-      return { ...parsed, ...common };
+      return { o, endpoint: parsed };
     }
     const secure = o.secure ?? false;
-    return {
-      host: o.host ?? "",
-      port: o.port ?? (secure ? DEFAULT_SECURE_PORT : DEFAULT_PORT),
-      secure,
-      auth: o.auth ?? null,
-      ...common,
-    };
+    const endpoint = { host: o.host ?? "", port: o.port ?? (secure ? DEFAULT_SECURE_PORT : DEFAULT_PORT), secure, auth: o.auth ?? null };
+    return { o, endpoint };
   }),
+  v.check(({ o, endpoint }) => resolveRequireTls(o, endpoint) || endpoint.auth === null || endpoint.secure || isLoopbackHost(endpoint.host), PLAIN_AUTH_MESSAGE),
+  v.transform(({ o, endpoint }): SmtpEndpoint => ({
+    ...endpoint,
+    timeoutMs: o.timeout_ms,
+    tlsRejectUnauthorized: o.tls_reject_unauthorized,
+    requireTls: resolveRequireTls(o, endpoint),
+  })),
 );
 
 export type SmtpMailOptions = v.InferOutput<typeof optionsSchema>;
@@ -152,6 +181,20 @@ function transportOptions(endpoint: SmtpEndpoint): SMTPTransportOptions {
   };
 }
 
+/**
+ * A 5xx answer to the envelope (MAIL FROM / RCPT TO) or to the message itself is final: the
+ * server will refuse the same message again, so the outbox stops retrying it. Connection,
+ * timeout, authentication and 4xx (temporary) failures stay retriable.
+ */
+function asPermanentIfRejected(e: unknown): unknown {
+  const err = e as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const code = typeof err?.responseCode === "number" ? err.responseCode : 0;
+  if (code >= 500 && code <= 599 && (err.code === "EENVELOPE" || err.code === "EMESSAGE")) {
+    return new PermanentMailError(`the SMTP server rejected the message (${code}): ${String(err.message ?? "")}`, { cause: e });
+  }
+  return e;
+}
+
 const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailProvider({
   id: "smtp",
   optionsSchema,
@@ -164,7 +207,8 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
     return {
       id: "smtp",
       async send(msg: MailMessage): Promise<void> {
-        await (await transport()).sendMail({
+        const t = await transport();
+        await t.sendMail({
           from: msg.from,
           to: msg.to,
           subject: msg.subject,
@@ -174,6 +218,8 @@ const smtpMailProvider: MailProviderFactory<typeof optionsSchema> = defineMailPr
           // Bodies are plain strings; never let them reference local files or URLs.
           disableFileAccess: true,
           disableUrlAccess: true,
+        }).catch((e: unknown) => {
+          throw asPermanentIfRejected(e);
         });
       },
       async verify(): Promise<void> {

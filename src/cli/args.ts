@@ -11,6 +11,8 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly publicUrl: string;
+  /** True when the public URL was derived from host and port (so `--port 0` fills in the real port). */
+  readonly publicUrlDerived: boolean;
   readonly trustedProxies: string;
   readonly logLevel: LogLevel;
   /** Reload when a project file changes (SIGHUP always reloads). */
@@ -19,11 +21,17 @@ export interface ServeOptions {
   readonly metrics: boolean;
   /** Most project databases open at once (null: sized from the open-files limit, see README). */
   readonly maxOpenProjects: number | null;
+  /** Directories of plugin files loaded at boot (`--plugins`, `LATCHKEY_PLUGINS`). */
+  readonly pluginDirs: string[];
 }
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] }
+  | { kind: "schema" }
+  | { kind: "init"; dir: string; force: boolean }
+  | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
+  | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
   | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
   | { kind: "backup"; projectId: string; outPath: string; dataDir: string }
   | { kind: "restore"; projectId: string; fromPath: string; dataDir: string }
@@ -31,8 +39,11 @@ export type Command =
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
-const VALUE_FLAGS = new Set(["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project", "--out", "--from", "--max-open-projects"]);
-const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics"]);
+const VALUE_FLAGS = new Set([
+  "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
+  "--out", "--from", "--plugins", "--max-open-projects", "--kind", "--options", "--other-options",
+]);
+const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
 interface Parsed {
   positional: string[];
@@ -82,7 +93,31 @@ function configPaths(p: Parsed, env: Env): string[] {
   const flags = p.values.get("--config");
   if (flags?.length) return flags;
   if (env.LATCHKEY_CONFIG) return env.LATCHKEY_CONFIG.split(",").map((s) => s.trim()).filter(Boolean);
-  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG");
+  throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG; `latchkey init` writes a starter project file");
+}
+
+function pluginDirs(p: Parsed, env: Env): string[] {
+  const flags = p.values.get("--plugins");
+  if (flags?.length) return flags;
+  return (env.LATCHKEY_PLUGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+const PLUGIN_USAGE = "usage: latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]\n       latchkey plugin init --kind mail|hasher FILE";
+
+function parsePluginCommand(p: Parsed, sub: string | undefined, rest: string[]): Command {
+  if (sub === "test") {
+    allow(p, "plugin test", ["--options", "--other-options"]);
+    if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
+    return { kind: "plugin-test", target: rest[0], options: last(p, "--options") ?? null, otherOptions: last(p, "--other-options") ?? null };
+  }
+  if (sub === "init") {
+    allow(p, "plugin init", ["--kind"]);
+    const kind = last(p, "--kind");
+    if (kind !== "mail" && kind !== "hasher") throw new UsageError("plugin init needs --kind mail or --kind hasher");
+    if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
+    return { kind: "plugin-init", pluginKind: kind, file: rest[0] };
+  }
+  throw new UsageError(PLUGIN_USAGE);
 }
 
 export function parseArgs(argv: readonly string[], env: Env): Command {
@@ -92,9 +127,9 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--max-open-projects"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins", "--max-open-projects"]);
     const maxOpenText = last(p, "--max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
-    if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1)) {
+    if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
       throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
     }
     const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
@@ -104,7 +139,8 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
     const logLevel = (last(p, "--log-level") ?? env.LATCHKEY_LOG_LEVEL ?? "info") as LogLevel;
     if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`invalid log level ${logLevel}`);
     const hostInUrl = host.includes(":") ? `[${host}]` : host;
-    const publicUrl = (last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
+    const givenUrl = last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL;
+    const publicUrl = (givenUrl ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
     let parsedUrl: URL;
     try {
       parsedUrl = new URL(publicUrl);
@@ -122,19 +158,39 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         host,
         port,
         publicUrl,
+        publicUrlDerived: givenUrl === undefined,
         trustedProxies: last(p, "--trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
         logLevel,
         watch: p.bools.has("--watch"),
         metrics: p.bools.has("--metrics"),
         maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
+        pluginDirs: pluginDirs(p, env),
       },
     };
   }
   if (cmd === "check") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data"]);
-    return { kind: "check", configPaths: configPaths(p, env), dataDir: last(p, "--data") ?? null };
+    allow(p, "check", ["--config", "--data", "--json", "--env-optional", "--plugins"]);
+    return {
+      kind: "check",
+      configPaths: configPaths(p, env),
+      dataDir: last(p, "--data") ?? null,
+      json: p.bools.has("--json"),
+      envOptional: p.bools.has("--env-optional"),
+      pluginDirs: pluginDirs(p, env),
+    };
   }
+  if (cmd === "schema") {
+    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
+    allow(p, "schema", []);
+    return { kind: "schema" };
+  }
+  if (cmd === "init") {
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    allow(p, "init", ["--force"]);
+    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force") };
+  }
+  if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
   if (cmd === "keys") {
     if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
     allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data"]);
@@ -164,14 +220,21 @@ Usage:
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
                   [--watch] [--metrics] [--max-open-projects N]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
-  latchkey check  [--config PATH]... [--data DIR]   validate project files and print the schema plan
+  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
+                  validate project files, print the schema plan (and, with --data, drift)
+  latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
+  latchkey schema                   print the JSON Schema (2020-12) of a project file
+  latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]
+                  run the plugin contract suite and print a pass/fail table
+  latchkey plugin init --kind mail|hasher FILE        write a plugin template
   latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]
   latchkey backup  --project ID --out FILE [--data DIR]    consistent copy, also while serving
   latchkey restore --project ID --from FILE [--data DIR]   put a backup back (server stopped)
   latchkey --version | --help
 
-PATH is a project file or a directory of *.yaml / *.yml files.
-Environment: LATCHKEY_CONFIG, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
+PATH is a project file or a directory of *.yaml / *.yml files. serve and check also take
+--plugins DIR (repeatable): every *.ts / *.js file in DIR is loaded as a plugin (see docs/plugins.md).
+Environment: LATCHKEY_CONFIG, LATCHKEY_PLUGINS, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
 LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS.
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.

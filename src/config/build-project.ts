@@ -10,6 +10,7 @@ import { validateRedirectUrl } from "./origins.ts";
 import { DEFAULT_HASHER_ID, DEFAULT_MAIL_PROVIDER_ID, parseProjectSections } from "./project-schema.ts";
 import type { AuthSection, MailSection, ProjectSections } from "./project-schema.ts";
 import { resolvePluginChoice } from "./resolve-plugins.ts";
+import { buildSigning, checkTokenClaims } from "./signing-config.ts";
 import { parseTables } from "./tables.ts";
 import type { TablesResult } from "./tables.ts";
 import { loadTemplates } from "./templates.ts";
@@ -43,7 +44,8 @@ function buildAuth(auth: AuthSection, sections: ProjectSections, sectionFailed: 
     optionsPath: "auth.hasher.options",
   }, registry);
   issues.push(...hasher.issues);
-  if (hasher.choice === undefined) return undefined;
+  const signing = buildSigning(auth, issues);
+  if (hasher.choice === undefined || signing === undefined) return undefined;
 
   const rateLimits = {} as Record<RateLimitName, RateLimitRule | null>;
   for (const name of RATE_LIMIT_NAMES) {
@@ -58,6 +60,8 @@ function buildAuth(auth: AuthSection, sections: ProjectSections, sectionFailed: 
     verifyTokenTtlSeconds: auth.verify_token_ttl,
     requireVerifiedEmail: auth.require_verified_email,
     revokeSessionsOnPasswordChange: auth.revoke_sessions_on_password_change,
+    revokeSessionsOnPasswordReset: auth.revoke_sessions_on_password_reset,
+    sessionMaxAgeSeconds: auth.session_max_age,
     verifyRedirectUrl,
     requirePublicKey: auth.require_public_key,
     password: {
@@ -67,6 +71,8 @@ function buildAuth(auth: AuthSection, sections: ProjectSections, sectionFailed: 
     },
     hasher: hasher.choice,
     rateLimits,
+    signing,
+    tokenClaims: auth.token_claims,
   };
 }
 
@@ -138,6 +144,7 @@ export function buildProject(raw: Record<string, unknown>, ctx: { readonly fileP
   const tables = sections.tables === undefined ? undefined : parseTables(sections.tables);
   if (tables !== undefined) issues.push(...tables.issues);
   const auth = sections.auth === undefined ? undefined : buildAuth(sections.auth, sections, sectionFailed, ctx.registry, issues);
+  if (sections.auth !== undefined) checkTokenClaims(sections.auth.token_claims, tables === undefined || tables.issues.length > 0 ? null : tables, issues);
   const name = sections.name ?? sections.id ?? "";
   const mail = sections.mail === undefined ? undefined : buildMail(sections.mail, name, { baseDir: ctx.baseDir, tables, registry: ctx.registry }, issues);
   checkPluginsOfFailedSections(raw, sections, sectionFailed, ctx.registry, issues);
@@ -162,6 +169,7 @@ export function buildProject(raw: Record<string, unknown>, ctx: { readonly fileP
     mail,
     cors: { allowedOrigins: sections.cors.allowed_origins },
     confirmDestructive: sections.confirm_destructive,
+    audit: { retentionSeconds: sections.audit?.retention ?? 90 * 86_400 },
   };
   return { project, issues: [] };
 }

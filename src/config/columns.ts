@@ -5,28 +5,19 @@
  */
 import type { ColumnDef, ColumnType, JsonValue, OnDelete } from "./types.ts";
 import { COLUMN_TYPES } from "./types.ts";
-import { normalizeColumnDefault } from "./column-default.ts";
+import { ENUM_VALUE_PATTERN, LONG_FORM_KEYS, ON_DELETE_VALUES } from "./column-spec-schema.ts";
+import { COLUMN_TYPE_SPECS, DEFAULT_STRING_MAX_LENGTH, normalizeColumnDefault } from "./column-types.ts";
 import { checkColumnName, IDENTIFIER_PATTERN, printable } from "./names.ts";
 
 export type ColumnResult = { ok: true; column: ColumnDef } | { ok: false; errors: readonly string[] };
 
-export const DEFAULT_STRING_MAX_LENGTH = 255;
 const MAX_LENGTH_LIMIT = 1_000_000;
-const ENUM_VALUE_PATTERN = /^[A-Za-z0-9_-]+$/;
-const ON_DELETE_VALUES: readonly OnDelete[] = ["cascade", "set_null", "restrict"];
 const FLAG_MODIFIERS = ["required", "unique", "index", "readonly", "hidden"] as const;
 type Flag = (typeof FLAG_MODIFIERS)[number];
-const LONG_FORM_KEYS = [
-  "type", "required", "unique", "index", "default", "max_length", "min_length",
-  "min", "max", "values", "table", "on_delete", "readonly", "hidden",
-] as const;
 const LONG_ONLY_KEYS: ReadonlySet<string> = new Set(["min", "max", "values", "table", "on_delete"]);
 const SHORT_KEYWORDS: ReadonlySet<string> = new Set([
   ...FLAG_MODIFIERS, ...ON_DELETE_VALUES, "default", "max_length", "min_length",
 ]);
-const NUMERIC_TYPES: ReadonlySet<ColumnType> = new Set(["int", "float", "timestamp"]);
-const INTEGER_TYPES: ReadonlySet<ColumnType> = new Set(["int", "timestamp"]);
-const LENGTH_TYPES: ReadonlySet<ColumnType> = new Set(["string", "text"]);
 
 /** A column as written, before the shared rules run. */
 interface ColumnDraft {
@@ -245,14 +236,15 @@ function checkEnumValues(raw: unknown, errors: string[]): string[] | undefined {
 /** Applies the rules shared by both forms and builds the ColumnDef. */
 function finishColumn(name: string, draft: ColumnDraft, form: "short" | "long", authTable: boolean, errors: string[]): ColumnDef | null {
   const { type } = draft;
-  if (!LENGTH_TYPES.has(type)) {
+  const spec = COLUMN_TYPE_SPECS[type];
+  if (!spec.lengths) {
     if (draft.maxLength !== undefined) errors.push("max_length applies only to string and text columns");
     if (draft.minLength !== undefined) errors.push("min_length applies only to string and text columns");
   }
-  if (!NUMERIC_TYPES.has(type)) {
+  if (spec.range === null) {
     if (draft.min !== undefined) errors.push("min applies only to int, float and timestamp columns");
     if (draft.max !== undefined) errors.push("max applies only to int, float and timestamp columns");
-  } else if (INTEGER_TYPES.has(type)) {
+  } else if (spec.range === "integer") {
     for (const key of ["min", "max"] as const) {
       const value = draft[key];
       if (value !== undefined && !Number.isSafeInteger(value)) errors.push(`${key} must be a whole number on an ${type} column`);

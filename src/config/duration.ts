@@ -7,7 +7,7 @@
 export type DurationResult = { ok: true; seconds: number } | { ok: false; reason: string };
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
-const DURATION_PATTERN = /^(0|[1-9][0-9]{0,9})([smhd])?$/;
+export const DURATION_PATTERN = /^(0|[1-9][0-9]{0,9})([smhd])?$/;
 
 /** Upper bound on any duration: ten years is far past any sane TTL or window, and keeps date maths exact. */
 export const MAX_DURATION_SECONDS = 3650 * 86_400;

@@ -11,6 +11,9 @@ import type { ConfigIssue } from "./types.ts";
 export interface PathIssue {
   readonly path: string;
   readonly message: string;
+  /** 1-based position in the file, when known. */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export function joinPath(parent: string, child: string | number): string {
@@ -85,7 +88,8 @@ export function redactMessage(message: string, secrets: readonly string[]): stri
   return out;
 }
 
-/** `<file>: <path>: <message>` (the path is left out for whole-file issues). */
+/** `<file>: <path>: <message> (line L, column C)` (the path is left out for whole-file issues). */
 export function formatConfigIssue(i: ConfigIssue): string {
-  return i.path === "" ? `${i.file}: ${i.message}` : `${i.file}: ${i.path}: ${i.message}`;
+  const where = i.line === undefined || /^YAML syntax error at line/.test(i.message) ? "" : ` (line ${i.line}, column ${i.column ?? 1})`;
+  return i.path === "" ? `${i.file}: ${i.message}${where}` : `${i.file}: ${i.path}: ${i.message}${where}`;
 }

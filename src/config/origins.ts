@@ -155,5 +155,8 @@ export function validateRedirectUrl(raw: unknown, allowedOrigins: readonly strin
   const origin = checked.url.origin;
   // Exact match only. This also enforces "http only when that exact http origin is listed".
   if (!allowedOrigins.includes(origin)) return { ok: false };
+  // `https://myapp.com//evil.com/x`: an app that redirects to the path alone would send the user
+  // to the scheme-relative `//evil.com/x`. Leading slashes collapse to one.
+  if (checked.url.pathname.startsWith("//")) checked.url.pathname = `/${checked.url.pathname.replace(/^\/+/, "")}`;
   return { ok: true, url: checked.url.href };
 }

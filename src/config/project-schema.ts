@@ -9,7 +9,8 @@
  */
 import * as v from "valibot";
 import type { BaseIssue, InferOutput, StrictObjectIssue } from "valibot";
-import { parseDurationSeconds } from "./duration.ts";
+import { COLUMN_SPEC_SCHEMA } from "./column-spec-schema.ts";
+import { DURATION_PATTERN, MAX_DURATION_SECONDS, parseDurationSeconds } from "./duration.ts";
 import { VALIBOT_CONFIG, toPathIssues, describeKind } from "./issues.ts";
 import type { PathIssue } from "./issues.ts";
 import { checkMailFrom } from "./mail-address.ts";
@@ -17,10 +18,14 @@ import { PROJECT_ID_PATTERN, printable } from "./names.ts";
 import { normalizeCorsOrigin, normalizeOriginEntry } from "./origins.ts";
 import type { OriginEntryResult } from "./origins.ts";
 import { didYouMean } from "./suggest.ts";
+import { SIGNING_ALGORITHMS } from "./types.ts";
 
 export const DEFAULT_HASHER_ID = "argon2id";
 export const DEFAULT_MAIL_PROVIDER_ID = "console";
 
+/** A destructive plan's id, as `latchkey check` prints it (see src/schema/plan-id.ts). */
+export const PLAN_ID_PATTERN = /^[0-9a-f]{12}$/;
+const NOT_A_PLAN_ID = "expected true or false, got a string that is not a plan id (the 12 hex characters `latchkey check` prints)";
 const NO_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f]*$/;
 
 function isPlainMap(value: unknown): value is Record<string, unknown> {
@@ -63,6 +68,13 @@ function mapOf<S extends v.GenericSchema>(value: S) {
 function duration(opts: { readonly minSeconds: number }) {
   return v.pipe(
     v.unknown(),
+    // What the JSON Schema (`latchkey schema`) says about this value; the transform below decides.
+    v.metadata({
+      anyOf: [
+        { type: "string", pattern: DURATION_PATTERN.source },
+        { type: "integer", minimum: opts.minSeconds, maximum: MAX_DURATION_SECONDS },
+      ],
+    }),
     v.rawTransform<unknown, number>(({ dataset, addIssue, NEVER }): number => {
       const parsed = parseDurationSeconds(dataset.value);
       if (!parsed.ok) {
@@ -97,7 +109,7 @@ function projectKey(prefix: "sk_" | "pk_", label: string) {
   // Never echo the key: only say what shape it must have.
   return v.pipe(
     v.string(`the ${label} key must be a string`),
-    v.check((s: string): boolean => pattern.test(s), `the ${label} key must start with ${prefix} followed by 32 to 256 characters from A-Z a-z 0-9 _ -`),
+    v.regex(pattern, `the ${label} key must start with ${prefix} followed by 32 to 256 characters from A-Z a-z 0-9 _ -`),
   );
 }
 
@@ -106,7 +118,10 @@ const RATE_LIMIT_OBJECT = strictMap({
   max: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000)),
   window: duration({ minSeconds: 1 }),
 }, "{ max, window } or off");
-const RATE_LIMIT_RULE = v.lazy((input: unknown) => (input === "off" ? OFF : RATE_LIMIT_OBJECT));
+export const RATE_LIMIT_EITHER = v.union([OFF, RATE_LIMIT_OBJECT], (issue: BaseIssue<unknown>): string => `expected { max, window } or off, got ${describeKind(issue.input)}`);
+// The rule is picked by the input's shape, so a map's own problems (a bad window) are reported as
+// such; anything else fails against both. The JSON Schema converter asks with no input: both.
+const RATE_LIMIT_RULE = v.lazy((input: unknown) => (input === "off" ? OFF : isPlainMap(input) ? RATE_LIMIT_OBJECT : RATE_LIMIT_EITHER));
 
 function rateLimit(max: number, window: string) {
   return v.optional(RATE_LIMIT_RULE, { max, window });
@@ -122,6 +137,10 @@ const RATE_LIMITS_SCHEMA = strictMap({
   resend_verification_per_user: rateLimit(3, "1h"),
   link_per_ip: rateLimit(30, "15m"),
   admin_key_failures_per_ip: rateLimit(20, "15m"),
+  // Not in SPEC 9.5's list; chosen here (README "Rate limits and lockout").
+  refresh_per_session: rateLimit(60, "1m"),
+  resend_verification_per_ip: rateLimit(20, "1h"),
+  change_email_per_user: rateLimit(3, "1h"),
 });
 
 const PASSWORD_SCHEMA = v.pipe(
@@ -136,6 +155,12 @@ const PASSWORD_SCHEMA = v.pipe(
   ),
 );
 
+/** SPEC 13: how access tokens are signed. Cross-checks (rotate_every vs. the TTL) run in signing-config.ts. */
+const SIGNING_SCHEMA = strictMap({
+  algorithm: v.optional(v.picklist(SIGNING_ALGORITHMS, `must be one of ${SIGNING_ALGORITHMS.join(", ")}`), "HS256"),
+  rotate_every: v.optional(v.nullable(duration({ minSeconds: 60 })), null),
+});
+
 const PLUGIN_CHOICE = (defaultId: string) => strictMap({
   algorithm: v.optional(v.string(), defaultId),
   options: v.optional(v.unknown()),
@@ -149,11 +174,15 @@ export const AUTH_SCHEMA = strictMap({
   verify_token_ttl: v.optional(duration({ minSeconds: 1 }), "24h"),
   require_verified_email: v.optional(v.boolean(), false),
   revoke_sessions_on_password_change: v.optional(v.boolean(), false),
+  revoke_sessions_on_password_reset: v.optional(v.boolean(), false),
+  session_max_age: v.optional(duration({ minSeconds: 60 }), "90d"),
   verify_redirect_url: v.optional(v.nullable(v.string()), null),
   require_public_key: v.optional(v.boolean(), false),
   password: v.nullish(PASSWORD_SCHEMA, {}),
   hasher: v.nullish(PLUGIN_CHOICE(DEFAULT_HASHER_ID), {}),
   rate_limits: v.nullish(RATE_LIMITS_SCHEMA, {}),
+  signing: v.nullish(SIGNING_SCHEMA, {}),
+  token_claims: v.nullish(v.array(v.string("a claim is the name of an auth-table column"), "must be a list of auth-table column names"), []),
 });
 
 const TEMPLATE_SCHEMA = strictMap({
@@ -178,6 +207,9 @@ export const MAIL_SCHEMA = strictMap({
     verify_email: v.optional(TEMPLATE_SCHEMA),
     reset_password: v.optional(TEMPLATE_SCHEMA),
     password_changed: v.optional(TEMPLATE_SCHEMA),
+    email_change_confirm: v.optional(TEMPLATE_SCHEMA),
+    email_change_notice: v.optional(TEMPLATE_SCHEMA),
+    account_deleted: v.optional(TEMPLATE_SCHEMA),
   }), {}),
 });
 
@@ -193,7 +225,7 @@ const CORS_SCHEMA = strictMap({
 export const TABLE_SCHEMA = v.nullish(strictMap({
   auth_table: v.optional(v.boolean(), false),
   verify_email: v.optional(v.boolean(), false),
-  columns: v.nullish(mapOf(v.unknown()), {}),
+  columns: v.nullish(mapOf(COLUMN_SPEC_SCHEMA), {}),
   unique: v.optional(v.array(v.pipe(v.array(v.string()), v.minLength(1, "a unique constraint names at least one column")))),
 }), {});
 
@@ -218,7 +250,11 @@ export const PROJECT_SECTIONS = {
   auth: v.nullish(AUTH_SCHEMA, {}),
   mail: v.nullish(MAIL_SCHEMA, {}),
   cors: v.nullish(CORS_SCHEMA, {}),
-  confirm_destructive: v.optional(v.boolean(), false),
+  confirm_destructive: v.optional(v.union(
+    [v.boolean(), v.pipe(v.string(), v.regex(PLAN_ID_PATTERN, NOT_A_PLAN_ID))],
+    (issue: BaseIssue<unknown>): string => `expected true or false, got ${describeKind(issue.input)}`,
+  ), false),
+  audit: v.nullish(strictMap({ retention: v.optional(duration({ minSeconds: 3600 }), "90d") }), {}),
 } as const;
 
 type Sections = typeof PROJECT_SECTIONS;

@@ -3,7 +3,8 @@
  * but never the offending source line (it may hold a secret).
  */
 import { readFileSync, statSync } from "node:fs";
-import { parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Document, Node } from "yaml";
 import { interpolateEnv } from "./interpolate.ts";
 import type { PathIssue } from "./issues.ts";
 
@@ -15,6 +16,53 @@ export interface ReadProjectFileResult {
   readonly issues: readonly PathIssue[];
   readonly envValues: readonly string[];
   readonly failedPaths: readonly string[];
+  /** Where a dotted key path sits in the file (the key, or the item of a list), when it is there. */
+  readonly locate: (path: string) => SourcePosition | undefined;
+}
+
+export interface SourcePosition {
+  readonly line: number;
+  readonly column: number;
+}
+
+const NOWHERE = (): undefined => undefined;
+
+/**
+ * Walks a dotted key path through the YAML nodes. A key may itself contain dots, so when a
+ * segment is not found the next one is joined onto it. Returns the offset of the deepest key or
+ * item found (the parent's position when the path names a key that is absent).
+ */
+function offsetOfPath(doc: Document, path: string): number | undefined {
+  let node: Node | null | undefined = doc.contents as Node | null;
+  let offset = node?.range?.[0];
+  if (path === "") return offset;
+  const segments = path.split(".");
+  let i = 0;
+  while (i < segments.length && node) {
+    let found = false;
+    for (let j = i + 1; j <= segments.length && !found; j++) {
+      const key = segments.slice(i, j).join(".");
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === key);
+        if (pair) {
+          offset = (isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? offset;
+          node = pair.value as Node | null;
+          i = j;
+          found = true;
+        }
+      } else if (isSeq(node) && /^\d+$/.test(key)) {
+        const item = node.items[Number(key)] as Node | undefined;
+        if (item) {
+          offset = item.range?.[0] ?? offset;
+          node = item;
+          i = j;
+          found = true;
+        }
+      }
+    }
+    if (!found) break;
+  }
+  return offset;
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
@@ -35,12 +83,13 @@ function readText(filePath: string): { text?: string; issue?: PathIssue } {
 
 /** Reads, parses and interpolates one project file. */
 export function readProjectFile(filePath: string, env: Readonly<Record<string, string | undefined>>): ReadProjectFileResult {
-  const empty = { envValues: [], failedPaths: [] };
+  const empty = { envValues: [], failedPaths: [], locate: NOWHERE };
   const read = readText(filePath);
   if (read.text === undefined) return { ...empty, issues: read.issue === undefined ? [] : [read.issue] };
   const text = read.text;
 
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     // The first error is the real one (the rest usually cascade from it). The parser quotes
     // source tokens in some messages ("Unexpected scalar token in YAML stream: \"...\""): cut them.
@@ -48,7 +97,7 @@ export function readProjectFile(filePath: string, env: Readonly<Record<string, s
     const { line, column } = lineAndColumn(text, first.pos[0]);
     const message = first.message.replace(/:\s*["'][\s\S]*$/, "");
     const more = doc.errors.length > 1 ? ` (${doc.errors.length - 1} more after it, probably caused by this one)` : "";
-    return { ...empty, issues: [{ path: "", message: `YAML syntax error at line ${line}, column ${column}: ${message}${more}` }] };
+    return { ...empty, issues: [{ path: "", message: `YAML syntax error at line ${line}, column ${column}: ${message}${more}`, line, column }] };
   }
   let root: unknown;
   try {
@@ -66,5 +115,11 @@ export function readProjectFile(filePath: string, env: Readonly<Record<string, s
     issues: interpolated.issues,
     envValues: interpolated.envValues,
     failedPaths: interpolated.failedPaths,
+    locate: (path: string): SourcePosition | undefined => {
+      const offset = offsetOfPath(doc, path);
+      if (offset === undefined) return undefined;
+      const pos = lineCounter.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    },
   };
 }

@@ -66,6 +66,9 @@ export const RATE_LIMIT_NAMES = [
   "resend_verification_per_user",
   "link_per_ip",
   "admin_key_failures_per_ip",
+  "refresh_per_session",
+  "resend_verification_per_ip",
+  "change_email_per_user",
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
@@ -90,6 +93,10 @@ export interface AuthConfig {
   readonly verifyTokenTtlSeconds: number;
   readonly requireVerifiedEmail: boolean;
   readonly revokeSessionsOnPasswordChange: boolean;
+  /** Every session ends at a reset (otherwise only those opened while the email was unverified). */
+  readonly revokeSessionsOnPasswordReset: boolean;
+  /** Absolute lifetime of a session from its creation, whatever its refresh chain says. */
+  readonly sessionMaxAgeSeconds: number;
   /** Normalized absolute URL on an allowed origin, or null. */
   readonly verifyRedirectUrl: string | null;
   readonly requirePublicKey: boolean;
@@ -97,9 +104,24 @@ export interface AuthConfig {
   readonly hasher: PluginChoice;
   /** null = `off`. Every name is present (defaults of SPEC 9.5 filled in). */
   readonly rateLimits: Readonly<Record<RateLimitName, RateLimitRule | null>>;
+  /** SPEC 13: access-token signing. */
+  readonly signing: SigningConfig;
+  /** SPEC 13: auth-table columns copied into access tokens and forward-auth headers. */
+  readonly tokenClaims: readonly string[];
 }
 
-export const TEMPLATE_NAMES = ["verify_email", "reset_password", "password_changed"] as const;
+export const SIGNING_ALGORITHMS = ["HS256", "EdDSA", "ES256"] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export interface SigningConfig {
+  readonly algorithm: SigningAlgorithm;
+  /** Scheduled key rotation (EdDSA / ES256 only); null = only the emergency rotation. */
+  readonly rotateEverySeconds: number | null;
+}
+
+export const TEMPLATE_NAMES = [
+  "verify_email", "reset_password", "password_changed", "email_change_confirm", "email_change_notice", "account_deleted",
+] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** Variables a template may use; `user.<column>` is allowed for every non-hidden custom column of the auth table. */
@@ -135,7 +157,13 @@ export interface ProjectConfig {
   readonly auth: AuthConfig;
   readonly mail: MailConfig;
   readonly cors: { readonly allowedOrigins: readonly string[] };
-  readonly confirmDestructive: boolean;
+  /**
+   * `confirm_destructive:` false, a plan id (applies exactly that destructive plan), or the
+   * deprecated `true` (see src/schema/plan.ts for what it still confirms).
+   */
+  readonly confirmDestructive: boolean | string;
+  /** `audit.retention`: audit rows older than this are deleted by housekeeping (default 90d). */
+  readonly audit: { readonly retentionSeconds: number };
 }
 
 /** A configuration problem: always names the file and the key path; never echoes a secret value. */
@@ -144,4 +172,7 @@ export interface ConfigIssue {
   /** Dotted key path, e.g. `tables.users.columns.role`; "" for the whole file. */
   readonly path: string;
   readonly message: string;
+  /** 1-based position of the key (or list item) in the file, when the YAML gives one. */
+  readonly line?: number;
+  readonly column?: number;
 }

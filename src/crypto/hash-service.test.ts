@@ -164,9 +164,24 @@ describe("createHashService", () => {
     }
   });
 
-  it("asks to rehash a hash of the configured algorithm made with other parameters", async () => {
+  it("asks to rehash a hash of the configured algorithm made with weaker parameters, never one made with stronger ones", async () => {
+    const stronger = createHashService({ configured: createHasher("argon2id", { memory_cost: 16, time_cost: 1 }), installed, limiter });
+    expect(await stronger.verify("correct horse", await cheap.argon2id.hash("correct horse"))).toEqual({ ok: true, needsRehash: true });
     const hash = await createHasher("argon2id", { memory_cost: 16, time_cost: 1 }).hash("correct horse");
-    expect(await service.verify("correct horse", hash)).toEqual({ ok: true, needsRehash: true });
+    expect(await service.verify("correct horse", hash)).toEqual({ ok: true, needsRehash: false });
+  });
+
+  it("never matches a password containing NUL, whatever the algorithm, and still spends one verification", async () => {
+    const { hasher: counted, calls } = countingHasher();
+    const own = createHashService({ configured: counted, installed, limiter });
+    await own.prepareDummy();
+    for (const h of [cheap.argon2id, cheap.bcrypt, cheap.scrypt]) {
+      const hash = await h.hash("Tr0ub4dor");
+      const before = calls.verify;
+      expect(await own.verify("Tr0ub4dor\u0000", hash)).toEqual({ ok: false, needsRehash: false });
+      expect(await own.verify("Tr0ub4dor\u0000Tr0ub4dor", hash)).toEqual({ ok: false, needsRehash: false });
+      expect(calls.verify - before).toBe(2);
+    }
   });
 
   it("answers not ok for a hash no installed hasher understands", async () => {

@@ -37,14 +37,20 @@ export interface HashLimiterStats {
   readonly queued: number;
 }
 
-/** Runs at most `concurrency` operations at once; up to `maxQueue` more wait in FIFO order. */
+/**
+ * Runs at most `concurrency` operations at once; up to `maxQueue` more wait. Waiting operations
+ * are grouped by key (the project): slots go round-robin across keys (FIFO within a key), and
+ * when the queue is full a newcomer whose key has fewer waiting than the busiest key takes the
+ * busiest key's newest place, which is refused instead. So a project flooded with logins gets
+ * the 503s, and a quiet project's logins still get in, and get in soon.
+ */
 export interface HashLimiter {
   /**
-   * Runs `fn` once a slot is free and settles like it. Rejects at once with
-   * `HashQueueFullError`, without calling `fn`, when all slots are busy and the queue is full.
-   * A slot is released however `fn` ends (resolve, reject or synchronous throw).
+   * Runs `fn` once a slot is free and settles like it. Rejects with `HashQueueFullError`, without
+   * calling `fn`, when all slots are busy and the queue is full (at once, or later when a quieter
+   * key takes its place). A slot is released however `fn` ends (resolve, reject or synchronous throw).
    */
-  run<T>(fn: () => Promise<T>): Promise<T>;
+  run<T>(fn: () => Promise<T>, key?: string): Promise<T>;
   stats(): HashLimiterStats;
 }
 
@@ -59,6 +65,7 @@ export interface HashLimiterOptions {
 
 interface Waiter {
   start(): void;
+  refuse(): void;
 }
 
 /** Creates the process-wide limiter shared by the hash services of all projects. */
@@ -68,12 +75,26 @@ export function createHashLimiter(opts: HashLimiterOptions): HashLimiter {
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("maxQueue must be an integer >= 0");
 
   let running = 0;
-  const queue: Waiter[] = [];
+  let queued = 0;
+  // Keys with waiting operations, in round-robin order (Map keeps insertion order).
+  const queues = new Map<string, Waiter[]>();
 
-  // A finishing operation hands its slot straight to the oldest waiter, so `running` never
+  const takeNext = (): Waiter | undefined => {
+    const first = queues.entries().next();
+    if (first.done) return undefined;
+    const [key, waiters] = first.value;
+    const next = waiters.shift();
+    queues.delete(key);
+    // The key goes to the back of the ring, so every other waiting key is served first.
+    if (waiters.length > 0) queues.set(key, waiters);
+    queued--;
+    return next;
+  };
+
+  // A finishing operation hands its slot straight to the next waiter, so `running` never
   // dips and a newcomer can never overtake the queue.
   const release = (): void => {
-    const next = queue.shift();
+    const next = takeNext();
     if (next === undefined) running--;
     else next.start();
   };
@@ -88,26 +109,41 @@ export function createHashLimiter(opts: HashLimiterOptions): HashLimiter {
     return result.finally(release);
   };
 
+  /** Frees a place for `key` when the queue is full: refuses the busiest other key's newest waiter. */
+  const makeRoomFor = (key: string): boolean => {
+    const own = queues.get(key)?.length ?? 0;
+    let busiest: Waiter[] | null = null;
+    for (const waiters of queues.values()) if (busiest === null || waiters.length > busiest.length) busiest = waiters;
+    if (busiest === null || busiest.length <= own + 1) return false;
+    busiest.pop()?.refuse();
+    queued--;
+    return true;
+  };
+
   return {
-    run<T>(fn: () => Promise<T>): Promise<T> {
+    run<T>(fn: () => Promise<T>, key = ""): Promise<T> {
       if (running < concurrency) {
         running++;
         opts.onWaitSeconds?.(0);
         return execute(fn);
       }
-      if (queue.length >= maxQueue) return Promise.reject(new HashQueueFullError(maxQueue));
+      if (queued >= maxQueue && !makeRoomFor(key)) return Promise.reject(new HashQueueFullError(maxQueue));
       const queuedAt = performance.now();
       return new Promise<T>((resolve, reject) => {
-        queue.push({
+        const waiters = queues.get(key) ?? [];
+        if (waiters.length === 0) queues.set(key, waiters);
+        waiters.push({
           start: () => {
             opts.onWaitSeconds?.((performance.now() - queuedAt) / 1000);
             execute(fn).then(resolve, reject);
           },
+          refuse: () => reject(new HashQueueFullError(maxQueue)),
         });
+        queued++;
       });
     },
     stats(): HashLimiterStats {
-      return { running, queued: queue.length };
+      return { running, queued };
     },
   };
 }
@@ -149,6 +185,8 @@ export interface HashServiceOptions {
   readonly installed: readonly PasswordHasher[];
   /** The process-wide limiter. */
   readonly limiter: HashLimiter;
+  /** This service's share of the limiter (the project id): the queue is fair across keys. */
+  readonly key?: string;
   /**
    * Dummy hashes shared across projects (and across the reopenings of one project), keyed by the
    * configured hasher and its options: a fleet of projects with one hasher configuration makes
@@ -166,21 +204,23 @@ export function createDummyHashCache(): DummyHashCache {
 
 /** Creates one project's hash service on top of the shared limiter. */
 export function createHashService(opts: HashServiceOptions): HashService {
-  const { configured, limiter } = opts;
+  const { configured } = opts;
+  const key = opts.key ?? "";
+  const limiter = { run: <T>(fn: () => Promise<T>): Promise<T> => opts.limiter.run(fn, key), stats: () => opts.limiter.stats() };
   // The configured instance goes first: it is the one that made most stored hashes.
   const candidates = [configured, ...opts.installed.filter((h) => h !== configured)];
   const cache: DummyHashCache = opts.dummies?.cache ?? new Map();
-  const key = opts.dummies?.key ?? "";
+  const dummyKey = opts.dummies?.key ?? "";
 
   const getDummyHash = (): Promise<string> => {
-    let dummyHash = cache.get(key);
+    let dummyHash = cache.get(dummyKey);
     if (dummyHash === undefined) {
       const made = limiter.run(() => configured.hash(randomToken(defaultRandomBytes, 32)));
       dummyHash = made;
-      cache.set(key, made);
+      cache.set(dummyKey, made);
       // A failure (e.g. queue full) must not be cached: the next caller tries again.
       made.catch(() => {
-        if (cache.get(key) === made) cache.delete(key);
+        if (cache.get(dummyKey) === made) cache.delete(dummyKey);
       });
     }
     return dummyHash;
@@ -197,7 +237,10 @@ export function createHashService(opts: HashServiceOptions): HashService {
     },
     async verify(password: string, hash: string): Promise<HashVerification> {
       const hasher = candidates.find((h) => h.canVerify(hash));
-      if (hasher === undefined) {
+      // No password with NUL can be set (the policy refuses it), and some algorithms would let one
+      // match a hash of its prefix (bcrypt's C-string key, HMAC's zero padding): never a match,
+      // but still one verification's worth of work.
+      if (hasher === undefined || password.includes("\u0000")) {
         // A stored value no installed hasher understands: still spend one verification so
         // the answer takes as long as for a wrong password.
         await verifyDummy(password);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { createHmac } from "node:crypto";
+import { SignJWT, jwtVerify } from "jose";
 import { signJwt, verifyJwt, type AccessClaims } from "./jwt.ts";
 
 const secret = new Uint8Array(32).fill(7);
@@ -55,5 +56,53 @@ describe("jwt", () => {
     for (const g of ["", ".", "..", "a.b.c", "rt_abc", "a.b.c.d", signJwt(claims, secret) + "."]) {
       expect(verifyJwt(g, secret, expect_).ok).toBe(false);
     }
+  });
+});
+
+describe("known-answer vector, checked by jose", () => {
+  // Fixed inputs and the token they must produce in every version; jose (an independent
+  // implementation) must accept it, and our verifier must accept what jose signs.
+  const secret = new Uint8Array(32).map((_, i) => i + 1);
+  const claims: AccessClaims = {
+    sub: "3f1c1e52-8a4b-4c1e-9a43-5b1f3e0b7c11",
+    aud: "demo",
+    iss: "https://auth.example.com/p/demo",
+    iat: 1767225600,
+    exp: 1767229200,
+    sid: "0b7f8e2a-4d3c-4b5a-8e6f-1a2b3c4d5e6f",
+    pv: 1,
+    email: "ann@example.com",
+    email_verified: true,
+  };
+  const FIXED =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." +
+    "eyJzdWIiOiIzZjFjMWU1Mi04YTRiLTRjMWUtOWE0My01YjFmM2UwYjdjMTEiLCJhdWQiOiJkZW1vIiwiaXNzIjoiaHR0cHM6Ly9hdXRoLmV4YW1wbGUuY29tL3AvZGVtbyIsImlhdCI6MTc2NzIyNTYwMCwiZXhwIjoxNzY3MjI5MjAwLCJzaWQiOiIwYjdmOGUyYS00ZDNjLTRiNWEtOGU2Zi0xYTJiM2M0ZDVlNmYiLCJwdiI6MSwiZW1haWwiOiJhbm5AZXhhbXBsZS5jb20iLCJlbWFpbF92ZXJpZmllZCI6dHJ1ZX0." +
+    "23BX2Rz8JnQDGZNO19-rrpKnIU2GlRJDdnGVZeuHk4g";
+  const during = new Date((claims.iat + 60) * 1000);
+
+  it("signs the fixed claims into the fixed token", () => {
+    expect(signJwt(claims, secret)).toBe(FIXED);
+  });
+
+  it("is accepted by jose with the same secret, audience and issuer", async () => {
+    const { payload, protectedHeader } = await jwtVerify(FIXED, secret, {
+      algorithms: ["HS256"],
+      audience: "demo",
+      issuer: claims.iss,
+      currentDate: during,
+    });
+    expect(protectedHeader).toEqual({ alg: "HS256", typ: "JWT" });
+    expect(payload).toEqual({ ...claims });
+  });
+
+  it("is refused by jose under another secret", async () => {
+    const other = new Uint8Array(32).fill(7);
+    await expect(jwtVerify(FIXED, other, { algorithms: ["HS256"], currentDate: during })).rejects.toThrow();
+  });
+
+  it("accepts a token jose signed with the same header and claims", async () => {
+    const fromJose = await new SignJWT({ ...claims }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
+    const r = verifyJwt(fromJose, secret, { aud: "demo", iss: claims.iss, nowMs: during.getTime() });
+    expect(r).toEqual({ ok: true, claims });
   });
 });

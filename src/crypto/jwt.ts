@@ -3,9 +3,11 @@
  * HS256 JWTs, hand-rolled on purpose: the header is compared byte-for-byte with the one we issue,
  * so `alg: none`, HS512, RS256 key confusion and any other header are refused before any crypto,
  * and each project's secret can rotate at runtime without re-creating a plugin instance.
+ * EdDSA / ES256 tokens (SPEC 13) are in jwt-asymmetric.ts and share the claim checks below.
  */
 
-export interface AccessClaims {
+// A type alias, not an interface: it must be assignable to TokenClaims' index signature.
+export type AccessClaims = {
   sub: string;
   aud: string;
   iss: string;
@@ -16,7 +18,13 @@ export interface AccessClaims {
   pv: number;
   email: string;
   email_verified: boolean;
-}
+};
+
+/** `auth.token_claims`: auth-table columns copied into the token as their JSON values (SPEC 13). */
+export type CustomClaims = Readonly<Record<string, unknown>>;
+
+/** What an access token carries: the claims of SPEC 7.1, then the project's custom claims. */
+export type TokenClaims = AccessClaims & CustomClaims;
 
 const HEADER_B64 = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -34,16 +42,16 @@ function equalAscii(a: string, b: string): boolean {
   return diff === 0;
 }
 
-export function signJwt(claims: AccessClaims, secret: Uint8Array): string {
+export function signJwt(claims: TokenClaims, secret: Uint8Array): string {
   const body = `${HEADER_B64}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
   return `${body}.${hs256(secret, body)}`;
 }
 
 export type JwtVerifyResult =
-  | { ok: true; claims: AccessClaims }
+  | { ok: true; claims: TokenClaims }
   | { ok: false; reason: "expired" | "invalid" };
 
-const INVALID: JwtVerifyResult = { ok: false, reason: "invalid" };
+export const INVALID: JwtVerifyResult = { ok: false, reason: "invalid" };
 
 /**
  * Verifies signature, header, `aud`, `iss`, claim types and `exp` (no leeway: refused once the
@@ -61,9 +69,14 @@ export function verifyJwt(
   const sigText = token.slice(dot2 + 1);
   // Comparing the canonical base64url text also refuses non-canonical encodings of the same bytes.
   if (!equalAscii(sigText, hs256(secret, token.slice(0, dot2)))) return INVALID;
+  return checkClaims(token.slice(dot1 + 1, dot2), expect);
+}
+
+/** Decodes the payload of a token whose signature was verified and checks `aud`, `iss`, `exp` and claim types. */
+export function checkClaims(payloadB64: string, expect: { aud: string; iss: string; nowMs: number }): JwtVerifyResult {
   let claims: unknown;
   try {
-    claims = JSON.parse(UTF8.decode(Uint8Array.fromBase64(token.slice(dot1 + 1, dot2), { alphabet: "base64url" })));
+    claims = JSON.parse(UTF8.decode(Uint8Array.fromBase64(payloadB64, { alphabet: "base64url" })));
   } catch {
     return INVALID;
   }

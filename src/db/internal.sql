@@ -36,6 +36,20 @@ CREATE TABLE IF NOT EXISTS _jwt_secrets (
   retired_at TEXT
 ) STRICT;
 
+-- EdDSA / ES256 signing key pairs (SPEC 13). The private key (PKCS#8) is sealed with a key
+-- derived from the server key; `kid` is the RFC 7638 thumbprint of the public key. A key is
+-- published from created_at, signs from signs_from until its successor's signs_from (signs_until),
+-- and is deleted once its last token has expired (signs_until + ttl_max_s).
+CREATE TABLE IF NOT EXISTS _signing_keys (
+  kid         TEXT PRIMARY KEY,
+  alg         TEXT NOT NULL CHECK (alg IN ('EdDSA', 'ES256')),
+  private_enc BLOB NOT NULL,
+  created_at  INTEGER NOT NULL, -- unix ms
+  signs_from  INTEGER NOT NULL,
+  signs_until INTEGER,
+  ttl_max_s   INTEGER NOT NULL  -- longest access_token_ttl in force while it could sign
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS _sessions (
   id           TEXT PRIMARY KEY,
   user_id      TEXT NOT NULL,
@@ -47,6 +61,14 @@ CREATE TABLE IF NOT EXISTS _sessions (
   user_agent   TEXT
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _sessions_user ON _sessions(user_id);
+
+-- Sessions opened while the user's email was unverified. A completed password reset ends them
+-- whatever the revoke settings say (someone may have signed up with another person's address).
+CREATE TABLE IF NOT EXISTS _sessions_unverified (
+  session_id TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _sessions_unverified_user ON _sessions_unverified(user_id);
 
 -- Refresh tokens, stored only as SHA-256 hashes. A successor is derived as an HMAC of its parent
 -- under a server-key-derived secret, so a retry within the grace window can be answered with the
@@ -61,6 +83,16 @@ CREATE TABLE IF NOT EXISTS _refresh_tokens (
   revoked_at     INTEGER
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _refresh_tokens_session ON _refresh_tokens(session_id);
+
+-- Compact record of a rotated-out refresh token, kept only for reuse detection (and the grace
+-- retry) until the token would have expired: the first 16 bytes of SHA-256(token), its session,
+-- when it was rotated. Its full _refresh_tokens row is deleted at rotation.
+CREATE TABLE IF NOT EXISTS _refresh_rotated (
+  tag        BLOB PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  rotated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 
 -- One-time link tokens (reset, verify). The token is HMAC(server link key, id): only the id and
 -- the token's hash are stored, never the token.
@@ -98,4 +130,56 @@ CREATE TABLE IF NOT EXISTS _rate_limits (
   key          TEXT PRIMARY KEY,
   window_start INTEGER NOT NULL, -- unix ms
   count        INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Audit log (SPEC 12): one row per security event and admin action. Never a password, token, key
+-- or hash: `details` is a small JSON object of ids, counts and reasons. Pruned after audit.retention.
+CREATE TABLE IF NOT EXISTS _audit (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL, -- unix ms
+  type       TEXT NOT NULL,
+  user_id    TEXT,
+  ip         TEXT,
+  user_agent TEXT,
+  request_id TEXT,
+  details    TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE INDEX IF NOT EXISTS _audit_user ON _audit(user_id, id);
+CREATE INDEX IF NOT EXISTS _audit_type ON _audit(type, id);
+CREATE INDEX IF NOT EXISTS _audit_at ON _audit(at);
+
+-- Per-user state an operator manages (SPEC 12): ban and last login. A missing row means "never
+-- banned, never logged in". Deleted with the user.
+CREATE TABLE IF NOT EXISTS _user_status (
+  user_id       TEXT PRIMARY KEY,
+  banned_at     INTEGER,          -- unix ms; NULL = not banned
+  banned_until  INTEGER,          -- unix ms; NULL with banned_at set = until unbanned
+  ban_reason    TEXT,
+  last_login_at INTEGER
+) STRICT, WITHOUT ROWID;
+-- `banned=true` in the admin user list (SPEC 12) starts from the users under an active ban: a ban
+-- row whose end (none = the largest integer) is after now, a range of this index, so expired bans
+-- left in place are not read. src/modules/admin-users/list.ts repeats the expression exactly.
+CREATE INDEX IF NOT EXISTS _user_status_banned ON _user_status(ifnull(banned_until, 9223372036854775807), banned_at) WHERE banned_at IS NOT NULL;
+
+-- Pending email changes (SPEC 11): the confirmation link is a `verify` link token sent to the new
+-- address; this row says that token confirms a change (from `old_email`) rather than a signup address.
+CREATE TABLE IF NOT EXISTS _email_changes (
+  token_id      TEXT PRIMARY KEY,
+  user_id       TEXT NOT NULL,
+  old_email     TEXT NOT NULL,
+  new_email     TEXT NOT NULL,
+  new_canonical TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS _email_changes_user ON _email_changes(user_id);
+
+-- Admin console sessions (sign-in with the admin key). Only the SHA-256 of the cookie's token is
+-- stored; `key_mark` is a hash of the admin key hash in force at sign-in, so any rotation of the
+-- admin key (API, console, CLI or project file) ends every console session.
+CREATE TABLE IF NOT EXISTS _console_sessions (
+  token_hash TEXT PRIMARY KEY,
+  key_mark   TEXT NOT NULL,
+  created_at INTEGER NOT NULL, -- unix ms
+  expires_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;

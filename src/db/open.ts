@@ -1,15 +1,44 @@
 import { Database } from "bun:sqlite";
-import { existsSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { diagnoseStorage, isStorageError, sqliteCode } from "./storage-cause.ts";
 import internalSql from "./internal.sql" with { type: "text" };
 
 /** Version of the internal layout (internal.sql). A database from a newer version is refused. */
 export const INTERNAL_SCHEMA_VERSION = 1;
 const FORMAT_MARK = "latchkey";
-const BUSY_TIMEOUT_MS = 5000;
+/**
+ * Short on purpose: bun:sqlite is synchronous, so a busy wait blocks the whole event loop (every
+ * project, /healthz). Requests wait for a lock held by another process asynchronously instead,
+ * before they start (src/http/storage-wait.ts); this only absorbs a lock taken in between.
+ */
+export const BUSY_TIMEOUT_MS = 20;
 
-/** A project database that must not be loaded; the message is safe to show (no SQL, no secrets). */
+/**
+ * A project database that must not be loaded; the message is safe to show (no SQL, no secrets).
+ * `transient` when the cause is the storage (full, read-only, no permission, locked), not the
+ * file: the server tries again later.
+ */
 export class DbOpenError extends Error {
   override readonly name = "DbOpenError";
+  readonly transient: boolean;
+  /** The SQLite code of the failure behind it (SQLITE_BUSY: another process holds the write lock). */
+  readonly sqliteCode: string | null;
+  constructor(message: string, opts: { transient?: boolean; sqliteCode?: string | null } = {}) {
+    super(message);
+    this.transient = opts.transient ?? false;
+    this.sqliteCode = opts.sqliteCode ?? null;
+  }
+}
+
+/** A storage failure while opening `path`, with its real cause named when it can be found. */
+export function storageFailure(path: string, e: unknown): DbOpenError {
+  const cause = diagnoseStorage(path, e);
+  const detail = `${(e as Error).message}${sqliteCode(e) ? ` (${sqliteCode(e)})` : ""}`;
+  return new DbOpenError(
+    cause === null ? `cannot use ${path}: ${detail}; it is retried` : `cannot use ${path}: ${cause} [${detail}]; it is retried`,
+    { transient: true, sqliteCode: sqliteCode(e) },
+  );
 }
 
 export interface OpenOptions {
@@ -88,12 +117,15 @@ export function closeProjectDb(db: Database): void {
 }
 
 export function openProjectDb(path: string, opts: OpenOptions): Database {
-  const existed = existsSync(path) && statSync(path).size > 0;
+  const present = existsSync(path);
+  const existed = present && statSync(path).size > 0;
   if (opts.readonly && !existed) throw new DbOpenError(`${path} does not exist`);
+  if (present && !existed && !opts.readonly) refuseEmptyBesideOthers(path);
   let db: Database;
   try {
     db = opts.readonly ? new Database(path, { readonly: true }) : new Database(path, { create: true, readwrite: true });
   } catch (e) {
+    if (isStorageError(e) || diagnoseStorage(path, e) !== null) throw storageFailure(path, e);
     throw new DbOpenError(`cannot open ${path}: ${(e as Error).message}`);
   }
   trackStatements(db);
@@ -103,13 +135,64 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     const tables = userVisibleTables(db);
     if (tables.length === 0 && opts.readonly) throw new DbOpenError(`${path} is empty`);
     if (tables.length > 0) checkMarker(db, path, opts.projectId, tables);
-    if (!opts.readonly) configurePragmas(db, path);
+    if (!opts.readonly) {
+      configurePragmas(db, path);
+      makePrivate(path);
+      if (tables.length > 0) checkWritable(db, path);
+    }
     if (tables.length === 0) initialize(db, opts);
     else if (!opts.readonly) db.exec(internalSql); // adds internal tables a same-version upgrade may lack
     return db;
   } catch (e) {
     closeProjectDb(db);
+    // A file this attempt created and could not fill (disk full) must not stay behind as an
+    // empty database: the next attempt would have to refuse it.
+    if (!present) for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    if (!(e instanceof DbOpenError) && isStorageError(e)) throw storageFailure(path, e);
     throw e;
+  }
+}
+
+/**
+ * An empty `{id}.db` cannot be told apart from a database truncated by a crash or a full disk.
+ * In a data directory that already holds other project databases it is refused, not silently
+ * turned into a fresh project (which would lose its users); in a fresh data directory it is new.
+ */
+function refuseEmptyBesideOthers(path: string): void {
+  const dir = dirname(path);
+  const others = readdirSync(dir).filter(
+    (f) => f.endsWith(".db") && f !== basename(path) && statSync(join(dir, f)).size > 0,
+  );
+  if (others.length > 0) {
+    throw new DbOpenError(
+      `${path} is empty (0 bytes) while this data directory holds other project databases; it may be a truncated database. ` +
+        "Restore it from a backup, or delete the empty file if the project is new",
+    );
+  }
+}
+
+/**
+ * A database SQLite could open only read-only (a read-only mount with the -shm file present, a
+ * write-protected file) must not serve and report ready. `BEGIN IMMEDIATE` alone succeeds there;
+ * a write statement that changes nothing does not.
+ */
+function checkWritable(db: Database, path: string): void {
+  try {
+    db.exec("BEGIN IMMEDIATE; DELETE FROM _latchkey_meta WHERE 0; ROLLBACK");
+  } catch (e) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw storageFailure(path, e);
+  }
+}
+
+/** The database and its -wal/-shm files hold user data: 0600 whatever the umask or their past mode. */
+function makePrivate(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      // a read-only mount: checkWritable names that cause next
+    }
   }
 }
 
@@ -120,6 +203,11 @@ function checkReadable(db: Database, path: string, alreadyChecked: boolean): voi
     const r = db.query("PRAGMA quick_check(1)").get() as { quick_check: string } | null;
     if (!r || r.quick_check !== "ok") throw new Error(r?.quick_check ?? "quick_check failed");
   } catch (e) {
+    // "unable to open database file" or "disk I/O error" on a full disk or a read-only mount is
+    // not corruption: name the real cause, and let the server try again.
+    if (isStorageError(e) && (diagnoseStorage(path, e) !== null || !/^SQLITE_IOERR_(SHORT_READ|CORRUPTFS)/.test(sqliteCode(e) ?? ""))) {
+      throw storageFailure(path, e);
+    }
     throw new DbOpenError(
       `${path} is not a readable SQLite database or is corrupt (${(e as Error).message}); it was left untouched`,
     );

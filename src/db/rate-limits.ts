@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import type { RateLimitRule } from "../config/types.ts";
+import type { RateLimitName, RateLimitRule } from "../config/types.ts";
 
 export interface RateLimitResult {
   readonly allowed: boolean;
@@ -16,13 +16,26 @@ export interface RateLimiter {
   peek(key: string, rule: RateLimitRule, nowMs: number): RateLimitResult;
   /** Takes back one counted event (e.g. a login that turned out to be correct). */
   undo(key: string): void;
+  /**
+   * Deletes counters whose window has ended (each rule by its own window), so a counter row
+   * lives only as long as its window. Returns how many went.
+   */
+  prune(nowMs: number): number;
 }
+
+/**
+ * Window used to prune a rule's counters. A rule that is `off` may still be written (paths that
+ * must do the same work either way count with a one-hour window), so it is pruned after an hour.
+ */
+const OFF_RULE_WINDOW_SECONDS = 3600;
+/** Counters under a key no rule names (none today) are kept this long at most. */
+const UNKNOWN_KEY_RETENTION_MS = 31 * 86_400_000;
 
 /**
  * Fixed-window counters in the project database. `hit` is a single UPSERT ... RETURNING, so
  * parallel requests can never both see "one left": SQLite serializes the statement.
  */
-export function createRateLimiter(db: Database): RateLimiter {
+export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<RateLimitName, RateLimitRule | null>>> = {}): RateLimiter {
   const hitStmt: Statement = db.query(`
     INSERT INTO _rate_limits(key, window_start, count) VALUES (?1, ?2, 1)
     ON CONFLICT(key) DO UPDATE SET
@@ -31,8 +44,18 @@ export function createRateLimiter(db: Database): RateLimiter {
     RETURNING count, window_start`);
   const peekStmt: Statement = db.query("SELECT count, window_start FROM _rate_limits WHERE key = ?");
   const undoStmt: Statement = db.query("UPDATE _rate_limits SET count = count - 1 WHERE key = ? AND count > 0");
-  const prune: Statement = db.query("DELETE FROM _rate_limits WHERE window_start < ?");
+  // Keys are `<rule>:<subject>`: a primary-key range per rule, then each by its own window.
+  const pruneRule: Statement = db.query("DELETE FROM _rate_limits WHERE key >= ?1 AND key < ?2 AND window_start + ?3 <= ?4");
+  const pruneOld: Statement = db.query("DELETE FROM _rate_limits WHERE window_start < ?");
   let lastPruneMs = 0;
+  const prune = (nowMs: number): number => {
+    let removed = 0;
+    for (const [name, rule] of Object.entries(rules)) {
+      const windowMs = (rule?.windowSeconds ?? OFF_RULE_WINDOW_SECONDS) * 1000;
+      removed += pruneRule.run(`${name}:`, `${name};`, windowMs, nowMs).changes;
+    }
+    return removed + pruneOld.run(nowMs - UNKNOWN_KEY_RETENTION_MS).changes;
+  };
 
   const result = (count: number, windowStart: number, rule: RateLimitRule, nowMs: number): RateLimitResult => ({
     allowed: count <= rule.max,
@@ -44,7 +67,7 @@ export function createRateLimiter(db: Database): RateLimiter {
     hit(key, rule, nowMs) {
       if (nowMs - lastPruneMs > 3_600_000) {
         lastPruneMs = nowMs;
-        prune.run(nowMs - 31 * 86_400_000); // longer than any sane window
+        prune(nowMs);
       }
       const r = hitStmt.get(key, nowMs, rule.windowSeconds * 1000) as { count: number; window_start: number };
       return result(r.count, r.window_start, rule, nowMs);
@@ -57,5 +80,6 @@ export function createRateLimiter(db: Database): RateLimiter {
     undo(key) {
       undoStmt.run(key);
     },
+    prune,
   };
 }

@@ -17,6 +17,7 @@ export interface SettingsRepo {
    * Returns the value in force and whether the declaration was applied.
    */
   reconcile(key: string, declared: string | null, fallback: () => string, nowIso: string): { value: string; applied: boolean };
+  remove(key: string): void;
 }
 
 export function createSettingsRepo(db: Database): SettingsRepo {
@@ -26,8 +27,10 @@ export function createSettingsRepo(db: Database): SettingsRepo {
       "ON CONFLICT(key) DO UPDATE SET value = ?2, declared = ?3, updated_at = ?4",
   );
   const setValueStmt = db.query("UPDATE _settings SET value = ?2, updated_at = ?3 WHERE key = ?1");
+  const removeStmt = db.query("DELETE FROM _settings WHERE key = ?");
   const repo: SettingsRepo = {
     get: (key) => getStmt.get(key) as SettingRow | null,
+    remove: (key) => void removeStmt.run(key),
     setValue(key, value, nowIso) {
       const row = repo.get(key);
       if (row) setValueStmt.run(key, value, nowIso);

@@ -5,6 +5,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export type JsonObject = Record<string, unknown>;
 
+/** The client closed the connection before its body was complete (not a server error). */
+export class RequestAbortedError extends Error {
+  constructor() {
+    super("the client closed the connection before the request body was complete");
+    this.name = "RequestAbortedError";
+  }
+}
+
 /**
  * Reads the body as JSON whatever the Content-Type says (so `curl -d` works) and requires an
  * object. An empty body is `{}` only when `allowEmpty` (endpoints whose fields are all optional).
@@ -12,7 +20,11 @@ export type JsonObject = Record<string, unknown>;
 export async function readJsonObject(request: Request, opts: { allowEmpty?: boolean } = {}): Promise<JsonObject> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw new ApiError("PAYLOAD_TOO_LARGE");
-  const text = await readLimited(request);
+  const text = await readLimited(request).catch((e: unknown) => {
+    if (e instanceof ApiError) throw e;
+    if (request.signal.aborted || (e instanceof Error && e.name === "AbortError")) throw new RequestAbortedError();
+    throw e;
+  });
   if (text.trim() === "") {
     if (opts.allowEmpty) return {};
     throw new ApiError("VALIDATION_MALFORMED_JSON", { message: "The request body is empty; a JSON object is expected." });
@@ -27,7 +39,8 @@ export async function readJsonObject(request: Request, opts: { allowEmpty?: bool
   return value as JsonObject;
 }
 
-async function readLimited(request: Request): Promise<string> {
+/** The body as UTF-8 text, refused past 64 KiB (also for a chunked body without Content-Length). */
+export async function readLimited(request: Request): Promise<string> {
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -17,6 +17,6 @@ export function clientMetaOf(request: Request, ip: string, set?: ResponseSet): C
 }
 
 /** Fields every security event carries (SPEC 9.6): who asked from where, and which request. */
-export function eventFields(client: ClientMeta): { ip: string; request_id: string | null } {
-  return { ip: client.ip, request_id: client.requestId };
+export function eventFields(client: ClientMeta): { ip: string; user_agent: string | null; request_id: string | null } {
+  return { ip: client.ip, user_agent: client.userAgent, request_id: client.requestId };
 }

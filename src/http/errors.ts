@@ -21,11 +21,14 @@ export const ERROR_STATUS = {
   PUBLIC_KEY_REQUIRED: 401,
   PUBLIC_KEY_INVALID: 401,
   AUTH_EMAIL_NOT_VERIFIED: 403,
+  AUTH_USER_BANNED: 403,
   NOT_FOUND: 404,
   PROJECT_NOT_FOUND: 404,
   AUTH_NOT_ENABLED: 404,
+  USER_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   VALIDATION_DUPLICATE: 409,
+  CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
@@ -53,6 +56,9 @@ const DEFAULT_TEXT: Record<ErrorCode, { message: string; suggestion?: string }> 
   PUBLIC_KEY_REQUIRED: { message: "This project requires its public key.", suggestion: "Send `X-Public-Key: pk_...`." },
   PUBLIC_KEY_INVALID: { message: "The public key is not valid.", suggestion: "Use the project's current pk_ key." },
   AUTH_EMAIL_NOT_VERIFIED: { message: "The email address is not verified yet.", suggestion: "Follow the link in the verification email, or ask for a new one with POST /auth/resend-verification." },
+  AUTH_USER_BANNED: { message: "This account is banned.", suggestion: "Contact the operator of this app." },
+  USER_NOT_FOUND: { message: "No such user." },
+  CONFLICT: { message: "The change conflicts with other data.", suggestion: "Remove or change the rows named in the message first." },
   NOT_FOUND: { message: "No such route." },
   PROJECT_NOT_FOUND: { message: "No such project." },
   AUTH_NOT_ENABLED: { message: "This project has no auth table.", suggestion: "Mark one table with `auth_table: true` in the project file." },
@@ -97,7 +103,7 @@ export class ApiError extends Error {
 }
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; suggestion?: string; field?: string; request_id?: string };
+  error: { code: ErrorCode; message: string; suggestion?: string; field?: string; request_id?: string; retry_after?: number };
 }
 
 /** Serializes an ApiError into the public envelope. Only public fields; never the cause. */
@@ -106,5 +112,7 @@ export function errorBody(err: ApiError, requestId: string | undefined): ErrorBo
   if (err.suggestion) body.suggestion = err.suggestion;
   if (err.field) body.field = err.field;
   if (requestId) body.request_id = requestId;
+  // SPEC 5: a 429 also says in its body how many seconds to wait (the Retry-After header's value).
+  if (err.status === 429 && err.retryAfterSeconds !== undefined) body.retry_after = err.retryAfterSeconds;
   return { error: body };
 }

@@ -2,6 +2,12 @@ import type { RateLimitName } from "../config/types.ts";
 import type { RateLimitResult } from "../db/rate-limits.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ApiError } from "./errors.ts";
+import { ipRateLimitSubject } from "./ip.ts";
+
+/** `<rule>:<subject>`; every `*_per_ip` rule counts IPv6 clients per /64 (see ipRateLimitSubject). */
+function counterKey(name: RateLimitName, subject: string): string {
+  return `${name}:${name.endsWith("_per_ip") ? ipRateLimitSubject(subject) : subject}`;
+}
 
 /**
  * Counts one event against the project's rule `name` (SPEC 9.5) and returns the counter state,
@@ -9,18 +15,18 @@ import { ApiError } from "./errors.ts";
  */
 export function hitRateLimit(p: ProjectRuntime, name: RateLimitName, key: string, nowMs: number): RateLimitResult | null {
   const rule = p.config.auth.rateLimits[name];
-  return rule ? p.rateLimiter.hit(`${name}:${key}`, rule, nowMs) : null;
+  return rule ? p.rateLimiter.hit(counterKey(name, key), rule, nowMs) : null;
 }
 
 /** Reads the counter of rule `name` without counting; null when the rule is `off`. */
 export function peekRateLimit(p: ProjectRuntime, name: RateLimitName, key: string, nowMs: number): RateLimitResult | null {
   const rule = p.config.auth.rateLimits[name];
-  return rule ? p.rateLimiter.peek(`${name}:${key}`, rule, nowMs) : null;
+  return rule ? p.rateLimiter.peek(counterKey(name, key), rule, nowMs) : null;
 }
 
 /** Takes back one event counted by hitRateLimit (e.g. a login that turned out to be correct). */
 export function undoRateLimit(p: ProjectRuntime, name: RateLimitName, key: string): void {
-  if (p.config.auth.rateLimits[name]) p.rateLimiter.undo(`${name}:${key}`);
+  if (p.config.auth.rateLimits[name]) p.rateLimiter.undo(counterKey(name, key));
 }
 
 /** Counts one event and throws 429 RATE_LIMITED with Retry-After when it is over the limit. */

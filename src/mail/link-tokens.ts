@@ -71,7 +71,25 @@ export function consumeLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token: 
   return { id: rows[0].id, userId: rows[0].user_id, email: rows[0].email };
 }
 
-/** Revokes the user's live tokens of one kind, except `exceptId`. Returns how many were revoked. */
+/**
+ * A token of `kind` that was already used (not revoked, not expired): what a repeated click on a
+ * verification link finds. A read only.
+ */
+export function findUsedLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token: string, nowMs: number): ConsumedLinkToken | null {
+  if (!looksLikeLinkToken(token)) return null;
+  const row = p.db
+    .query(
+      `SELECT id, user_id, email FROM _link_tokens
+        WHERE token_hash = ? AND kind = ? AND used_at IS NOT NULL AND revoked_at IS NULL AND expires_at > ?`,
+    )
+    .get(sha256Hex(token), kind, nowMs) as { id: string; user_id: string; email: string } | null;
+  return row === null ? null : { id: row.id, userId: row.user_id, email: row.email };
+}
+
+/**
+ * Revokes the user's live tokens of one kind, except `exceptId` and except pending email-change
+ * confirmations (a new verification link must not cancel a change). Returns how many were revoked.
+ */
 export function revokeLinkTokens(
   p: ProjectRuntime,
   args: { kind: LinkTokenKind; userId: string; nowMs: number; exceptId?: string },
@@ -79,7 +97,8 @@ export function revokeLinkTokens(
   return p.db
     .query(
       `UPDATE _link_tokens SET revoked_at = ?1
-        WHERE user_id = ?2 AND kind = ?3 AND used_at IS NULL AND revoked_at IS NULL AND id <> ?4`,
+        WHERE user_id = ?2 AND kind = ?3 AND used_at IS NULL AND revoked_at IS NULL AND id <> ?4
+          AND id NOT IN (SELECT token_id FROM _email_changes WHERE user_id = ?2)`,
     )
     .run(args.nowMs, args.userId, args.kind, args.exceptId ?? "").changes;
 }

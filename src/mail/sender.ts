@@ -10,6 +10,8 @@ import type { ProjectRuntime } from "../projects/runtime.ts";
 import { pruneLinkTokens } from "./link-tokens.ts";
 import { outboxRepo, setOutboxWaker, type OutboxRow } from "./outbox.ts";
 import { renderOutboxMessage } from "./render.ts";
+import { createBackoff, type BackoffPolicy } from "../projects/backoff.ts";
+import { isPermanentMailError } from "../plugin-api.ts";
 
 export interface OutboxSchedule {
   /** Delay after the first failed attempt; doubles after each further failure. */
@@ -36,7 +38,13 @@ export interface SenderOptions {
    * reopenings of a project, so reopening does not clean again within the hour.
    */
   readonly housekeeping?: { lastHousekeepingMs: number };
+  /** Messages of one project in flight at once (default MAIL_SEND_CONCURRENCY). */
+  readonly concurrency?: number;
+  /** Wait after a pass that failed on the database (disk full, read-only, locked): 1 s doubling to 1 min. */
+  readonly errorBackoff?: BackoffPolicy;
 }
+
+export const SENDER_ERROR_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
 export interface OutboxSender {
   /** Look at the outbox now (after an enqueue). */
@@ -52,6 +60,8 @@ export interface DeliveryCounts {
 }
 
 const BATCH = 50;
+/** Sends in flight per project: a stalled mail server holds one of them, not the whole queue. */
+export const MAIL_SEND_CONCURRENCY = 4;
 /** Finished messages and dead link tokens are kept this long (for support questions), then deleted. */
 const RETENTION_MS = 30 * 86_400_000;
 const HOUSEKEEPING_EVERY_MS = 3_600_000;
@@ -66,25 +76,42 @@ export function resolveSchedule(partial: Partial<OutboxSchedule> | undefined): O
 }
 
 /**
- * Delivers every message that is due now, one at a time, and returns what happened. Used by the
- * sender's timer and by tests that drive the outbox by hand.
+ * Delivers every message that is due now, up to `concurrency` at a time, and returns what
+ * happened. Used by the sender's timer and by tests that drive the outbox by hand. A database
+ * failure stops the pass (after the sends in flight settle) and is rethrown.
  */
 export async function deliverDue(
   p: ProjectRuntime,
-  opts: { schedule?: Partial<OutboxSchedule>; sendTimeoutMs?: number; shouldStop?: () => boolean } = {},
+  opts: { schedule?: Partial<OutboxSchedule>; sendTimeoutMs?: number; shouldStop?: () => boolean; concurrency?: number } = {},
 ): Promise<DeliveryCounts> {
   const schedule = resolveSchedule(opts.schedule);
   const counts: DeliveryCounts = { sent: 0, retried: 0, failed: 0 };
   const stop = opts.shouldStop ?? ((): boolean => false);
-  while (!stop()) {
+  const concurrency = Math.max(1, opts.concurrency ?? MAIL_SEND_CONCURRENCY);
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | null = null;
+  const halted = (): boolean => stop() || failure !== null;
+  while (!halted()) {
+    // Every row of a batch is claimed (its retry time moved on) before the next query, so a
+    // message in flight is never picked up twice.
     const rows = outboxRepo.due(p, p.deps.now(), BATCH);
     if (rows.length === 0) break;
     for (const row of rows) {
-      if (stop()) break;
-      const outcome = await deliverOne(p, row, schedule, opts.sendTimeoutMs ?? 60_000);
-      if (outcome !== null) counts[outcome]++;
+      while (inFlight.size >= concurrency && !halted()) await Promise.race(inFlight);
+      if (halted()) break;
+      const task: Promise<void> = deliverOne(p, row, schedule, opts.sendTimeoutMs ?? 60_000)
+        .then((outcome) => {
+          if (outcome !== null) counts[outcome]++;
+        })
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
     }
   }
+  await Promise.all(inFlight);
+  if (failure !== null) throw (failure as { error: unknown }).error;
   return counts;
 }
 
@@ -109,6 +136,12 @@ async function deliverOne(
     await withTimeout(p.mailProvider.send(rendered.message), sendTimeoutMs);
   } catch (e) {
     const error = describeError(e, rendered.secrets);
+    if (isPermanentMailError(e)) {
+      // The receiver refused this message for good (an SMTP 5xx, an HTTP 4xx): retrying cannot help.
+      outboxRepo.markFailed(p, row.id, p.deps.now(), error);
+      p.log.error("mail rejected; not retried", { ...fields, error });
+      return "failed";
+    }
     if (attempt >= schedule.maxAttempts) {
       outboxRepo.markFailed(p, row.id, p.deps.now(), error);
       p.log.error("mail delivery failed; giving up", { ...fields, max_attempts: schedule.maxAttempts, error });
@@ -142,15 +175,25 @@ export function describeError(e: unknown, secrets: readonly string[]): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, " ").slice(0, 300);
 }
 
-/** Starts the sender of one project. It looks at the outbox at once (messages left by a previous run). */
+/**
+ * Starts the sender of one project. It looks at the outbox at once (messages left by a previous
+ * run). Up to `concurrency` sends are in flight; each one that settles brings the sender back, so
+ * a stalled mail server holds one place, never the whole queue.
+ */
 export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): OutboxSender {
   const schedule = resolveSchedule(opts.schedule);
   const maxSleepMs = opts.maxSleepMs ?? 60_000;
+  const concurrency = Math.max(1, opts.concurrency ?? MAIL_SEND_CONCURRENCY);
+  const sendTimeoutMs = opts.sendTimeoutMs ?? 60_000;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let running: Promise<void> | null = null;
-  let again = false;
   let stopped = false;
   const hk = opts.housekeeping ?? { lastHousekeepingMs: -Infinity };
+  // Rows being sent now: a send slower than its retry delay must not be picked up a second time.
+  const inFlight = new Map<string, Promise<void>>();
+  // A database failure (disk full, read-only, locked) is not a row's failure: the sender waits
+  // before the next look instead of retrying at once, one log line per step.
+  const backoff = createBackoff(opts.errorBackoff ?? SENDER_ERROR_BACKOFF);
+  let backingOff = false;
 
   const housekeep = (): void => {
     const nowMs = p.deps.now();
@@ -161,66 +204,72 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   };
 
   const arm = (ms: number): void => {
+    if (stopped) return;
     if (timer !== null) clearTimeout(timer);
     timer = setTimeout(pass, ms);
     // The sender alone never keeps the process alive; the HTTP server does.
     timer.unref?.();
   };
 
-  const armForNextDue = (): void => {
-    if (stopped) return;
-    const at = outboxRepo.nextDueAt(p);
-    // Sleep until the earliest retry; when idle, until housekeeping is due. An enqueue wakes us
-    // earlier, and `maxSleepMs` bounds every sleep (a safety net against clock jumps).
-    const untilHousekeeping = Math.max(1_000, hk.lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - p.deps.now());
-    arm(at === null ? Math.min(maxSleepMs, untilHousekeeping) : Math.min(maxSleepMs, Math.max(0, at - p.deps.now())));
+  const report = (msg: string, e: unknown): void => {
+    if (stopped) return; // after stop() the database may already be closed under a slow send
+    const retryInMs = backoff.fail();
+    backingOff = true;
+    p.log.error(msg, { error: describeError(e, []), attempt: backoff.failures, retry_in_ms: retryInMs });
+    arm(retryInMs);
+  };
+
+  const launch = (row: OutboxRow): void => {
+    const task = deliverOne(p, row, schedule, sendTimeoutMs)
+      .then(() => backoff.succeed())
+      .catch((e: unknown) => report("mail sender cannot update the outbox; will retry", e))
+      .finally(() => {
+        inFlight.delete(row.id);
+        if (!backingOff) arm(0);
+      });
+    inFlight.set(row.id, task);
   };
 
   function pass(): void {
     timer = null;
     if (stopped) return;
-    if (running !== null) {
-      again = true;
-      return;
-    }
-    running = (async (): Promise<void> => {
+    backingOff = false;
+    try {
       housekeep();
-      do {
-        again = false;
-        await deliverDue(p, { schedule, sendTimeoutMs: opts.sendTimeoutMs, shouldStop: () => stopped });
-      } while (again && !stopped);
-    })()
-      .catch((e: unknown) => {
-        // After stop() the database may already be closed under a slow send; nothing to report then.
-        if (!stopped) p.log.error("mail sender pass failed", { error: describeError(e, []) });
-      })
-      .finally(() => {
-        running = null;
-        try {
-          armForNextDue();
-        } catch (e) {
-          if (stopped) return;
-          p.log.error("mail sender cannot read the outbox", { error: describeError(e, []) });
-          arm(maxSleepMs);
-        }
-      });
+      let nextAt: number | null = null;
+      while (inFlight.size < concurrency && !stopped) {
+        const rows = outboxRepo.due(p, p.deps.now(), BATCH).filter((r) => !inFlight.has(r.id));
+        if (rows.length === 0) break;
+        for (const row of rows.slice(0, concurrency - inFlight.size)) launch(row);
+      }
+      if (inFlight.size === 0) backoff.succeed();
+      nextAt = outboxRepo.nextDueAt(p);
+      const nowMs = p.deps.now();
+      // Sleep until the earliest retry; when idle, until housekeeping is due. A due row that is
+      // in flight (or waits for a free place) brings us back when a send settles; an enqueue
+      // wakes us at once; `maxSleepMs` bounds every sleep (a safety net against clock jumps).
+      const untilHousekeeping = Math.max(1_000, hk.lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - nowMs);
+      const untilDue = nextAt === null || nextAt <= nowMs ? untilHousekeeping : nextAt - nowMs;
+      arm(Math.min(maxSleepMs, untilDue));
+    } catch (e) {
+      report("mail sender pass failed; will retry", e);
+    }
   }
 
   const sender: OutboxSender = {
     wake(): void {
-      if (stopped) return;
-      if (running !== null) again = true;
-      else arm(0);
+      if (stopped || backingOff) return;
+      arm(0);
     },
     async stop(): Promise<void> {
       stopped = true;
       setOutboxWaker(p, null);
       if (timer !== null) clearTimeout(timer);
       timer = null;
-      if (running !== null) {
+      if (inFlight.size > 0) {
         const limit = opts.stopTimeoutMs ?? 10_000;
         let t: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([running, new Promise<void>((resolve) => (t = setTimeout(resolve, limit)))]);
+        await Promise.race([Promise.all(inFlight.values()), new Promise<void>((resolve) => (t = setTimeout(resolve, limit)))]);
         clearTimeout(t);
       }
     },

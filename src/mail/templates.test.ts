@@ -10,6 +10,15 @@ describe("renderTemplate", () => {
     expect(out.html).toBe('<b>&lt;i&gt;Al&lt;/i&gt;</b><a href="https://x.io/?a=1&amp;token=T">');
   });
 
+  it("escapes quotes, so a value is safe inside a double- or single-quoted attribute", () => {
+    const hostile = { ...vars, "user.name": `x" onmouseover="alert(1)' onclick='alert(2)` };
+    const out = renderTemplate({ subject: "s", text: "", html: `<a title="{{user.name}}" data-x='{{user.name}}'>{{user.name}}</a>` }, hostile);
+    expect(out.html).toBe(
+      `<a title="x&quot; onmouseover=&quot;alert(1)&#39; onclick=&#39;alert(2)" data-x='x&quot; onmouseover=&quot;alert(1)&#39; onclick=&#39;alert(2)'>` +
+        `x&quot; onmouseover=&quot;alert(1)&#39; onclick=&#39;alert(2)</a>`,
+    );
+  });
+
   it("puts only project_name, expires_in and app_url into a subject", () => {
     const out = renderTemplate({ subject: "{{project_name}}: {{email}} {{user.name}} {{link}} ({{expires_in}}, {{ app_url }})", text: "" }, vars);
     expect(out.subject).toBe("Demo: (1 hour, https://x.io)");

@@ -12,6 +12,12 @@ import resetPasswordText from "./templates/reset-password.txt" with { type: "tex
 import resetPasswordHtml from "./templates/reset-password.html" with { type: "text" };
 import passwordChangedText from "./templates/password-changed.txt" with { type: "text" };
 import passwordChangedHtml from "./templates/password-changed.html" with { type: "text" };
+import emailChangeConfirmText from "./templates/email-change-confirm.txt" with { type: "text" };
+import emailChangeConfirmHtml from "./templates/email-change-confirm.html" with { type: "text" };
+import emailChangeNoticeText from "./templates/email-change-notice.txt" with { type: "text" };
+import emailChangeNoticeHtml from "./templates/email-change-notice.html" with { type: "text" };
+import accountDeletedText from "./templates/account-deleted.txt" with { type: "text" };
+import accountDeletedHtml from "./templates/account-deleted.html" with { type: "text" };
 
 export interface MailTemplate {
   readonly subject: string;
@@ -36,6 +42,17 @@ export const BUILTIN_TEMPLATES: Readonly<Record<TemplateName, MailTemplate>> = {
     text: passwordChangedText,
     html: embedded(passwordChangedHtml),
   },
+  email_change_confirm: {
+    subject: "Confirm your new email for {{project_name}}",
+    text: emailChangeConfirmText,
+    html: embedded(emailChangeConfirmHtml),
+  },
+  email_change_notice: {
+    subject: "A change of your {{project_name}} email was requested",
+    text: emailChangeNoticeText,
+    html: embedded(emailChangeNoticeHtml),
+  },
+  account_deleted: { subject: "Your {{project_name}} account was deleted", text: accountDeletedText, html: embedded(accountDeletedHtml) },
 };
 
 /**

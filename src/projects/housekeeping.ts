@@ -1,9 +1,13 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { ENDED_SESSION_RETENTION_MS } from "../modules/session/sessions.ts";
+import { createBackoff, type BackoffPolicy } from "./backoff.ts";
+import { pruneAudit } from "../modules/audit/query.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
 const FIRST_RUN_AFTER_MS = 5_000;
+/** After a failure (disk full, read-only database): 30 s, 1 min, 2 min, ... at most the hourly period. */
+export const HOUSEKEEPING_ERROR_BACKOFF: BackoffPolicy = { baseMs: 30_000, maxMs: HOUSEKEEPING_EVERY_MS };
 
 /**
  * Rows one housekeeping transaction examines (and so deletes at most). Small on purpose: bun:sqlite
@@ -115,39 +119,78 @@ export interface HousekeepingState {
 }
 
 /**
- * Hourly clean-up of a project's session tables while it is open (the mail sender cleans the
- * outbox and link tokens on its own). Runs shortly after the project opens unless it ran within
- * the hour; the timers never keep the process alive.
+ * One pass: sessions and refresh tokens (in batches, see `pruneSessionsInBatches`), rate-limit
+ * counters whose window has ended, and audit rows older than `audit.retention`. Throws on a
+ * storage failure (the scheduler backs off).
  */
-export function startHousekeeping(p: ProjectRuntime, state: HousekeepingState = { lastRunMs: -Infinity }): void {
+export async function runHousekeeping(
+  p: ProjectRuntime,
+  opts: PruneOptions = {},
+): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
+  const nowMs = p.deps.now();
+  const removed = await pruneSessionsInBatches(p, nowMs, opts);
+  if (opts.shouldStop?.()) return { ...removed, rateLimitCounters: 0, auditRows: 0 };
+  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs), auditRows: pruneAudit(p, nowMs) };
+}
+
+export interface HousekeepingOptions {
+  readonly firstRunAfterMs?: number;
+  readonly everyMs?: number;
+  readonly errorBackoff?: BackoffPolicy;
+  /** When it last ran, kept by the pool across the closings and reopenings of the project. */
+  readonly state?: HousekeepingState;
+}
+
+/**
+ * Hourly clean-up of a project's session tables, rate-limit counters and audit rows while it is
+ * open (the mail sender cleans the outbox and link tokens on its own). Runs shortly after the
+ * project opens unless it ran within the hour; a failed run is retried with exponential backoff
+ * (one log line per attempt). The timers never keep the process alive.
+ */
+export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions = {}): void {
+  const state = opts.state ?? { lastRunMs: -Infinity };
+  const everyMs = opts.everyMs ?? HOUSEKEEPING_EVERY_MS;
+  const backoff = createBackoff(opts.errorBackoff ?? HOUSEKEEPING_ERROR_BACKOFF);
   let stopped = false;
   let running: Promise<void> | null = null;
-  const run = (): void => {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const arm = (ms: number): void => {
+    if (stopped) return;
+    timer = setTimeout(run, ms);
+    timer.unref?.();
+  };
+  function run(): void {
+    timer = null;
     if (stopped || running) return;
     state.lastRunMs = Date.now();
-    running = pruneSessionsInBatches(p, p.deps.now(), { shouldStop: () => stopped })
+    running = runHousekeeping(p, { shouldStop: () => stopped })
       .then((removed) => {
-        if (removed.sessions || removed.refreshTokens) p.log.info("housekeeping", { removed_sessions: removed.sessions, removed_refresh_tokens: removed.refreshTokens });
+        backoff.succeed();
+        if (removed.sessions || removed.refreshTokens || removed.rateLimitCounters || removed.auditRows) {
+          p.log.info("housekeeping", {
+            removed_sessions: removed.sessions,
+            removed_refresh_tokens: removed.refreshTokens,
+            removed_rate_limit_counters: removed.rateLimitCounters,
+            removed_audit_rows: removed.auditRows,
+          });
+        }
+        arm(everyMs);
       })
       .catch((e: unknown) => {
-        if (!stopped) p.log.warn("housekeeping failed; it is retried in an hour", { error: e instanceof Error ? e.message : String(e) });
+        if (stopped) return;
+        const retryInMs = backoff.fail();
+        p.log.warn("housekeeping failed; will retry", { error: e instanceof Error ? e.message : String(e), attempt: backoff.failures, retry_in_ms: retryInMs });
+        arm(retryInMs);
       })
       .finally(() => {
         running = null;
       });
-  };
-  const firstIn = Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + HOUSEKEEPING_EVERY_MS - Date.now());
-  let every: ReturnType<typeof setInterval> | null = null;
-  const first = setTimeout(() => {
-    run();
-    every = setInterval(run, HOUSEKEEPING_EVERY_MS);
-    every.unref?.();
-  }, firstIn);
-  first.unref?.();
+  }
+  arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - Date.now()));
   p.onClose(async () => {
     stopped = true;
-    clearTimeout(first);
-    if (every) clearInterval(every);
+    if (timer !== null) clearTimeout(timer);
     await running;
   });
 }
+

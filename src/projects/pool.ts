@@ -19,9 +19,10 @@
 import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
-import { closeProjectDb } from "../db/open.ts";
+import { closeProjectDb, DbOpenError } from "../db/open.ts";
+import { sqliteCode } from "../db/storage-cause.ts";
 import { checkProjectDb, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
-import { HOUSEKEEPING_EVERY_MS, pruneSessionsInBatches, type HousekeepingState } from "./housekeeping.ts";
+import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
 export const CLOSED_HOUSEKEEPING_EVERY_MS = 24 * HOUSEKEEPING_EVERY_MS;
@@ -57,9 +58,27 @@ export function readOpenFilesLimit(): number | null {
 
 const REMOVED_CLOSED_MSG = "database of a removed project closed (the file is kept)";
 
-/** Opening an already-checked project failed (a missing file, no descriptor left...): retry later. */
+/**
+ * Opening an already-checked project failed (a missing file, no descriptor left...): retry later.
+ * `busy`: another process holds the database's write lock (a backup, the sqlite3 shell); the
+ * request may wait for it (see http/storage-wait.ts).
+ */
 export class ProjectOpenError extends Error {
   override readonly name = "ProjectOpenError";
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
+
+const LOCK_CODE = /^SQLITE_(BUSY|LOCKED)/;
+
+/** The open failed only because another process holds the write lock: not the project's fault. */
+export function isLockedElsewhere(e: unknown): boolean {
+  const code = e instanceof DbOpenError ? e.sqliteCode : sqliteCode(e);
+  return code !== null && LOCK_CODE.test(code);
 }
 
 export interface PoolOptions {
@@ -70,7 +89,7 @@ export interface PoolOptions {
   /** Starts an opened runtime's background work (mail sender, housekeeping); null: none (tests). */
   readonly startBackground: ((runtime: ProjectRuntime, housekeeping: HousekeepingState, mail: { lastHousekeepingMs: number }) => void) | null;
   /** A project could not be checked or opened for the first time: it answers 503 from now on. */
-  onFailed(config: ProjectConfig, message: string): void;
+  onFailed(config: ProjectConfig, error: unknown): void;
   onGeneratedKeys(id: string, keys: { admin?: string; public?: string }): void;
 }
 
@@ -181,14 +200,16 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       runtime = loaded.runtime;
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) opts.onGeneratedKeys(id, loaded.generatedKeys);
     } catch (e) {
-      if (!slot.checked) {
+      const busy = isLockedElsewhere(e);
+      if (!slot.checked && !busy) {
         slots.delete(id);
         clearMailTimer(slot);
-        opts.onFailed(slot.config, messageOf(e));
+        opts.onFailed(slot.config, e);
         throw e;
       }
-      log.error("cannot open a project database", { project: id, error: messageOf(e) });
-      throw new ProjectOpenError(messageOf(e));
+      if (busy) log.warn("a project database is locked by another process; its open waits", { project: id, error: messageOf(e) });
+      else log.error("cannot open a project database", { project: id, error: messageOf(e) });
+      throw new ProjectOpenError(messageOf(e), busy);
     }
     slot.checked = true;
     slot.open = runtime;
@@ -269,7 +290,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
           const runtime = openSlot(id, slot);
           const openedAt = lru.get(id)?.lastUsedMs;
           slot.housekeeping.lastRunMs = Date.now();
-          await pruneSessionsInBatches(runtime, deps.now(), { shouldStop: () => slot.open !== runtime });
+          await runHousekeeping(runtime, { shouldStop: () => slot.open !== runtime });
           // Closed again unless a request used it meanwhile.
           const entry = lru.get(id);
           if (entry && entry.runtime === runtime && entry.lastUsedMs === openedAt) {
@@ -393,12 +414,18 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       for (const slot of slots.values()) clearMailTimer(slot);
       const open = [...lru.entries()];
       lru.clear();
-      for (const [id, { runtime }] of open) {
+      for (const [id] of open) {
         const slot = slots.get(id);
         if (slot) slot.open = null;
-        await runtime.close();
       }
+      // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
+      // paid once per shutdown, not once per project. One failing close leaves the others closing.
+      const results = await Promise.allSettled(open.map(([, { runtime }]) => runtime.close()));
+      results.forEach((r, i) => {
+        if (r.status === "rejected") log.error("project failed to close", { project: open[i][0], reason: String(r.reason) });
+      });
       await Promise.all([...closing]);
+      slots.clear();
     },
   };
   return pool;

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { parse } from "valibot";
+import { safeParse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
@@ -14,10 +14,12 @@ import { closeProjectDb, openProjectDb } from "../db/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
+import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
 import { applySchema, buildDrizzleTables, planSchema } from "../schema/index.ts";
-import { destructivePlanId } from "../schema/destructive-plan-id.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
+import { pluginSource } from "../plugin-host/load-plugin-files.ts";
+import { withAuditTrail } from "../modules/audit/trail.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -32,6 +34,11 @@ export interface ServerDeps {
   readonly registry: PluginRegistry;
   /** Dummy hashes shared by every project with the same hasher configuration (SPEC 9.4). */
   readonly dummyHashes?: DummyHashCache;
+  /**
+   * Wraps every password hasher a project builds (configured and installed). A seam for tests,
+   * which count the hash work each path does; the server leaves it unset.
+   */
+  readonly instrumentHasher?: (hasher: PasswordHasher) => PasswordHasher;
 }
 
 /** The key under which projects share a dummy hash: the hasher and its options. */
@@ -49,6 +56,8 @@ export interface ProjectRuntime {
   readonly settings: SettingsRepo;
   readonly keys: ProjectKeys;
   readonly jwt: JwtSecrets;
+  /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
+  readonly signer: TokenSigner;
   readonly rateLimiter: RateLimiter;
   readonly hashes: HashService;
   readonly mailProvider: MailProvider;
@@ -73,7 +82,13 @@ export interface LoadedProject {
   readonly generatedKeys: { admin?: string; public?: string };
 }
 
-const ORIGINS_KEY = "allowed_redirect_origins";
+export const ORIGINS_KEY = "allowed_redirect_origins";
+/** The plan id a `confirm_destructive: true` has already confirmed (see src/schema/plan.ts). */
+export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
+
+function trueSpentOnRow(settings: SettingsRepo): boolean {
+  return settings.get(CONFIRM_TRUE_SPENT_KEY) !== null;
+}
 
 /**
  * Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins.
@@ -87,11 +102,12 @@ export function loadProjectRuntime(
   opts: { db?: Database; alreadyChecked?: boolean } = {},
 ): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
-  const log = deps.log.child({ project: config.id });
   const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso, alreadyChecked: opts.alreadyChecked });
+  // Every security event of this project is also an audit row in its database (SPEC 12).
+  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
   try {
-    const { settings, keys, jwt, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
-    return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt }, log), generatedKeys };
+    const { settings, keys, jwt, signer, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
+    return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt, signer }, log), generatedKeys };
   } catch (e) {
     if (!opts.db) closeProjectDb(db);
     throw e;
@@ -105,8 +121,8 @@ export function loadProjectRuntime(
  */
 export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { generatedKeys: { admin?: string; public?: string }; nextMailAt: number | null } {
   const nowIso = new Date(deps.now()).toISOString();
-  const log = deps.log.child({ project: config.id });
   const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
   try {
     const { generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
     const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
@@ -196,27 +212,46 @@ export function writePlanCache(dataDir: string, cache: PlanCache, log: Logger): 
 
 function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database, nowIso: string, log: Logger) {
   {
+    const settings = createSettingsRepo(db);
+    const confirm = config.confirmDestructive;
+    // A `true` confirms one destructive plan, and stays spent while the file keeps saying `true`.
+    if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
+    const trueSpentOn = confirm === true ? (settings.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
     const plan = applySchema(db, config.tables, {
-      confirmDestructive: config.confirmDestructive,
+      confirmDestructive: confirm,
+      trueSpentOn,
       nowIso,
       beforeDestructive: (planned) => {
-        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: destructivePlanId(planned) });
-        log.info("backup written before a destructive schema change", { file: path, changes: planned.destructive.length });
+        if (planned.planId === null) return;
+        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: planned.planId });
+        log.info("backup written before a destructive schema change", { file: path, plan_id: planned.planId, changes: planned.destructive.length });
       },
     });
     for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
+    if (plan.confirmNote !== null) log.warn(plan.confirmNote, { plan_id: plan.planId });
+    if (confirm === true && plan.planId !== null) settings.setValue(CONFIRM_TRUE_SPENT_KEY, plan.planId, nowIso);
 
-    const settings = createSettingsRepo(db);
     const keys = createProjectKeys(settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
-    // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret.
-    const { generatedKeys, jwt } = db.transaction(() => {
+    // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret, signing keys.
+    const { generatedKeys, jwt, signer, switchedFrom } = db.transaction(() => {
       const generated = keys.ensure(config.keys, nowIso);
       settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
       const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
-      return { generatedKeys: generated, jwt: secrets };
+      const signing = createTokenSigner(db, {
+        projectId: config.id,
+        algorithm: config.auth.signing.algorithm,
+        rotateEverySeconds: config.auth.signing.rotateEverySeconds,
+        accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+        sealKey: deriveKey(deps.serverKey, "signing-key-seal"),
+        secrets,
+        settings,
+        nowMs: deps.now(),
+      });
+      return { generatedKeys: generated, jwt: secrets, ...signing };
     })();
-    return { settings, keys, jwt, generatedKeys };
+    if (switchedFrom !== null) log.event("signing_algorithm_changed", { from: switchedFrom, to: config.auth.signing.algorithm });
+    return { settings, keys, jwt, signer, generatedKeys };
   }
 }
 
@@ -228,14 +263,20 @@ function pluginContext(config: ProjectConfig, log: Logger) {
 export function createProjectHashes(config: ProjectConfig, deps: ServerDeps, log: Logger = deps.log.child({ project: config.id })): HashService {
   const pluginCtx = pluginContext(config, log);
   const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-  const configured = hasherFactory.create(config.auth.hasher.options, pluginCtx);
-  const installed: PasswordHasher[] = Object.values(deps.registry.hashers).map((f) =>
-    f.id === configured.id ? configured : f.create(parse(f.optionsSchema, {}), pluginCtx),
-  );
+  const instrument = deps.instrumentHasher ?? ((h: PasswordHasher): PasswordHasher => h);
+  const configured = instrument(checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory));
+  // Every installed hasher verifies its own format with its default options; one whose options
+  // have no defaults (a plugin file may require some) can only be the configured one.
+  const installed: PasswordHasher[] = Object.values(deps.registry.hashers).flatMap((f) => {
+    if (f.id === configured.id) return [configured];
+    const defaults = safeParse(f.optionsSchema, {});
+    return defaults.success ? [instrument(checkedHasher(f.create(defaults.output, pluginCtx), f))] : [];
+  });
   return createHashService({
     configured,
     installed,
     limiter: deps.hashLimiter,
+    key: config.id,
     dummies: deps.dummyHashes ? { cache: deps.dummyHashes, key: hasherConfigKey(config) } : undefined,
   });
 }
@@ -244,14 +285,14 @@ function buildRuntime(
   config: ProjectConfig,
   deps: ServerDeps,
   db: Database,
-  { settings, keys, jwt }: { settings: SettingsRepo; keys: ProjectKeys; jwt: JwtSecrets },
+  { settings, keys, jwt, signer }: { settings: SettingsRepo; keys: ProjectKeys; jwt: JwtSecrets; signer: TokenSigner },
   log: Logger,
 ): ProjectRuntime {
   {
 
     const pluginCtx = pluginContext(config, log);
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
-    const mailProvider = mailFactory.create(config.mail.provider.options, pluginCtx);
+    const mailProvider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginCtx), mailFactory);
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
@@ -273,8 +314,9 @@ function buildRuntime(
       settings,
       keys,
       jwt,
+      signer,
       get rateLimiter() {
-        return (rateLimiter ??= createRateLimiter(db));
+        return (rateLimiter ??= createRateLimiter(db, config.auth.rateLimits));
       },
       hashes: createProjectHashes(config, deps, log),
       mailProvider,
@@ -303,3 +345,26 @@ function buildRuntime(
   }
 }
 
+
+/** A plugin's `create` must return the object its kind promises (plugin files are not type-checked). */
+function checkedHasher(h: PasswordHasher, factory: { readonly id: string }): PasswordHasher {
+  const id = factory.id;
+  const ok = typeof h === "object" && h !== null && h.id === id &&
+    typeof h.hash === "function" && typeof h.verify === "function" && typeof h.canVerify === "function" &&
+    (h.needsRehash === undefined || typeof h.needsRehash === "function");
+  if (!ok) throw new Error(`hasher plugin "${id}"${fromFile(factory)}: create() must return { id: "${id}", hash, verify, canVerify, needsRehash? }`);
+  return h;
+}
+
+function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
+  const id = factory.id;
+  const ok = typeof m === "object" && m !== null && m.id === id && typeof m.send === "function" &&
+    (m.verify === undefined || typeof m.verify === "function") && (m.close === undefined || typeof m.close === "function");
+  if (!ok) throw new Error(`mail plugin "${id}"${fromFile(factory)}: create() must return { id: "${id}", send, verify?, close? }`);
+  return m;
+}
+
+function fromFile(factory: object): string {
+  const file = pluginSource(factory);
+  return file === undefined ? "" : ` (${file})`;
+}

@@ -29,13 +29,9 @@ function baseBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBuild
       return storedValues ? integer(col.name) : integer(col.name, { mode: "boolean" });
     case "json":
       return storedValues ? text(col.name) : text(col.name, { mode: "json" });
-    case "int":
-    case "timestamp":
-      return integer(col.name);
-    case "float":
-      return real(col.name);
     default:
-      return text(col.name);
+      if (col.sqlType === "INTEGER") return integer(col.name);
+      return col.sqlType === "REAL" ? real(col.name) : text(col.name);
   }
 }
 

@@ -8,7 +8,7 @@ export class SchemaBlockedError extends Error {
     const lines = [...plan.conflicts, ...plan.destructive.filter((c) => !c.conflict)].map((c) => `  - ${c.description}`);
     const hint = plan.conflicts.length > 0
       ? "fix the conflicting tables by hand"
-      : "set `confirm_destructive: true` in the project file to apply them";
+      : `set \`confirm_destructive: ${plan.planId}\` in the project file to apply them${plan.confirmNote ? `; ${plan.confirmNote}` : ""}`;
     super(`schema changes are blocked (${hint}):\n${lines.join("\n")}`);
     this.name = "SchemaBlockedError";
     this.plan = plan;

@@ -6,6 +6,7 @@
  */
 import type { ModelColumn } from "./model.ts";
 import { sqlString } from "./sql-text.ts";
+import { nowValueOf } from "../config/column-types.ts";
 
 export type Fill =
   | { readonly kind: "literal"; readonly sql: string }
@@ -58,6 +59,6 @@ const UUID_V4_SQL =
 export function fillSql(fill: Fill, col: ModelColumn, nowIso: string): string {
   if (fill.kind === "literal") return fill.sql;
   if (fill.kind === "uuid") return UUID_V4_SQL;
-  if (col.type === "timestamp") return String(Math.floor(Date.parse(nowIso) / 1000));
-  return sqlString(col.type === "date" ? nowIso.slice(0, 10) : nowIso);
+  const now = nowValueOf(col.type, Date.parse(nowIso));
+  return typeof now === "number" ? String(now) : sqlString(now ?? nowIso);
 }

@@ -20,4 +20,5 @@ export { SchemaApplyError, SchemaBlockedError, SchemaModelError } from "./errors
 export { buildAppliedModel, buildModelTable, type AppliedModel, type ModelColumn, type ModelIndex, type ModelTable } from "./model.ts";
 export { formatPlan, planSchema } from "./plan.ts";
 export { readAppliedModel, MODEL_META_KEY } from "./snapshot.ts";
+export { destructivePlanId } from "./plan-id.ts";
 export type { ApplyOptions, PlanOptions, SchemaChange, SchemaChangeKind, SchemaPlan } from "./types.ts";

@@ -5,11 +5,12 @@
  * changing them needs no migration.
  */
 import { DEFAULT_NOW, type ColumnDef, type ColumnType, type OnDelete, type TableDef } from "../config/types.ts";
+import { sqlTypeOf, storeColumnValue, supportsNow, type SqlType } from "../config/column-types.ts";
 import { builtinModelColumns, emailCanonicalIndexName, EMAIL_CANONICAL_COLUMN } from "./builtins.ts";
 import { SchemaModelError } from "./errors.ts";
 import { sqlString } from "./sql-text.ts";
 
-export type SqlType = "TEXT" | "INTEGER" | "REAL";
+export { sqlTypeOf, type SqlType };
 
 export interface ModelColumn {
   readonly name: string;
@@ -49,43 +50,20 @@ export function isReservedTableName(name: string): boolean {
   return name.startsWith("_") || name.startsWith("sqlite_");
 }
 
-const TIME_TYPES: ReadonlySet<ColumnType> = new Set(["date", "datetime", "timestamp"]);
-
-export function sqlTypeOf(type: ColumnType): SqlType {
-  if (type === "int" || type === "bool" || type === "timestamp") return "INTEGER";
-  return type === "float" ? "REAL" : "TEXT";
-}
-
-function numberLiteral(table: string, col: ColumnDef, value: unknown): string {
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new SchemaModelError(`default of ${table}.${col.name} is not a number`);
-  }
-  return String(value);
-}
 
 /** The SQL DEFAULT literal for a declared default, or null when the app fills the value (or none). */
 export function defaultSqlOf(table: string, col: ColumnDef): string | null {
   const value = col.default;
   if (!col.hasDefault || value === undefined || value === null) return null;
-  if (value === DEFAULT_NOW && TIME_TYPES.has(col.type)) return null;
-  switch (col.type) {
-    case "bool":
-      if (typeof value !== "boolean") throw new SchemaModelError(`default of ${table}.${col.name} is not a boolean`);
-      return value ? "1" : "0";
-    case "int":
-    case "float":
-    case "timestamp":
-      return numberLiteral(table, col, value);
-    case "json":
-      return sqlString(JSON.stringify(value));
-    default:
-      if (typeof value !== "string") throw new SchemaModelError(`default of ${table}.${col.name} is not a string`);
-      return sqlString(value);
-  }
+  if (value === DEFAULT_NOW && supportsNow(col.type)) return null;
+  // The DEFAULT clause holds exactly what a request setting that value would store.
+  const stored = storeColumnValue(col, value);
+  if (!stored.ok || stored.value === null) throw new SchemaModelError(`default of ${table}.${col.name} is not ${stored.ok ? "a value" : stored.reason}`);
+  return typeof stored.value === "number" ? String(stored.value) : sqlString(stored.value);
 }
 
 function customColumn(table: string, col: ColumnDef): ModelColumn {
-  const now = col.hasDefault && col.default === DEFAULT_NOW && TIME_TYPES.has(col.type);
+  const now = col.hasDefault && col.default === DEFAULT_NOW && supportsNow(col.type);
   return {
     name: col.name,
     type: col.type,
@@ -109,6 +87,10 @@ function tableIndexes(def: TableDef): ModelIndex[] {
     indexes.set(index.name, index);
   };
   if (def.authTable) add({ name: emailCanonicalIndexName(def.name), columns: [EMAIL_CANONICAL_COLUMN], unique: true });
+  // The admin user list pages by (created_at, id) (SPEC 12): keyset pagination needs this order.
+  if (def.authTable) add({ name: `${def.name}__created_at_id_idx`, columns: ["created_at", "id"], unique: false });
+  // ...and `verified=true|false` walks only the matching users, in that same order, whatever their share.
+  if (def.authTable) add({ name: `${def.name}__email_verified_created_at_id_idx`, columns: ["email_verified", "created_at", "id"], unique: false });
   for (const col of def.columns) {
     if (col.unique) add({ name: `${def.name}_${col.name}_unique`, columns: [col.name], unique: true });
     // A unique index already serves lookups, so an indexed (or ref) unique column gets no second index.

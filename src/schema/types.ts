@@ -35,12 +35,22 @@ export interface SchemaPlan {
   readonly changes: readonly SchemaChange[];
   readonly destructive: readonly SchemaChange[];
   readonly conflicts: readonly SchemaChange[];
-  /** conflicts.length > 0 || (destructive.length > 0 && !confirmDestructive) */
+  /** conflicts.length > 0 || (destructive.length > 0 && the confirmation does not cover them) */
   readonly blocked: boolean;
+  /** Short hash of the destructive changes (see plan-id.ts); null when there are none. */
+  readonly planId: string | null;
+  /** What the confirmation did, when there is something to say (a refused id, a deprecated `true`). */
+  readonly confirmNote: string | null;
 }
 
 export interface PlanOptions {
-  readonly confirmDestructive: boolean;
+  /** `confirm_destructive:` false, a plan id, or the deprecated `true`. */
+  readonly confirmDestructive: boolean | string;
+  /**
+   * The plan id a `true` already confirmed, when the file has said `true` ever since: a `true`
+   * confirms one destructive plan only, so it cannot wave a later one through.
+   */
+  readonly trueSpentOn?: string | null;
 }
 
 export interface ApplyOptions extends PlanOptions {

@@ -15,10 +15,15 @@ async function setup(): Promise<TestInstance> {
   return inst;
 }
 
-function counts(t: TestInstance): { sessions: number; tokens: number } {
+/** `tokens`: full rows (live or revoked tokens); `rotated`: compact records of rotated-out tokens. */
+function counts(t: TestInstance): { sessions: number; tokens: number; rotated: number } {
   const db = t.booted.projects.get("demo")!.db;
   const one = (sql: string): number => (db.query(sql).get() as { n: number }).n;
-  return { sessions: one("SELECT count(*) AS n FROM _sessions"), tokens: one("SELECT count(*) AS n FROM _refresh_tokens") };
+  return {
+    sessions: one("SELECT count(*) AS n FROM _sessions"),
+    tokens: one("SELECT count(*) AS n FROM _refresh_tokens"),
+    rotated: one("SELECT count(*) AS n FROM _refresh_rotated"),
+  };
 }
 
 describe("session housekeeping", () => {
@@ -27,7 +32,7 @@ describe("session housekeeping", () => {
     const p = t.booted.projects.get("demo")!;
     const idle = await t.req("POST", "/p/demo/auth/signup", { body: { email: "idle@example.com", password: PASSWORD } });
     const busy = await t.req("POST", "/p/demo/auth/signup", { body: { email: "busy@example.com", password: PASSWORD } });
-    expect(counts(t)).toEqual({ sessions: 2, tokens: 2 });
+    expect(counts(t)).toEqual({ sessions: 2, tokens: 2, rotated: 0 });
     let refresh = busy.body.data.refresh_token as string;
     for (let i = 0; i < 3; i++) {
       t.clock.advance(12 * DAY);
@@ -37,8 +42,9 @@ describe("session housekeeping", () => {
     }
     // 36 days: the idle session's only refresh token expired 6 days ago, and so did the busy
     // session's first (rotated) one; the busy session's later tokens are still within their TTL.
+    expect(counts(t)).toEqual({ sessions: 2, tokens: 2, rotated: 3 });
     expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 2 });
-    expect(counts(t)).toEqual({ sessions: 1, tokens: 3 });
+    expect(counts(t)).toEqual({ sessions: 1, tokens: 1, rotated: 2 });
     const stillBusy = await t.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: refresh } });
     expect(stillBusy.status).toBe(200);
     const gone = await t.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: idle.body.data.refresh_token } });
@@ -77,10 +83,10 @@ describe("session housekeeping", () => {
     await t.req("POST", "/p/demo/auth/logout", { token: s.body.data.token });
     t.clock.advance(2 * DAY);
     expect(pruneSessions(p, t.clock.now).sessions).toBe(0);
-    expect(counts(t)).toEqual({ sessions: 1, tokens: 1 });
+    expect(counts(t)).toEqual({ sessions: 1, tokens: 1, rotated: 0 });
     t.clock.advance(29 * DAY);
     expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 1 });
-    expect(counts(t)).toEqual({ sessions: 0, tokens: 0 });
+    expect(counts(t)).toEqual({ sessions: 0, tokens: 0, rotated: 0 });
   });
 
   it("keeps a live session whose refresh chain is within its lifetime", async () => {

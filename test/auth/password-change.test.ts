@@ -43,7 +43,7 @@ describe("POST /auth/change-password scenarios", () => {
     const r = await inst.req("POST", "/p/demo/auth/change-password", { token: s.token, body: { current_password: PASSWORD, new_password: NEW_PASSWORD } });
     expect(r.status).toBe(200);
     expect(r.headers.get("cache-control")).toBe("no-store");
-    expect(r.body.data).toEqual({ ok: true, token: expect.any(String) });
+    expect(r.body.data).toEqual({ ok: true, token: expect.any(String), token_type: "Bearer", expires_in: 3600 });
     expect(mailCount(inst, "password_changed")).toBe(1);
     expectError(await inst.req("POST", "/p/demo/auth/login", { body: { email: "cp@example.com", password: PASSWORD } }), 401, "AUTH_INVALID_CREDENTIALS");
     await logIn(inst, "cp@example.com", { password: NEW_PASSWORD });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runCli, startServe, type Running } from "./run.ts";
+import { rawGet } from "../helpers/raw-http.ts";
 
 // Builds the real single-file executable (same flags as `npm run build`) and runs it from an
 // empty directory with no node_modules and no source tree.
@@ -43,6 +44,30 @@ describe("compiled binary", () => {
     expect(r.stdout).toContain("project demo");
   });
 
+  it("prints the JSON Schema (the converter is inside the binary) and writes a starter project", async () => {
+    const schema = await runCli([bin, "schema"], { cwd: join(dir, "run") });
+    expect(schema.code).toBe(0);
+    expect(schema.stdout).toBe(readFileSync(join(ROOT, "project.schema.json"), "utf8"));
+    const init = await runCli([bin, "init", "starter"], { cwd: join(dir, "run") });
+    expect(init.code).toBe(0);
+    const checked = await runCli([bin, "check", "--json", "--config", "starter/project.yaml"], { cwd: join(dir, "run") });
+    expect(checked.code).toBe(0);
+    expect(JSON.parse(checked.stdout).projects[0].id).toBe("my-app");
+  });
+
+  it("serves the project's OpenAPI document over HTTP", async () => {
+    running = await startServe([bin, "serve", "--config", "project.yaml", "--data", "data-openapi", "--port", "0", "--public-url", "https://auth.example.com"], { cwd: join(dir, "run") });
+    const r = await fetch(`${running.url}/p/demo/openapi.json`);
+    expect(r.status).toBe(200);
+    const doc = (await r.json()) as { openapi: string; servers: { url: string }[]; components: { schemas: { User: { properties: Record<string, unknown> } } } };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers[0].url).toBe("https://auth.example.com/p/demo");
+    expect(Object.keys(doc.components.schemas.User.properties)).toContain("display_name");
+    running.proc.kill("SIGTERM");
+    expect(await running.proc.exited).toBe(0);
+    running = null;
+  }, 30_000);
+
   it("serves the example project, answers /healthz and /readyz, and exits 0 on SIGTERM", async () => {
     running = await startServe([bin, "serve", "--config", "project.yaml", "--data", "data", "--port", "0"], { cwd: join(dir, "run") });
     const h = await fetch(`${running.url}/healthz`);
@@ -51,6 +76,13 @@ describe("compiled binary", () => {
     expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
     const signup = await fetch(`${running.url}/p/demo/auth/signup`, { method: "POST", body: "{" });
     expect(signup.status).toBe(400);
+    // Hostile paths answer in the envelope in the compiled build too (issue 8, items 1–3).
+    const shortHost = await rawGet(running.url, "/healthz/", { host: "a" });
+    expect(shortHost.status).toBe(200);
+    for (const [path, status, code] of [["/p/%zz/x", 404, "NOT_FOUND"], ["/p/%64emo/auth/me", 404, "PROJECT_NOT_FOUND"], ["/p/demo/./auth/me", 401, "AUTH_REQUIRED"]] as const) {
+      const r = await rawGet(running.url, path);
+      expect({ path, status: r.status, code: r.json?.error?.code, rid: r.json?.error?.request_id === r.headers["x-request-id"] }).toEqual({ path, status, code, rid: true });
+    }
     running.proc.kill("SIGTERM");
     expect(await running.proc.exited).toBe(0);
     running = null;

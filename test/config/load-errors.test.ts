@@ -25,7 +25,7 @@ describe("loadProjects refuses bad project files", () => {
   it("names both files for a duplicate project id", () => {
     const { issues, dir } = loadTree({ "a.yaml": project(), "b.yaml": project() });
     expect(issues).toHaveLength(1);
-    expect(formatConfigIssue(issues[0])).toBe(`${dir}/b.yaml: id: duplicate project id "demo": also declared in ${dir}/a.yaml`);
+    expect(formatConfigIssue(issues[0])).toBe(`${dir}/b.yaml: id: duplicate project id "demo": also declared in ${dir}/a.yaml (line 1, column 1)`);
   });
 
   it("collects the problems of every section and every file at once", () => {

@@ -33,6 +33,8 @@ const DEFAULT_AUTH: AuthConfig = {
   verifyTokenTtlSeconds: 86_400,
   requireVerifiedEmail: false,
   revokeSessionsOnPasswordChange: false,
+  revokeSessionsOnPasswordReset: false,
+  sessionMaxAgeSeconds: 90 * 86_400,
   verifyRedirectUrl: null,
   requirePublicKey: false,
   password: { minLength: 8, maxLength: 128, rejectCommon: false },
@@ -46,7 +48,12 @@ const DEFAULT_AUTH: AuthConfig = {
     resend_verification_per_user: { max: 3, windowSeconds: 3600 },
     link_per_ip: { max: 30, windowSeconds: 900 },
     admin_key_failures_per_ip: { max: 20, windowSeconds: 900 },
+    refresh_per_session: { max: 60, windowSeconds: 60 },
+    resend_verification_per_ip: { max: 20, windowSeconds: 3600 },
+    change_email_per_user: { max: 3, windowSeconds: 3600 },
   },
+  signing: { algorithm: "HS256", rotateEverySeconds: null },
+  tokenClaims: [],
 };
 
 describe("loadProjects: good files", () => {
@@ -82,10 +89,11 @@ describe("loadProjects: good files", () => {
         },
       ],
       authTableName: "users",
-      auth: DEFAULT_AUTH,
+      auth: { ...DEFAULT_AUTH, revokeSessionsOnPasswordChange: true, revokeSessionsOnPasswordReset: true },
       mail: { provider: { id: "console", options: {} }, from: "Demo App <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
   });
 
@@ -103,6 +111,7 @@ describe("loadProjects: good files", () => {
       mail: { provider: { id: "console", options: {} }, from: "tiny <no-reply@localhost>", templates: {} },
       cors: { allowedOrigins: ["*"] },
       confirmDestructive: false,
+      audit: { retentionSeconds: 90 * 86_400 },
     });
     expect("allowedRedirectOrigins" in projects[0]).toBe(false);
   });
@@ -140,11 +149,21 @@ describe("loadProjects: good files", () => {
       verifyTokenTtlSeconds: 2 * 86_400,
       requireVerifiedEmail: true,
       revokeSessionsOnPasswordChange: true,
+      revokeSessionsOnPasswordReset: true,
+      sessionMaxAgeSeconds: 30 * 86_400,
       verifyRedirectUrl: "https://shop.example/verified?from=email",
       requirePublicKey: true,
       password: { minLength: 12, maxLength: 256, rejectCommon: true },
       hasher: { id: "bcrypt", options: { cost: 10 } },
-      rateLimits: { ...DEFAULT_AUTH.rateLimits, login_per_ip: null, signup_per_ip: { max: 5, windowSeconds: 86_400 } },
+      rateLimits: {
+        ...DEFAULT_AUTH.rateLimits,
+        login_per_ip: null,
+        signup_per_ip: { max: 5, windowSeconds: 86_400 },
+        refresh_per_session: { max: 10, windowSeconds: 60 },
+        resend_verification_per_ip: null,
+      },
+      signing: { algorithm: "HS256", rotateEverySeconds: null },
+      tokenClaims: [],
     });
     expect(config.mail).toStrictEqual({
       provider: { id: "file", options: { dir: "./outbox" } },
@@ -243,5 +262,16 @@ tables:
     const { projects, issues } = loadTree({ "good.yaml": "id: good\n", "bad.yaml": "id: bad\nauth: { nope: 1 }\n" });
     expect(projects.map((p) => p.id)).toEqual(["good"]);
     expect(issues.map((i) => i.path)).toEqual(["auth.nope"]);
+  });
+
+  it("reads auth.signing and auth.token_claims (SPEC 13)", () => {
+    const { projects, issues } = loadTree({
+      "demo.yaml": project("auth:\n  access_token_ttl: 15m\n  signing: { algorithm: EdDSA, rotate_every: 30d }\n  token_claims: [display_name, plan]", { columns: "      plan: string default free" }),
+    });
+    expect(issues).toEqual([]);
+    expect(projects[0].auth.signing).toEqual({ algorithm: "EdDSA", rotateEverySeconds: 30 * 86_400 });
+    expect(projects[0].auth.tokenClaims).toEqual(["display_name", "plan"]);
+    const es = loadTree({ "demo.yaml": project("auth:\n  signing: { algorithm: ES256 }") });
+    expect(es.projects[0].auth.signing).toEqual({ algorithm: "ES256", rotateEverySeconds: null });
   });
 });

@@ -103,6 +103,12 @@ describe("validateRedirectUrl", () => {
     expect(validateRedirectUrl(raw, ALLOWED)).toEqual({ ok: true, url: raw });
   });
 
+  it("collapses a path that starts with // to a single / (no scheme-relative path for the app to follow)", () => {
+    expect(validateRedirectUrl("https://myapp.com//evil.com/x?a=1", ALLOWED)).toEqual({ ok: true, url: "https://myapp.com/evil.com/x?a=1" });
+    expect(validateRedirectUrl("https://myapp.com///evil.com", ALLOWED)).toEqual({ ok: true, url: "https://myapp.com/evil.com" });
+    expect(validateRedirectUrl("https://myapp.com/a//b", ALLOWED)).toEqual({ ok: true, url: "https://myapp.com/a//b" });
+  });
+
   it("refuses everything against an empty allow-list", () => {
     expect(validateRedirectUrl("https://myapp.com/reset", [])).toEqual({ ok: false });
   });

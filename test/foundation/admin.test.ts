@@ -82,22 +82,25 @@ describe("admin key", () => {
     expect(q.body.error.code).toBe("ADMIN_KEY_REQUIRED");
   });
 
-  it("limits admin-key failures per IP with 429 and Retry-After", async () => {
+  it("limits wrong admin keys per IP with 429 and Retry-After, and never locks out the right key", async () => {
     inst = await createTestInstance([spec({ auth: { rate_limits: { admin_key_failures_per_ip: { max: 3, window: "15m" } } } })]);
     const key = adminKeyOf(inst);
     for (let i = 0; i < 3; i++) {
       const r = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_wrong" }, ip: "10.0.0.9" });
       expect(r.body.error.code).toBe("ADMIN_KEY_INVALID");
     }
-    const blocked = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key }, ip: "10.0.0.9" });
+    const blocked = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_wrong" }, ip: "10.0.0.9" });
     expect(blocked.status).toBe(429);
     expect(blocked.body.error.code).toBe("RATE_LIMITED");
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
-    const other = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key }, ip: "10.0.0.10" });
-    expect(other.status).toBe(200);
+    // The operator behind the same IP (a shared proxy) still gets in.
+    const right = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key }, ip: "10.0.0.9" });
+    expect(right.status).toBe(200);
+    const other = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_wrong" }, ip: "10.0.0.10" });
+    expect(other.body.error.code).toBe("ADMIN_KEY_INVALID");
     inst.clock.advance(15 * 60 * 1000);
-    const later = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key }, ip: "10.0.0.9" });
-    expect(later.status).toBe(200);
+    const later = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_wrong" }, ip: "10.0.0.9" });
+    expect(later.body.error.code).toBe("ADMIN_KEY_INVALID");
   });
 });
 
@@ -238,6 +241,51 @@ describe("admin-key failure limit under concurrency", () => {
     expect(codes.filter((c) => c === "ADMIN_KEY_INVALID").length).toBeLessThanOrEqual(5);
     expect(codes.filter((c) => c === "ADMIN_KEY_INVALID").length + codes.filter((c) => c === "RATE_LIMITED").length).toBe(30);
     const right = await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": adminKeyOf(inst) }, ip: "10.9.9.9" });
-    expect(right.status).toBe(429);
+    expect(right.status).toBe(200);
+  });
+
+  it("20 wrong keys and the right one, all at once from one IP: the right one is answered 200", async () => {
+    inst = await createTestInstance([spec()]);
+    const key = adminKeyOf(inst);
+    const wrong = Array.from({ length: 25 }, () => inst!.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": "sk_" + "w".repeat(43) }, ip: "10.9.9.9" }));
+    const answers = await Promise.all([...wrong, inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key }, ip: "10.9.9.9" })]);
+    expect(answers.at(-1)?.status).toBe(200);
+    expect(answers.slice(0, -1).filter((a) => a.status === 429).length).toBe(5);
+  });
+});
+
+describe("concurrent rotate-keys", () => {
+  const kindsOf = (body: { admin?: boolean; public?: boolean; both?: boolean }): ("admin" | "public")[] =>
+    body.both ? ["admin", "public"] : body.admin ? ["admin"] : ["public"];
+  for (const body of [{ admin: true }, { public: true }, { both: true }]) {
+    it(`answers every one of 8 parallel ${JSON.stringify(body)} rotations with the key that is stored afterwards`, async () => {
+      inst = await createTestInstance([spec({ tables: { users: { auth_table: true, columns: { display_name: "string" } } } })]);
+      const key = adminKeyOf(inst);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => inst!.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": key }, body })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+      for (const kind of kindsOf(body)) {
+        const returned = new Set(answers.map((a) => a.body.data[`${kind}_key`] as string));
+        expect(returned.size).toBe(1);
+        const [only] = [...returned];
+        if (kind === "admin") {
+          expect((await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": only } })).status).toBe(200);
+          expect((await inst.req("GET", "/p/demo/v1/redirect-origins", { headers: { "x-admin-key": key } })).status).toBe(401);
+        } else {
+          expect(inst.booted.projects.get("demo")!.keys.matches("public", only)).toBe(true);
+        }
+      }
+    });
+  }
+
+  it("a rotation after the earlier one finished replaces the key again (no coalescing across requests that did not race)", async () => {
+    inst = await createTestInstance([spec()]);
+    const first = await inst.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": adminKeyOf(inst) }, body: { public: true } });
+    const second = await inst.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": adminKeyOf(inst) }, body: { public: true } });
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.body.data.public_key).not.toBe(first.body.data.public_key);
+    expect(inst.booted.projects.get("demo")!.keys.matches("public", second.body.data.public_key)).toBe(true);
   });
 });

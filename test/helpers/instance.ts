@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { boot, type BootOptions, type Booted } from "../../src/boot.ts";
 import { loadProjects, formatConfigIssue } from "../../src/config/load.ts";
-import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
+import { BUILTIN_PLUGINS, type PluginRegistry } from "../../plugins/index.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-ip.ts";
 import { startMailSenders } from "../../src/mail/start.ts";
 import type { SenderOptions } from "../../src/mail/sender.ts";
+import type { PasswordHasher } from "../../src/plugin-api.ts";
 import { createMailCapture, createOutboxDriver, registryWithCapture, type MailCapture, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
@@ -49,7 +50,49 @@ export interface TestInstance {
   mail: MailCapture;
   /** Reads / drives the outbox by hand when no background sender runs. */
   outbox: OutboxDriver;
+  /** Hash work done by every project's hashers since the start (or the last `reset()`). */
+  hashCalls: HashCalls;
   close(): Promise<void>;
+}
+
+/** Counts of password-hasher calls, by algorithm id (an explicit seam: BootOptions.instrumentHasher). */
+export interface HashCalls {
+  hash: number;
+  verify: number;
+  byId: Record<string, { hash: number; verify: number }>;
+  reset(): void;
+}
+
+function createHashCalls(): { calls: HashCalls; instrument: (h: PasswordHasher) => PasswordHasher } {
+  const calls: HashCalls = {
+    hash: 0,
+    verify: 0,
+    byId: {},
+    reset() {
+      calls.hash = 0;
+      calls.verify = 0;
+      calls.byId = {};
+    },
+  };
+  const count = (id: string, kind: "hash" | "verify"): void => {
+    calls[kind]++;
+    calls.byId[id] ??= { hash: 0, verify: 0 };
+    calls.byId[id][kind]++;
+  };
+  const instrument = (h: PasswordHasher): PasswordHasher => ({
+    id: h.id,
+    canVerify: (hash) => h.canVerify(hash),
+    ...(h.needsRehash ? { needsRehash: (hash: string) => h.needsRehash?.(hash) === true } : {}),
+    hash(password) {
+      count(h.id, "hash");
+      return h.hash(password);
+    },
+    verify(password, hash) {
+      count(h.id, "verify");
+      return h.verify(password, hash);
+    },
+  });
+  return { calls, instrument };
 }
 
 export function projectYaml(spec: ProjectSpec): string {
@@ -68,6 +111,8 @@ export async function createTestInstance(
     boot?: Partial<BootOptions & { deferLoading: boolean }>;
     /** Run the real background mail senders with these options (e.g. a compressed retry schedule). */
     mailSender?: SenderOptions;
+    /** The plugins to start from (default the built-ins), e.g. with plugin files loaded. */
+    plugins?: PluginRegistry;
   } = {},
 ): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), "latchkey-test-"));
@@ -80,7 +125,8 @@ export async function createTestInstance(
   const logger = createMemoryLogger("debug");
   const serverKey = new Uint8Array(32).fill(42);
   const mail = createMailCapture();
-  const registry = registryWithCapture(BUILTIN_PLUGINS, mail);
+  const hashCounter = createHashCalls();
+  const registry = registryWithCapture(opts.plugins ?? BUILTIN_PLUGINS, mail);
   let trusted: TrustedProxies | undefined;
   if (opts.trustedProxies) {
     const t = parseTrustedProxies(opts.trustedProxies);
@@ -107,6 +153,7 @@ export async function createTestInstance(
       trustedProxies: trusted,
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
+      instrumentHasher: hashCounter.instrument,
       ...opts.boot,
     });
     if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
@@ -121,6 +168,7 @@ export async function createTestInstance(
     clock,
     logs: logger.lines,
     mail,
+    hashCalls: hashCounter.calls,
     outbox: createOutboxDriver(() => inst.booted.projects),
     async req(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };

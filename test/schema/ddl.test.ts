@@ -49,7 +49,11 @@ describe("DDL for declared tables", () => {
       'CREATE UNIQUE INDEX "notes_owner_body_unique" ON "notes" ("owner", "body")',
     ]);
     expect(indexSql(orgs)).toEqual(['CREATE UNIQUE INDEX "orgs_title_unique" ON "orgs" ("title")']);
-    expect(indexSql(users)).toEqual(['CREATE UNIQUE INDEX "users__email_canonical_unique" ON "users" ("_email_canonical")']);
+    expect(indexSql(users)).toEqual([
+      'CREATE UNIQUE INDEX "users__email_canonical_unique" ON "users" ("_email_canonical")',
+      'CREATE INDEX "users__created_at_id_idx" ON "users" ("created_at", "id")',
+      'CREATE INDEX "users__email_verified_created_at_id_idx" ON "users" ("email_verified", "created_at", "id")',
+    ]);
   });
 
   it("gives the auth table its built-in columns with the declared constraints", () => {

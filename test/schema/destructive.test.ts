@@ -68,11 +68,14 @@ describe("destructive changes without confirm_destructive", () => {
 
   it("prints one line per change with destructive ones marked", () => {
     const { db } = seeded();
-    const text = formatPlan(planSchema(db, [authors, postsV2], { confirmDestructive: false }));
+    const plan = planSchema(db, [authors, postsV2], { confirmDestructive: false });
+    expect(plan.planId).toMatch(/^[0-9a-f]{12}$/);
+    const text = formatPlan(plan);
     const lines = text.split("\n");
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(7);
     expect(lines[0]).toBe("! change column posts.views: type text -> int; values of 2 rows are converted with CAST to INTEGER  [destructive]");
-    expect(lines[5]).toBe("blocked: 5 destructive change(s) need `confirm_destructive: true`");
+    expect(lines[5]).toBe(`blocked: 5 destructive change(s) need \`confirm_destructive: ${plan.planId}\``);
+    expect(lines[6]).toBe(`plan id: ${plan.planId}`);
     expect(formatPlan(planSchema(db, [authors, postsV1, scratch], { confirmDestructive: false }))).toBe("schema is up to date");
   });
 });

@@ -1,22 +1,31 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
-import { hitRateLimit, peekRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
+import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../db/keys.ts";
+import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
+import { refuseUnknownFields } from "../users/columns.ts";
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
+
+/** What an authorized admin request saw: the stored key hashes at that moment (see rotateKeys). */
+export interface AdminGrant {
+  readonly seen: Readonly<Record<KeyKind, string | null>>;
+}
 
 /**
- * Checks the admin key. Failures are counted per client IP (SPEC 9.5) with one atomic increment
- * each, so parallel wrong guesses cannot slip past the limit; past it, every attempt — even with
- * the right key — is refused with 429 until the window ends.
+ * Checks the admin key. The right key is always accepted: behind a proxy every client shares
+ * one IP, and wrong guesses from anyone must not lock the operator out. Only wrong keys are
+ * counted per client IP (SPEC 9.5), with one atomic increment each, and past the limit they are
+ * answered 429 instead of 401. (A key is 32 random bytes: the limit curbs noise, not guessing.)
  */
-export function authorizeAdmin(p: ProjectRuntime, presented: string | null, ip: string): void {
-  const now = p.deps.now();
-  const before = peekRateLimit(p, "admin_key_failures_per_ip", ip, now);
-  if (before && !before.allowed) throw rateLimitedError(before);
+export function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): AdminGrant {
+  const ip = client.ip;
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
-  if (p.keys.matches("admin", presented)) return;
-  p.log.event("admin_key_failed", { ip });
-  const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, now);
+  const seen = { admin: p.keys.storedHash("admin"), public: p.keys.storedHash("public") };
+  if (p.keys.matches("admin", presented)) return { seen };
+  p.log.event("admin_key_failed", eventFields(client));
+  const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
 }
@@ -25,7 +34,7 @@ export function getRedirectOrigins(p: ProjectRuntime): string[] {
   return p.redirectOrigins();
 }
 
-export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>): string[] {
+export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): string[] {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -47,11 +56,16 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
     if (!out.includes(r.origin)) out.push(r.origin);
   });
   p.setRedirectOrigins(out);
-  p.log.event("redirect_origins_changed", { count: out.length });
+  p.log.event("redirect_origins_changed", { count: out.length, ...eventFields(client) });
   return out;
 }
 
-export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { admin_key?: string; public_key?: string } {
+/**
+ * POST /v1/rotate-keys. Rotations are serialized by the synchronous write; one that was
+ * authorized before a concurrent rotation of the same key landed gets that rotation's key
+ * instead of replacing it again, so every 200 carries the key that is stored.
+ */
+export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): { admin_key?: string; public_key?: string } {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -66,15 +80,22 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>): { 
       suggestion: 'Send {"admin": true}, {"public": true} or {"both": true}.',
     });
   }
-  const keys = p.keys.rotate(kinds, new Date(p.deps.now()).toISOString());
-  p.log.event("keys_rotated", { kinds });
+  const keys = p.db.transaction(() => p.keys.rotate(kinds, new Date(p.deps.now()).toISOString(), { seen: grant.seen })).immediate();
+  p.log.event("keys_rotated", { kinds, ...eventFields(client) });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;
   if (keys.public) out.public_key = keys.public;
   return out;
 }
 
-export function rotateJwtSecret(p: ProjectRuntime): void {
-  p.jwt.rotate(new Date(p.deps.now()).toISOString());
-  p.log.event("jwt_secret_rotated");
+/**
+ * The emergency switch (SPEC 6.3, 13): the HS256 secret, or every EdDSA / ES256 key pair, is
+ * replaced at once; every access token signed before is refused, and the old public keys leave
+ * the JWKS, so verifiers refuse them too once they refetch it. Takes no fields: anything in the
+ * body is refused, as on every endpoint.
+ */
+export function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): void {
+  refuseUnknownFields(body, NO_FIELDS, null);
+  p.signer.rotateNow(p.deps.now());
+  p.log.event("jwt_secret_rotated", eventFields(client));
 }

@@ -14,14 +14,15 @@ import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { originOf } from "../../mail/links.ts";
-import { queueTemplateMail } from "../../mail/mailer.ts";
+import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email.ts";
 import { usersOf } from "../users/repo.ts";
+import { isUserBanned } from "../users/status.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { revokeUserSessions } from "../session/sessions.ts";
+import { revokeUnverifiedSessions, revokeUserSessions } from "../session/sessions.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
 
 const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
@@ -54,21 +55,33 @@ export function requestPasswordReset(p: ProjectRuntime, body: JsonObject, client
     const user = usersOf(p).findByCanonicalEmail(email.canonical);
     const rule = p.config.auth.rateLimits.forgot_password_per_email;
     const cap = p.rateLimiter.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
-    if (user === null || !cap.allowed) return null;
-    const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
-    // The token is bound to the stored address, and the mail goes to it (not to what was typed).
-    const token = issueLinkToken(p, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
-    queueTemplateMail(p, {
-      template: "reset_password",
-      user: { id: user.id, email: user.email },
-      link: { tokenId: token.id, base: redirect.url },
-      expiresInSeconds: ttlSeconds,
-      appUrl: originOf(redirect.url),
-      nowMs,
-    });
+    // A banned user gets no reset mail (SPEC 12); the answer stays the same.
+    if (user === null || !cap.allowed || isUserBanned(p, user.id, nowMs)) return null;
+    queueResetEmail(p, user, redirect.url, nowMs);
     return user.id;
   })();
   p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
+}
+
+/**
+ * Issues a reset token bound to the stored address and queues the mail carrying it (to that
+ * address, not to what was typed). Synchronous: call inside the caller's transaction.
+ */
+export function queueResetEmail(p: ProjectRuntime, user: MailRecipient, redirectUrl: string, nowMs: number): void {
+  const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
+  // Only the newest reset link works: an older one (perhaps in a mailbox someone else reads)
+  // stops working the moment a new one is asked for.
+  revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
+  // The token is bound to the stored address, and the mail goes to it (not to what was typed).
+  const token = issueLinkToken(p, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
+  queueTemplateMail(p, {
+    template: "reset_password",
+    user: { id: user.id, email: user.email },
+    link: { tokenId: token.id, base: redirectUrl },
+    expiresInSeconds: ttlSeconds,
+    appUrl: originOf(redirectUrl),
+    nowMs,
+  });
 }
 
 /**
@@ -100,8 +113,14 @@ export async function resetPassword(p: ProjectRuntime, body: JsonObject, client:
     // Following the link proved control of the mailbox.
     users.markEmailVerified(user.id, nowIso);
     revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs, exceptId: consumed.id });
-    // A reset is the recovery path ("someone may know my password"): every session ends.
-    revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+    if (p.config.auth.revokeSessionsOnPasswordReset) {
+      revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+    } else {
+      // Whatever the settings say: a session opened while the address was unverified may belong
+      // to someone who signed up with this address before its owner did (pre-registration
+      // takeover). The reset proves the mailbox; those sessions end.
+      revokeUnverifiedSessions(p, user.id, nowMs, { reason: "password_reset_unverified" });
+    }
     queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
     return user.id;
   })();

@@ -9,11 +9,12 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
+import { revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
 import type { Authenticated } from "../session/authenticate.ts";
-import { issueAccessToken } from "../session/access-token.ts";
+import { grantAccessToken, type AccessGrant } from "../session/access-token.ts";
 import { touchSession } from "../session/sessions.ts";
 import { revokeUserSessions } from "../session/sessions.ts";
 import { hashPassword, verifyPassword } from "./hashing.ts";
@@ -44,7 +45,7 @@ export async function changePassword(
   auth: Authenticated,
   input: ChangePasswordInput,
   client: ClientMeta,
-): Promise<{ token: string }> {
+): Promise<AccessGrant> {
   const { user } = auth;
   const accountKey = emailKey(user.email);
   const failures = hitRateLimit(p, "login_failures_per_account", accountKey, p.deps.now());
@@ -73,6 +74,8 @@ export async function changePassword(
       const v = usersOf(p).setPasswordIfVersion(user.id, newHash, user.password_version, new Date(nowMs).toISOString());
       if (v === null) return null;
       if (revokeOthers) revokeUserSessions(p, user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
+      // A reset link asked for before the change must not undo it.
+      revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
       queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
       // The session issues a new access token now: its last use is what housekeeping goes by.
       touchSession(p, auth.sessionId, nowMs);
@@ -82,7 +85,7 @@ export async function changePassword(
   // The password changed under us (another change or a reset won): this token is stale now.
   if (version === null) throw new ApiError("AUTH_INVALID_TOKEN");
   p.log.event("password_changed", { user_id: user.id, session_id: auth.sessionId, ...eventFields(client), other_sessions_revoked: revokeOthers });
-  return { token: issueAccessToken(p, { ...user, password_version: version }, auth.sessionId, nowMs) };
+  return grantAccessToken(p, { ...user, password_version: version }, auth.sessionId, nowMs);
 }
 
 /** The login lockout key of an account: its canonical email (what login counts on). */

@@ -14,6 +14,11 @@ export function checkPasswordPolicy(p: ProjectRuntime, password: unknown, field:
   if (typeof password !== "string") {
     throw new ApiError("VALIDATION_INVALID_FIELD", { field, message: `"${field}" must be a string.` });
   }
+  // NUL is refused for every hasher: bcrypt reads its key as a C string, and HMAC-based KDFs
+  // (scrypt) pad keys with zero bytes, so "x\0..." could match a hash of "x" (see README).
+  if (password.includes("\u0000")) {
+    throw new ApiError("VALIDATION_INVALID_FIELD", { field, message: `"${field}" must not contain the NUL character.` });
+  }
   const { minLength, maxLength, rejectCommon } = p.config.auth.password;
   const min = Math.max(8, minLength);
   const length = codePoints(password, maxLength + 1);

@@ -12,7 +12,7 @@ export function passwordRoutes(ctx: AppContext) {
     const p = requireAuthProject(ctx, params.projectId);
     const auth = authenticate(p, request);
     const input = parseChangePasswordInput(p, await readJsonObject(request));
-    const { token } = await changePassword(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
-    return ok(set, { ok: true, token });
+    const grant = await changePassword(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
+    return ok(set, { ok: true, ...grant });
   });
 }

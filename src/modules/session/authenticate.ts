@@ -1,11 +1,11 @@
 /**
  * The access-token check of every authenticated request (SPEC 7.1). Kept lean on purpose — it is
- * the hot path of GET /auth/me: one HS256 verification and one prepared statement that reads the
+ * the hot path of GET /auth/me and /auth/forward: one signature verification and one prepared statement that reads the
  * live session and its user together. No transaction, no write.
  */
 import type { Statement } from "bun:sqlite";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
-import { verifyJwt, type AccessClaims } from "../../crypto/jwt.ts";
+import type { AccessClaims } from "../../crypto/jwt.ts";
 import { ApiError } from "../../http/errors.ts";
 import { bearerToken } from "../../http/respond.ts";
 import { quoteIdent } from "../../schema/sql-text.ts";
@@ -42,7 +42,7 @@ export function authenticate(p: ProjectRuntime, request: Request): Authenticated
   const token = bearerToken(request.headers.get("authorization"));
   if (token === null) throw new ApiError("AUTH_REQUIRED");
   const nowMs = p.deps.now();
-  const v = verifyJwt(token, p.jwt.current(), { aud: p.id, iss: p.issuer, nowMs });
+  const v = p.signer.verify(token, { aud: p.id, iss: p.issuer, nowMs });
   if (!v.ok) throw new ApiError(v.reason === "expired" ? "AUTH_TOKEN_EXPIRED" : "AUTH_INVALID_TOKEN");
   const raw = sessionUserOf(p).get(v.claims.sid, v.claims.sub) as Record<string, unknown> | null;
   if (raw === null || raw._password_version !== v.claims.pv) throw new ApiError("AUTH_INVALID_TOKEN");

@@ -16,6 +16,7 @@ import { hitRateLimit, rateLimitedError, undoRateLimit, enforceRateLimit } from 
 import { readEmailField } from "../users/email.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
+import { isUserBanned, recordLogin } from "../users/status.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "../password/hashing.ts";
 import { startSession, type SessionTokens } from "./start.ts";
 
@@ -73,14 +74,26 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
   }
   undoRateLimit(p, "login_failures_per_account", input.canonical);
 
+  // Only after a correct password, so a ban is no oracle: a wrong password gets the usual 401.
+  if (isUserBanned(p, user.id, p.deps.now())) {
+    p.log.event("login_banned", { user_id: user.id, ...eventFields(client) });
+    throw new ApiError("AUTH_USER_BANNED");
+  }
   if (p.config.auth.requireVerifiedEmail && !user.email_verified) {
     p.log.event("login_refused_unverified", { user_id: user.id, ...eventFields(client) });
     throw new ApiError("AUTH_EMAIL_NOT_VERIFIED");
   }
-  if (needsRehash) await upgradeHash(p, user, input.password);
+  if (needsRehash) await upgradeHash(p, user, input.password, client);
 
   const nowMs = p.deps.now();
-  const session = p.db.transaction(() => startSession(p, user, nowMs, client)).immediate();
+  const session = p.db
+    .transaction(() => {
+      // Again inside the transaction: a ban committed while the password was being verified wins.
+      if (isUserBanned(p, user.id, nowMs)) throw new ApiError("AUTH_USER_BANNED");
+      recordLogin(p, user.id, nowMs);
+      return startSession(p, user, nowMs, client);
+    })
+    .immediate();
   p.log.event("login", { user_id: user.id, session_id: session.sessionId, ...eventFields(client) });
   return { ...session.tokens, user: users.toPublic(user) };
 }
@@ -90,10 +103,10 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
  * hasher. Best effort: a busy hasher or a concurrent password change must not fail the login,
  * and the update only lands if the stored hash is still the one just verified.
  */
-async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string): Promise<void> {
+async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string, client: ClientMeta): Promise<void> {
   try {
     const fresh = await hashPassword(p, password);
-    if (usersOf(p).replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id });
+    if (usersOf(p).replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id, ...eventFields(client) });
   } catch (e) {
     p.log.warn("password rehash skipped", { user_id: user.id, reason: e instanceof ApiError ? e.code : "error" });
   }

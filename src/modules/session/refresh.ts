@@ -2,9 +2,10 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
+import { rateLimitedError } from "../../http/rate-limit.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
-import { issueAccessToken } from "./access-token.ts";
+import { grantAccessToken } from "./access-token.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 import type { SessionTokens } from "./start.ts";
 
@@ -28,9 +29,10 @@ export function refreshSession(p: ProjectRuntime, token: string, client: ClientM
   const r = rotateRefreshToken(p, token, nowMs);
   if (!r.ok) {
     if (r.reuse) p.log.event("refresh_reuse", { user_id: r.reuse.userId, session_id: r.reuse.sessionId, ...eventFields(client) });
+    if (r.reuse === null && r.limited) throw rateLimitedError(r.limited);
     throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
   }
   const user = usersOf(p).findById(r.userId);
   if (!user) throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
-  return { token: issueAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
+  return { ...grantAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
 }

@@ -5,12 +5,13 @@ import { clientMetaOf } from "../../http/client-meta.ts";
 import { ok } from "../../http/respond.ts";
 import { usersOf } from "../users/repo.ts";
 import { authenticate } from "./authenticate.ts";
+import { forwardAuth, parseForwardOptions } from "./forward.ts";
 import { login, parseLoginInput } from "./login.ts";
 import { logout, parseLogoutInput } from "./logout.ts";
 import { parseProfilePatch, updateProfile } from "./me.ts";
 import { parseRefreshInput, refreshSession } from "./refresh.ts";
 
-/** POST login, POST refresh, GET/PATCH me, POST logout (SPEC 6.1). */
+/** POST login, POST refresh, GET/PATCH me, POST logout (SPEC 6.1); GET|HEAD forward (SPEC 13). */
 export function sessionRoutes(ctx: AppContext) {
   return new Elysia({ prefix: "/p/:projectId/auth" })
     .post("/login", async ({ params, request, server, set }) => {
@@ -27,6 +28,14 @@ export function sessionRoutes(ctx: AppContext) {
       const p = requireAuthProject(ctx, params.projectId);
       const auth = authenticate(p, request);
       return ok(set, { user: usersOf(p).toPublic(auth.user) });
+    })
+    // HEAD is answered by this GET route too (same headers, no body).
+    .get("/forward", ({ params, query, request, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      Object.assign(set.headers, forwardAuth(p, request, parseForwardOptions(query)));
+      set.headers["cache-control"] = "no-store";
+      set.status = 200;
+      return "";
     })
     .patch("/me", async ({ params, request, set }) => {
       const p = requireAuthProject(ctx, params.projectId);

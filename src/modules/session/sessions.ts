@@ -10,6 +10,9 @@ import { uuidV4 } from "../../crypto/random.ts";
 
 interface SessionStatements {
   insert: Statement;
+  markUnverified: Statement;
+  revokeUnverified: Statement;
+  revokeUnverifiedTokens: Statement;
   revokeOne: Statement;
   revokeOneTokens: Statement;
   revokeUser: Statement;
@@ -24,6 +27,15 @@ function statementsOf(p: ProjectRuntime): SessionStatements {
   if (!s) {
     s = {
       insert: p.db.prepare("INSERT INTO _sessions(id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)"),
+      markUnverified: p.db.prepare("INSERT INTO _sessions_unverified(session_id, user_id) VALUES (?, ?)"),
+      revokeUnverified: p.db.prepare(
+        `UPDATE _sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE user_id = ?3 AND revoked_at IS NULL
+           AND id IN (SELECT session_id FROM _sessions_unverified WHERE user_id = ?3)`,
+      ),
+      revokeUnverifiedTokens: p.db.prepare(
+        `UPDATE _refresh_tokens SET revoked_at = ?1 WHERE revoked_at IS NULL
+           AND session_id IN (SELECT session_id FROM _sessions_unverified WHERE user_id = ?2)`,
+      ),
       revokeOne: p.db.prepare("UPDATE _sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL"),
       revokeOneTokens: p.db.prepare("UPDATE _refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL"),
       revokeUser: p.db.prepare(
@@ -40,11 +52,28 @@ function statementsOf(p: ProjectRuntime): SessionStatements {
   return s;
 }
 
-/** Creates a live session for `userId` and returns its id. */
-export function createSession(p: ProjectRuntime, userId: string, nowMs: number, client: ClientMeta): string {
+/**
+ * Creates a live session for `userId` and returns its id. A session opened while the email is
+ * unverified is remembered as such (see revokeUnverifiedSessions).
+ */
+export function createSession(p: ProjectRuntime, user: { id: string; email_verified: boolean }, nowMs: number, client: ClientMeta): string {
   const id = uuidV4(p.deps.random);
-  statementsOf(p).insert.run(id, userId, nowMs, nowMs, client.ip, client.userAgent);
+  const s = statementsOf(p);
+  s.insert.run(id, user.id, nowMs, nowMs, client.ip, client.userAgent);
+  if (!user.email_verified) s.markUnverified.run(id, user.id);
   return id;
+}
+
+/**
+ * Ends every session of the user that was opened while the email was unverified, and their
+ * refresh tokens. Synchronous, usable inside a transaction.
+ */
+export function revokeUnverifiedSessions(p: ProjectRuntime, userId: string, nowMs: number, opts: { reason: string }): void {
+  const s = statementsOf(p);
+  p.db.transaction(() => {
+    s.revokeUnverifiedTokens.run(nowMs, userId);
+    s.revokeUnverified.run(nowMs, opts.reason, userId);
+  })();
 }
 
 /** Ends one session and its refresh tokens. Returns false when it was already ended. */
@@ -60,19 +89,19 @@ export function revokeSession(p: ProjectRuntime, sessionId: string, nowMs: numbe
 
 /**
  * Ends every session of a user (but `exceptSessionId`) and their refresh tokens. Synchronous and
- * usable inside a transaction (a nested call becomes a savepoint).
+ * usable inside a transaction (a nested call becomes a savepoint). Returns how many sessions ended.
  */
 export function revokeUserSessions(
   p: ProjectRuntime,
   userId: string,
   nowMs: number,
   opts: { exceptSessionId?: string; reason: string },
-): void {
+): number {
   const s = statementsOf(p);
   const except = opts.exceptSessionId ?? null;
-  p.db.transaction(() => {
+  return p.db.transaction(() => {
     s.revokeUserTokens.run(nowMs, userId, except);
-    s.revokeUser.run(nowMs, opts.reason, userId, except);
+    return s.revokeUser.all(nowMs, opts.reason, userId, except).length;
   })();
 }
 
@@ -102,6 +131,11 @@ export function pruneSessions(p: ProjectRuntime, nowMs: number): { sessions: num
       )
       .run(nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs).changes;
     p.db.query("DELETE FROM _refresh_tokens WHERE session_id NOT IN (SELECT id FROM _sessions)").run();
-    return { sessions, refreshTokens };
+    p.db.query("DELETE FROM _sessions_unverified WHERE session_id NOT IN (SELECT id FROM _sessions)").run();
+    // Compact records of rotated tokens: needed for reuse detection only until the token expires.
+    const rotated = p.db
+      .query("DELETE FROM _refresh_rotated WHERE expires_at <= ? OR session_id NOT IN (SELECT id FROM _sessions)")
+      .run(nowMs).changes;
+    return { sessions, refreshTokens: refreshTokens + rotated };
   }).immediate();
 }

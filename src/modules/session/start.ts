@@ -1,11 +1,10 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { ClientMeta } from "../../http/client-meta.ts";
-import { issueAccessToken, type TokenSubject } from "./access-token.ts";
+import { grantAccessToken, type AccessGrant, type TokenSubject } from "./access-token.ts";
 import { issueRefreshToken } from "./refresh-tokens.ts";
 import { createSession } from "./sessions.ts";
 
-export interface SessionTokens {
-  readonly token: string;
+export interface SessionTokens extends AccessGrant {
   readonly refresh_token: string;
 }
 
@@ -16,7 +15,7 @@ export function startSession(
   nowMs: number,
   client: ClientMeta,
 ): { sessionId: string; tokens: SessionTokens } {
-  const sessionId = createSession(p, user.id, nowMs, client);
+  const sessionId = createSession(p, user, nowMs, client);
   const refreshToken = issueRefreshToken(p, sessionId, nowMs);
-  return { sessionId, tokens: { token: issueAccessToken(p, user, sessionId, nowMs), refresh_token: refreshToken } };
+  return { sessionId, tokens: { ...grantAccessToken(p, user, sessionId, nowMs), refresh_token: refreshToken } };
 }

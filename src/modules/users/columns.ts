@@ -5,6 +5,7 @@
  * accepts, or the request is refused naming it.
  */
 import { DEFAULT_NOW, type ColumnDef, type TableDef } from "../../config/types.ts";
+import { nowValueOf, storeColumnValue, supportsNow } from "../../config/column-types.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { uuidV4, type RandomBytes } from "../../crypto/random.ts";
@@ -15,9 +16,6 @@ const SERVER_MANAGED = new Set([
   "id", "created_at", "updated_at", "email_verified", "password_hash", "_email_canonical", "_password_version",
 ]);
 
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 /** Field names are echoed in errors; a pathological key is cut, never reflected whole. */
 const MAX_ECHOED_FIELD = 64;
 
@@ -50,10 +48,11 @@ export function refuseUnknownFields(body: JsonObject, accepted: ReadonlySet<stri
 export function readColumnValues(
   table: TableDef,
   body: JsonObject,
-  opts: { mode: "create" | "update"; nowMs: number; random: RandomBytes },
+  opts: { mode: "create" | "update"; nowMs: number; random: RandomBytes; admin?: boolean },
 ): Record<string, SqlValue> {
   const out: Record<string, SqlValue> = {};
-  for (const col of writableColumns(table)) {
+  // An admin write (SPEC 12) may also set readonly (and hidden) columns, with the same checks.
+  for (const col of opts.admin ? table.columns : writableColumns(table)) {
     if (Object.hasOwn(body, col.name)) {
       out[col.name] = toStored(col, body[col.name]);
       continue;
@@ -65,7 +64,7 @@ export function readColumnValues(
       throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: col.name, message: `"${col.name}" is required.` });
     }
   }
-  if (opts.mode === "create") {
+  if (opts.mode === "create" && !opts.admin) {
     // Readonly columns are never taken from the body, but their `now` / uuid defaults still apply.
     for (const col of table.columns) {
       if (!col.readonly) continue;
@@ -78,11 +77,7 @@ export function readColumnValues(
 
 /** Values the app computes at insert because SQL cannot (time of the injected clock, uuid v4). */
 function appDefault(col: ColumnDef, nowMs: number, random: RandomBytes): SqlValue | undefined {
-  if (col.hasDefault && col.default === DEFAULT_NOW) {
-    if (col.type === "timestamp") return Math.floor(nowMs / 1000);
-    if (col.type === "date") return new Date(nowMs).toISOString().slice(0, 10);
-    if (col.type === "datetime") return new Date(nowMs).toISOString();
-  }
+  if (col.hasDefault && col.default === DEFAULT_NOW && supportsNow(col.type)) return nowValueOf(col.type, nowMs);
   if (col.type === "uuid" && !col.hasDefault) return uuidV4(random);
   return undefined;
 }
@@ -91,71 +86,13 @@ function invalid(col: ColumnDef, expected: string): ApiError {
   return new ApiError("VALIDATION_INVALID_FIELD", { field: col.name, message: `"${col.name}" must be ${expected}.` });
 }
 
-function checkRange(col: ColumnDef, n: number): void {
-  if (col.min !== undefined && n < col.min) throw invalid(col, `at least ${col.min}`);
-  if (col.max !== undefined && n > col.max) throw invalid(col, `at most ${col.max}`);
-}
-
-/** Code points, not UTF-16 units, so an emoji counts as one character. */
-function codePointLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
 /** JSON value of SPEC 3 -> stored value; the message names the field and what it expects, never the value. */
 export function toStored(col: ColumnDef, value: unknown): SqlValue {
   if (value === null) {
     if (col.required) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: col.name, message: `"${col.name}" is required and cannot be null.` });
     return null;
   }
-  switch (col.type) {
-    case "string":
-    case "text": {
-      if (typeof value !== "string") throw invalid(col, "a string");
-      const len = codePointLength(value);
-      const max = col.maxLength ?? (col.type === "string" ? 255 : undefined);
-      if (max !== undefined && len > max) throw invalid(col, `at most ${max} characters long`);
-      if (col.minLength !== undefined && len < col.minLength) throw invalid(col, `at least ${col.minLength} characters long`);
-      return value;
-    }
-    case "int":
-    case "timestamp": {
-      if (typeof value !== "number" || !Number.isSafeInteger(value)) throw invalid(col, "an integer");
-      checkRange(col, value);
-      return value;
-    }
-    case "float": {
-      if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(col, "a number");
-      checkRange(col, value);
-      return value;
-    }
-    case "bool":
-      if (typeof value !== "boolean") throw invalid(col, "true or false");
-      return value ? 1 : 0;
-    case "date": {
-      const m = typeof value === "string" ? DATE_RE.exec(value) : null;
-      if (!m) throw invalid(col, 'a date "YYYY-MM-DD"');
-      const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-      if (d.toISOString().slice(0, 10) !== value) throw invalid(col, "a real calendar date");
-      return value as string;
-    }
-    case "datetime": {
-      if (typeof value !== "string" || !DATETIME_RE.test(value)) throw invalid(col, "an ISO 8601 date-time with a time zone");
-      const ms = Date.parse(value);
-      if (Number.isNaN(ms)) throw invalid(col, "a valid ISO 8601 date-time");
-      return new Date(ms).toISOString();
-    }
-    case "json":
-      return JSON.stringify(value);
-    case "enum":
-      if (typeof value !== "string" || !(col.values ?? []).includes(value)) {
-        throw invalid(col, `one of ${(col.values ?? []).join(", ")}`);
-      }
-      return value;
-    case "ref":
-    case "uuid":
-      if (typeof value !== "string" || !UUID_RE.test(value)) throw invalid(col, "a UUID");
-      return value.toLowerCase();
-  }
+  const stored = storeColumnValue(col, value);
+  if (!stored.ok) throw invalid(col, stored.reason);
+  return stored.value;
 }

@@ -1,4 +1,5 @@
 import type { Statement } from "bun:sqlite";
+import { readColumnValue } from "../../config/column-types.ts";
 import type { ColumnDef, TableDef } from "../../config/types.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
@@ -152,17 +153,7 @@ function createUserRepo(p: ProjectRuntime): UserRepo {
 
 /** Stored value -> JSON value of SPEC 3 (bool 0/1 -> boolean, json text -> value). */
 export function decodeColumn(col: ColumnDef, stored: unknown): unknown {
-  if (stored === null || stored === undefined) return null;
-  if (col.type === "bool") return stored === 1 || stored === 1n;
-  if (col.type === "json" && typeof stored === "string") {
-    try {
-      return JSON.parse(stored);
-    } catch {
-      return null;
-    }
-  }
-  if (typeof stored === "bigint") return Number(stored);
-  return stored;
+  return readColumnValue(col.type, stored);
 }
 
 /**

@@ -7,7 +7,7 @@ import { clientMetaOf } from "../../http/client-meta.ts";
 import { withQueryParam } from "../../mail/links.ts";
 import { authenticate } from "../session/authenticate.ts";
 import { INVALID_LINK_PAGE, PAGE_HEADERS, RATE_LIMITED_PAGE, VERIFIED_PAGE, renderVerifyPage } from "./page.ts";
-import { resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
+import { checkVerifyLink, resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
 import { requireLinkToken } from "./token-input.ts";
 
 type VerifyAnswer = "json" | "redirect" | "html";
@@ -25,7 +25,11 @@ export function verificationRoutes(ctx: AppContext) {
       const answer: VerifyAnswer = accept.includes("application/json") ? "json" : redirectTo ? "redirect" : "html";
       try {
         // A missing token is a malformed request: answered 400 before (and without) rate limiting.
-        verifyEmail(p, requireLinkToken(query.token), clientMetaOf(request, ctx.clientIp(request, server), set));
+        const token = requireLinkToken(query.token);
+        const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+        // Mail scanners send HEAD: answer what GET would, without spending the link.
+        if (request.method === "HEAD") checkVerifyLink(p, token, client);
+        else verifyEmail(p, token, client);
       } catch (e) {
         if (answer === "json" || !(e instanceof ApiError)) throw e;
         if (e.code === "RATE_LIMITED") {
@@ -34,7 +38,8 @@ export function verificationRoutes(ctx: AppContext) {
           return renderVerifyPage(p.config.name, RATE_LIMITED_PAGE);
         }
         if (answer === "redirect" && redirectTo) return redirect(set, withQueryParam(redirectTo, "error", "invalid_token"));
-        set.status = 400;
+        // 409: an email-change link whose new address was taken in between (SPEC 11).
+        set.status = e.status === 409 ? 409 : 400;
         Object.assign(set.headers, PAGE_HEADERS);
         return renderVerifyPage(p.config.name, INVALID_LINK_PAGE);
       }
@@ -50,8 +55,7 @@ export function verificationRoutes(ctx: AppContext) {
       // Without a bearer token, `{email}` is accepted only when unverified users cannot log in.
       if (request.headers.get("authorization") !== null || !p.config.auth.requireVerifiedEmail) {
         const auth = authenticate(p, request);
-        await readJsonObject(request, { allowEmpty: true });
-        const r = resendVerificationForUser(p, auth.user, client);
+        const r = resendVerificationForUser(p, auth.user, await readJsonObject(request, { allowEmpty: true }), client);
         return ok(set, r.alreadyVerified ? { ok: true, already_verified: true } : { ok: true });
       }
       resendVerificationByEmail(p, await readJsonObject(request), client);

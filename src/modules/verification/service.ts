@@ -6,13 +6,15 @@ import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
+import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email.ts";
 import { usersOf, type UserRow } from "../users/repo.ts";
+import { applyEmailChange, emailChangeOf } from "../account/change-email.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
+const NO_FIELDS: ReadonlySet<string> = new Set();
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
 const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
 
@@ -40,31 +42,69 @@ export function issueVerificationEmail(p: ProjectRuntime, user: MailRecipient, n
 }
 
 /**
- * GET /auth/verify: consumes a verification token (one conditional update, so of concurrent
- * uses exactly one succeeds) and marks the address verified. Throws AUTH_INVALID_LINK_TOKEN for
- * an unknown, expired, used or superseded token, or when the user's address changed since.
+ * Whether a used verification token still answers success: not revoked, not expired, and the
+ * address it verified is still the user's verified email (SPEC 6.2).
  */
-export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): void {
+function isAlreadyVerifiedBy(p: ProjectRuntime, token: string, nowMs: number): { userId: string } | null {
+  const used = findUsedLinkToken(p, "verify", token, nowMs);
+  if (used === null) return null;
+  const user = usersOf(p).findById(used.userId);
+  return user !== null && user.email === used.email && user.email_verified ? { userId: user.id } : null;
+}
+
+/**
+ * GET /auth/verify: consumes a verification token (one conditional update, so of concurrent
+ * uses exactly one succeeds) and marks the address verified. Mail scanners open links before
+ * people do, so a token that was already used answers success ("already verified") until it
+ * expires, as long as the address it verified is still the user's verified email. Throws
+ * AUTH_INVALID_LINK_TOKEN for an unknown, expired or superseded token, or when the user's
+ * address changed since.
+ */
+export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): { alreadyVerified: boolean } {
   const nowMs = p.deps.now();
   enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
-  const userId = p.db.transaction((): string => {
+  const result = p.db.transaction((): { userId: string; alreadyVerified: boolean; changed: boolean } => {
     const consumed = consumeLinkToken(p, "verify", token, nowMs);
-    if (consumed === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+    if (consumed === null) {
+      const already = isAlreadyVerifiedBy(p, token, nowMs);
+      if (already === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+      return { userId: already.userId, alreadyVerified: true, changed: false };
+    }
+    // A confirmation link of POST /auth/change-email (SPEC 11) rather than a plain verification.
+    const change = emailChangeOf(p, consumed.id);
+    if (change) {
+      applyEmailChange(p, change, nowMs);
+      return { userId: change.userId, alreadyVerified: false, changed: true };
+    }
     const users = usersOf(p);
     const user = users.findById(consumed.userId);
     if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
     users.markEmailVerified(user.id, new Date(nowMs).toISOString());
     revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
-    return user.id;
+    return { userId: user.id, alreadyVerified: false, changed: false };
   })();
-  p.log.event("email_verified", { user_id: userId, ...eventFields(client) });
+  if (!result.alreadyVerified) p.log.event(result.changed ? "email_changed" : "email_verified", { user_id: result.userId, ...eventFields(client) });
+  return { alreadyVerified: result.alreadyVerified };
+}
+
+/**
+ * HEAD /auth/verify (mail scanners): answers what GET would, spending nothing. Throws
+ * AUTH_INVALID_LINK_TOKEN when GET would fail.
+ */
+export function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): void {
+  const nowMs = p.deps.now();
+  enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
+  if (isLinkTokenHashLive(p, "verify", token, nowMs)) return;
+  if (isAlreadyVerifiedBy(p, token, nowMs) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
 }
 
 /**
  * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
  * counts only resends (the signup mail does not count).
  */
-export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, client: ClientMeta): { alreadyVerified: boolean } {
+export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): { alreadyVerified: boolean } {
+  // The token says who: the body takes no fields (an empty body or `{}`).
+  refuseUnknownFields(body, NO_FIELDS, null);
   if (user.email_verified) return { alreadyVerified: true };
   const nowMs = p.deps.now();
   p.db.transaction(() => {
@@ -86,6 +126,9 @@ export function resendVerificationByEmail(p: ProjectRuntime, body: JsonObject, c
   const email = readEmailField(body);
   refuseUnknownFields(body, RESEND_FIELDS, null);
   const nowMs = p.deps.now();
+  // Per IP, like forgot-password: one client cannot walk through addresses (each leaving a
+  // counter row) or queue mails for many users. Says nothing about any address.
+  enforceRateLimit(p, "resend_verification_per_ip", client.ip, nowMs);
   const queuedFor = p.db.transaction((): string | null => {
     const user = usersOf(p).findByCanonicalEmail(email.canonical);
     const key = user ? user.id : `email:${email.canonical}`;

@@ -1,0 +1,150 @@
+/**
+ * Storage of EdDSA / ES256 signing key pairs (SPEC 13). Every step of the schedule that writes is
+ * one storage operation in one immediate transaction that re-reads what it decides on, so two
+ * processes (or a restart in the middle) can never schedule two successors for one key.
+ */
+import type { Database } from "bun:sqlite";
+import { seal, unseal } from "../crypto/seal.ts";
+import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
+import { DbOpenError } from "./open.ts";
+
+/** One stored key with its schedule (unix ms). */
+export interface StoredSigningKey {
+  readonly pair: SigningKeyPair;
+  readonly createdAtMs: number;
+  readonly signsFromMs: number;
+  /** When its successor starts signing; null while it is the newest key. */
+  readonly signsUntilMs: number | null;
+  /** Longest access-token TTL in force while it could sign: its tokens live at most this long. */
+  readonly ttlMaxSeconds: number;
+}
+
+/** The schedule parameters of SPEC 13, in ms. */
+export interface RotationPlan {
+  readonly rotateEveryMs: number | null;
+  /** How long before it signs a new key is published: access_token_ttl + the JWKS cache time. */
+  readonly leadMs: number;
+  readonly ttlSeconds: number;
+}
+
+export interface SigningKeyStore {
+  /** Every stored key of the project's algorithm, oldest first. */
+  list(): StoredSigningKey[];
+  /**
+   * At boot: drops the keys of another algorithm (a switch in the project file is a clean change),
+   * records the TTL in force for every key that may still sign, and makes sure a key signs.
+   */
+  prepare(nowMs: number, ttlSeconds: number): void;
+  /**
+   * The scheduled step: deletes keys whose last token has expired and, when the newest key is due
+   * for rotation, adds its successor, published now and signing `leadMs` from now at the earliest.
+   * Returns true when it changed anything.
+   */
+  advance(nowMs: number, plan: RotationPlan): boolean;
+  /** The emergency switch: every key is deleted and a new one signs at once. */
+  replaceAll(nowMs: number, ttlSeconds: number): void;
+}
+
+interface Row {
+  kid: string;
+  private_enc: Uint8Array;
+  created_at: number;
+  signs_from: number;
+  signs_until: number | null;
+  ttl_max_s: number;
+}
+
+export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): SigningKeyStore {
+  const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
+  const selectAll = db.query("SELECT kid, private_enc, created_at, signs_from, signs_until, ttl_max_s FROM _signing_keys WHERE alg = ? ORDER BY signs_from, created_at");
+  const newest = db.query("SELECT kid, signs_from FROM _signing_keys WHERE alg = ? ORDER BY signs_from DESC LIMIT 1");
+  const insert = db.query("INSERT INTO _signing_keys(kid, alg, private_enc, created_at, signs_from, signs_until, ttl_max_s) VALUES (?, ?, ?, ?, ?, NULL, ?)");
+  const setUntil = db.query("UPDATE _signing_keys SET signs_until = ? WHERE kid = ?");
+  const dropOtherAlgs = db.query("DELETE FROM _signing_keys WHERE alg <> ?");
+  const dropExpired = db.query("DELETE FROM _signing_keys WHERE alg = ?1 AND signs_until IS NOT NULL AND signs_until + ttl_max_s * 1000 <= ?2");
+  const dropAll = db.query("DELETE FROM _signing_keys");
+  const raiseTtl = db.query("UPDATE _signing_keys SET ttl_max_s = max(ttl_max_s, ?2) WHERE alg = ?3 AND (signs_until IS NULL OR signs_until > ?1)");
+
+  // Unsealing and importing a key costs tens of microseconds: done once per key and process.
+  const pairs = new Map<string, SigningKeyPair>();
+  const pairOf = (row: Row): SigningKeyPair => {
+    let pair = pairs.get(row.kid);
+    if (pair) return pair;
+    try {
+      pair = importSigningKey(opts.alg, unseal(opts.sealKey, row.private_enc, aad(row.kid)));
+    } catch {
+      throw new DbOpenError(
+        `project ${opts.projectId}: its ${opts.alg} signing key cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
+      );
+    }
+    if (pair.kid !== row.kid) throw new DbOpenError(`project ${opts.projectId}: signing key ${row.kid} does not match its kid`);
+    pairs.set(row.kid, pair);
+    return pair;
+  };
+  const addKey = (nowMs: number, signsFromMs: number, ttlSeconds: number): string => {
+    const { pair, pkcs8 } = generateSigningKey(opts.alg);
+    insert.run(pair.kid, opts.alg, seal(opts.sealKey, pkcs8, aad(pair.kid)), nowMs, signsFromMs, ttlSeconds);
+    pairs.set(pair.kid, pair);
+    return pair.kid;
+  };
+
+  return {
+    list() {
+      const rows = selectAll.all(opts.alg) as Row[];
+      // Forget the opened keys that left the database (retired, or deleted by another process).
+      for (const kid of [...pairs.keys()]) if (!rows.some((r) => r.kid === kid)) pairs.delete(kid);
+      return rows.map((row) => ({
+        pair: pairOf(row),
+        createdAtMs: row.created_at,
+        signsFromMs: row.signs_from,
+        signsUntilMs: row.signs_until,
+        ttlMaxSeconds: row.ttl_max_s,
+      }));
+    },
+    prepare(nowMs, ttlSeconds) {
+      db.transaction(() => {
+        dropOtherAlgs.run(opts.alg);
+        raiseTtl.run(nowMs, ttlSeconds, opts.alg);
+        if (newest.get(opts.alg) === null) addKey(nowMs, nowMs, ttlSeconds);
+      }).immediate();
+    },
+    advance(nowMs, plan) {
+      return db.transaction((): boolean => {
+        let changed = dropExpired.run(opts.alg, nowMs).changes > 0;
+        const last = newest.get(opts.alg) as { kid: string; signs_from: number } | null;
+        if (last === null) {
+          addKey(nowMs, nowMs, plan.ttlSeconds);
+          return true;
+        }
+        // A successor already waits to sign: nothing to schedule until it does.
+        if (plan.rotateEveryMs === null || last.signs_from > nowMs) return changed;
+        const dueAtMs = last.signs_from + plan.rotateEveryMs - plan.leadMs;
+        if (nowMs < dueAtMs) return changed;
+        // Published now, so it may sign only after every cached JWKS (and every token TTL) has
+        // seen it: never before nowMs + leadMs, even when the server was down at the due time.
+        const signsFromMs = Math.max(last.signs_from + plan.rotateEveryMs, nowMs + plan.leadMs);
+        addKey(nowMs, signsFromMs, plan.ttlSeconds);
+        setUntil.run(signsFromMs, last.kid);
+        changed = true;
+        return changed;
+      }).immediate();
+    },
+    replaceAll(nowMs, ttlSeconds) {
+      db.transaction(() => {
+        dropAll.run();
+        pairs.clear();
+        addKey(nowMs, nowMs, ttlSeconds);
+      }).immediate();
+    },
+  };
+}
+
+/** Deletes every stored key pair (a project switched back to HS256: none of them may verify again). */
+export function dropAllSigningKeys(db: Database): void {
+  db.query("DELETE FROM _signing_keys").run();
+}
+
+/** True once the project has ever opened a session: only then can tokens of an old algorithm exist. */
+export function anySessionExists(db: Database): boolean {
+  return db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null;
+}

@@ -1,0 +1,40 @@
+import { Elysia } from "elysia";
+import { requireAuthProject, type AppContext } from "../../http/context.ts";
+import { readJsonObject } from "../../http/body.ts";
+import { ok } from "../../http/respond.ts";
+import { clientMetaOf } from "../../http/client-meta.ts";
+import { authenticate } from "../session/authenticate.ts";
+import { endMySession, mySessions } from "./sessions.ts";
+import { parseChangeEmail, requestEmailChange } from "./change-email.ts";
+import { deleteMyAccount, parseDeleteMe } from "./delete-me.ts";
+
+/** The signed-in user's account (SPEC 11): sessions, change of email, deletion. */
+export function accountRoutes(ctx: AppContext) {
+  return new Elysia({ prefix: "/p/:projectId/auth" })
+    .get("/sessions", ({ params, request, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      return ok(set, { sessions: mySessions(p, auth) });
+    })
+    .delete("/sessions/:sid", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      await readJsonObject(request, { allowEmpty: true });
+      endMySession(p, auth, params.sid, clientMetaOf(request, ctx.clientIp(request, server), set));
+      return ok(set, { ok: true });
+    })
+    .post("/change-email", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      const input = parseChangeEmail(p, await readJsonObject(request));
+      await requestEmailChange(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
+      return ok(set, { ok: true });
+    })
+    .delete("/me", async ({ params, request, server, set }) => {
+      const p = requireAuthProject(ctx, params.projectId);
+      const auth = authenticate(p, request);
+      const password = parseDeleteMe(await readJsonObject(request));
+      await deleteMyAccount(p, auth, password, clientMetaOf(request, ctx.clientIp(request, server), set));
+      return ok(set, { ok: true });
+    });
+}

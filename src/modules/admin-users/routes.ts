@@ -1,0 +1,110 @@
+import { Elysia } from "elysia";
+import { requireAuthProject, requireProject, type AppContext } from "../../http/context.ts";
+import { readJsonObject } from "../../http/body.ts";
+import { bearerToken, ok } from "../../http/respond.ts";
+import { clientMetaOf } from "../../http/client-meta.ts";
+import { authorizeAdmin } from "../admin/service.ts";
+import { waitForStorage } from "../../http/storage-wait.ts";
+import { listAudit, parseAuditQuery } from "../audit/query.ts";
+import { listUsers, parseUserListQuery } from "./list.ts";
+import {
+  adminDeleteUser, banUser, clearLockout, createUser, getUser, parseBan, parseCreateUser, parsePatchUser, parseSendReset,
+  patchUser, revokeSessionsOf, sendPasswordReset, unbanUser, userSessions,
+} from "./service.ts";
+
+type Server = Parameters<AppContext["clientIp"]>[1];
+
+/**
+ * The query string as written: a parameter given twice becomes an array (refused as malformed),
+ * where Elysia's parsed query would silently keep the last value.
+ */
+function queryParams(request: Request): Record<string, string | undefined> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URL(request.url).searchParams) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+  }
+  return out as Record<string, string | undefined>;
+}
+
+/**
+ * The admin users API and the audit log (SPEC 12), behind the admin key. The key is checked
+ * first (never read from the URL); then the project must have an auth table (users routes).
+ */
+export function adminUsersRoutes(ctx: AppContext) {
+  const admin = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
+    const p = requireProject(ctx, projectId);
+    const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+    authorizeAdmin(p, request.headers.get("x-admin-key") ?? bearerToken(request.headers.get("authorization")), client);
+    return { p, client };
+  };
+  const adminAuth = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
+    const a = admin(projectId, request, server, set);
+    requireAuthProject(ctx, projectId);
+    return a;
+  };
+  return new Elysia({ prefix: "/p/:projectId/v1" })
+    // A project whose database another process holds waits here (asynchronously), then 503.
+    .onBeforeHandle(async ({ params, request }) => {
+      const p = requireProject(ctx, params.projectId);
+      if (request.method !== "GET") await waitForStorage(p);
+    })
+    .get("/users", ({ params, request, server, set }) => {
+      const { p } = adminAuth(params.projectId, request, server, set);
+      return ok(set, listUsers(p, parseUserListQuery(p, queryParams(request))));
+    })
+    .post("/users", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const input = parseCreateUser(p, await readJsonObject(request));
+      return ok(set, { user: await createUser(p, input, client) }, { status: 201 });
+    })
+    .get("/users/:id", ({ params, request, server, set }) => {
+      const { p } = adminAuth(params.projectId, request, server, set);
+      return ok(set, { user: getUser(p, params.id) });
+    })
+    .patch("/users/:id", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const input = parsePatchUser(p, await readJsonObject(request));
+      return ok(set, { user: patchUser(p, params.id, input, client) });
+    })
+    .delete("/users/:id", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      await readJsonObject(request, { allowEmpty: true });
+      adminDeleteUser(p, params.id, client);
+      return ok(set, { ok: true });
+    })
+    .post("/users/:id/ban", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const input = parseBan(p, await readJsonObject(request, { allowEmpty: true }));
+      return ok(set, { user: banUser(p, params.id, input, client) });
+    })
+    .post("/users/:id/unban", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      await readJsonObject(request, { allowEmpty: true });
+      return ok(set, { user: unbanUser(p, params.id, client) });
+    })
+    .post("/users/:id/clear-lockout", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      await readJsonObject(request, { allowEmpty: true });
+      return ok(set, { user: clearLockout(p, params.id, client) });
+    })
+    .get("/users/:id/sessions", ({ params, request, server, set }) => {
+      const { p } = adminAuth(params.projectId, request, server, set);
+      return ok(set, { sessions: userSessions(p, params.id) });
+    })
+    .post("/users/:id/revoke-sessions", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      await readJsonObject(request, { allowEmpty: true });
+      return ok(set, { revoked: revokeSessionsOf(p, params.id, client) });
+    })
+    .post("/users/:id/send-password-reset", async ({ params, request, server, set }) => {
+      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const redirectUrl = parseSendReset(p, await readJsonObject(request));
+      sendPasswordReset(p, params.id, redirectUrl, client);
+      return ok(set, { ok: true });
+    })
+    .get("/audit", ({ params, request, server, set }) => {
+      const { p } = admin(params.projectId, request, server, set);
+      return ok(set, listAudit(p, parseAuditQuery(p, queryParams(request))));
+    });
+}

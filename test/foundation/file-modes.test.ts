@@ -1,0 +1,20 @@
+import { afterEach, describe, expect, it } from "bun:test";
+import { chmodSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+
+let inst: TestInstance | null = null;
+afterEach(async () => {
+  await inst?.close();
+  inst = null;
+});
+
+describe("database file modes", () => {
+  it("narrows an existing database and its -wal/-shm files to 0600 when the project opens", async () => {
+    inst = await createTestInstance([{ id: "demo", tables: { users: { auth_table: true, columns: {} } } }]);
+    const db = join(inst.dataDir, "demo.db");
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) chmodSync(f, 0o644);
+    await inst.restart();
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) expect(`${f}: ${(statSync(f).mode & 0o777).toString(8)}`).toBe(`${f}: 600`);
+  });
+});
