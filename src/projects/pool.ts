@@ -21,7 +21,7 @@ import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb, DbOpenError } from "../db/open.ts";
 import { sqliteCode } from "../db/storage-cause.ts";
-import { checkProjectDb, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
+import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
@@ -354,6 +354,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       if (slot.planned) return;
       let checked;
       try {
+        checkProjectPlugins(slot.config, deps);
         const planned = planProjectDb(slot.config, deps, plans);
         slot.planned = true;
         if (planned.inSync) {
@@ -379,6 +380,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       if (!slot) throw new Error(`no project ${config.id}`);
       const old = slot.open;
       if (old === null) {
+        checkProjectPlugins(config, deps);
         const checked = checkProjectDb(config, deps);
         slot.config = config;
         slot.checked = true;

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { safeParse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
 import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
@@ -204,6 +204,7 @@ export function writePlanCache(dataDir: string, cache: PlanCache, log: Logger): 
   const path = join(dataDir, PLAN_CACHE_FILE);
   try {
     writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries(cache)), { mode: 0o600 });
+    chmodSync(`${path}.tmp`, 0o600); // a left-over .tmp keeps its old mode through writeFileSync
     renameSync(`${path}.tmp`, path);
   } catch (e) {
     log.warn("cannot write the boot plan cache; the next boot plans every project", { error: e instanceof Error ? e.message : String(e) });
@@ -257,6 +258,29 @@ function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database,
 
 function pluginContext(config: ProjectConfig, log: Logger) {
   return { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
+}
+
+/** Plugin configurations this server has built once (see `checkProjectPlugins`). */
+const checkedPlugins = new WeakMap<ServerDeps, Set<string>>();
+
+/**
+ * Builds a project's hashers and mail provider once per distinct plugin configuration, without
+ * its database: a plugin whose create() fails or returns the wrong shape fails its project at boot
+ * (or reload), not at the project's first request. The provider is closed again at once.
+ */
+export function checkProjectPlugins(config: ProjectConfig, deps: ServerDeps): void {
+  let seen = checkedPlugins.get(deps);
+  if (!seen) checkedPlugins.set(deps, (seen = new Set()));
+  const key = JSON.stringify([dirname(config.filePath), config.auth.hasher, config.mail.provider]);
+  if (seen.has(key)) return;
+  const log = deps.log.child({ project: config.id });
+  createProjectHashes(config, deps, log);
+  const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
+  const provider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginContext(config, log)), mailFactory);
+  void Promise.resolve()
+    .then(() => provider.close?.())
+    .catch(() => undefined);
+  seen.add(key);
 }
 
 /** The project's hash service (no database needed: the boot makes dummy hashes with it). */

@@ -72,7 +72,7 @@ describe("file modes", () => {
     const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
     expect(mode(join(w, "data"))).toBe("700");
     const dataFiles = readdirSync(join(w, "data"));
-    expect(dataFiles).toEqual(expect.arrayContaining(["p0.db", "p0.db-wal", "p0.db-shm", "server.key", "latchkey.lock"]));
+    expect(dataFiles).toEqual(expect.arrayContaining(["p0.db", "p0.db-wal", "p0.db-shm", "server.key", "latchkey.lock", ".latchkey-plans.json"]));
     for (const f of dataFiles) expect(`${f} ${mode(join(w, "data", f))}`).toBe(`${f} 600`);
     const mails = readdirSync(mailDir).filter((f) => f.endsWith(".json"));
     expect(mails.length).toBe(1);
