@@ -14,7 +14,7 @@ import type { RegisteredRoute } from "./modules/openapi/document.ts";
 import { discoveryRoutes } from "./modules/discovery/routes.ts";
 import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/request-path.ts";
 import { challengeFor } from "./http/www-authenticate.ts";
-import { StorageLockedError } from "./http/storage-wait.ts";
+import { openWaitingForLock, StorageLockedError } from "./http/storage-wait.ts";
 import type { Logger } from "./log.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -33,7 +33,7 @@ export function createApp(ctx: AppContext) {
       return corsHeaders(request.headers.get("origin"), NO_ORIGIN);
     }
     if (!ctx.corsOriginLists) return corsHeaders(null, ["*"]);
-    const allowed = (projectSegment !== null && ctx.projects.get(projectSegment)?.config.cors.allowedOrigins) || ["*"];
+    const allowed = (projectSegment !== null && ctx.projects.configOf(projectSegment)?.cors.allowedOrigins) || ["*"];
     return corsHeaders(request.headers.get("origin"), allowed);
   };
 
@@ -76,10 +76,13 @@ export function createApp(ctx: AppContext) {
       // A preflight answered above never reaches onAfterResponse, so only other requests are tracked.
       if (ctx.inflight || metrics) tracked.set(request, { generation: ctx.inflight?.begin() ?? 0, startMs: performance.now() });
     })
-    .onTransform(({ params, request }) => {
+    .onTransform(async ({ params, request }) => {
       // The router decodes and normalizes; the raw path is what CORS was computed from.
       const routed = (params as Record<string, string | undefined> | undefined)?.projectId;
       if (routed !== undefined && routed !== rawProjectSegment(rawPathOf(request.url))) throw new ApiError("PROJECT_NOT_FOUND");
+      // A closed project is opened here, where a write lock held by another process can be
+      // waited for without blocking the event loop (the route handlers then find it open).
+      if (routed !== undefined && !ctx.loadingProjects.has(routed)) await openWaitingForLock(ctx.projects, routed);
     })
     .onError(({ code, error, set, request }) => {
       const requestId = String(set.headers["x-request-id"] ?? "");

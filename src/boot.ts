@@ -4,13 +4,15 @@ import type { PluginRegistry } from "../plugins/index.ts";
 import { createApp, type LatchkeyApp } from "./app.ts";
 import type { AppContext } from "./http/context.ts";
 import { NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from "./http/client-ip.ts";
-import { createHashLimiter } from "./crypto/hash-service.ts";
+import { createDummyHashCache, createHashLimiter } from "./crypto/hash-service.ts";
 import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
-import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./projects/runtime.ts";
+import { createProjectHashes, hasherConfigKey, readPlanCache, writePlanCache, type ServerDeps } from "./projects/runtime.ts";
 import { startMailSenders } from "./mail/start.ts";
+import type { SenderOptions } from "./mail/sender.ts";
 import { startHousekeeping } from "./projects/housekeeping.ts";
 import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/reload.ts";
+import { createProjectPool, defaultMaxOpenProjects, readOpenFilesLimit, type ProjectPool } from "./projects/pool.ts";
 import { createInflightTracker } from "./http/inflight.ts";
 import { outboxRepo } from "./mail/outbox.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
@@ -46,6 +48,17 @@ export interface BootOptions {
   readonly instrumentHasher?: ServerDeps["instrumentHasher"];
   /** `serve --metrics`: the metrics and the token GET /metrics needs (null: none). */
   readonly metrics?: { readonly metrics: ServerMetrics; readonly token: string | null };
+  /** `serve --max-open-projects` (default: `defaultMaxOpenProjects` of the open-files limit). */
+  readonly maxOpenProjects?: number;
+  /** An open project with no request for this long is closed (default 10 minutes). */
+  readonly idleCloseMs?: number;
+  /**
+   * Keys generated after the initial load (a project whose keys are made at its first open), to
+   * print once like the ones of the boot (`generatedKeys`).
+   */
+  readonly onGeneratedKeys?: (id: string, keys: { admin?: string; public?: string }) => void;
+  /** Options of the background mail senders (tests compress the retry schedule). */
+  readonly senderOptions?: SenderOptions;
   /** Backoff between attempts to load a project that failed for a transient reason. */
   readonly loadRetry?: BackoffPolicy;
   /** Called when a project loads on a later attempt (after a transient failure), e.g. to print its new keys. */
@@ -62,14 +75,19 @@ export interface Booted {
   readonly app: LatchkeyApp;
   readonly ctx: AppContext;
   readonly deps: ServerDeps;
-  readonly projects: Map<string, ProjectRuntime>;
+  /**
+   * Every project that loaded. `get` opens a closed project (as a request would); `openRuntime`
+   * and `openRuntimes` look without opening.
+   */
+  readonly projects: ProjectPool;
   readonly failures: ProjectFailure[];
   /** Keys generated at this boot, per project, to print once. */
   readonly generatedKeys: Map<string, { admin?: string; public?: string }>;
   /**
-   * Loads the projects not loaded yet, one at a time, yielding to the event loop between them so
-   * /healthz answers while a large fleet loads. Until a project is loaded its routes answer 503
-   * and /readyz answers 503.
+   * Checks the projects not checked yet (open, apply the schema plan, reconcile keys, close), one
+   * at a time, yielding to the event loop between them so /healthz answers while a large fleet is
+   * checked, and makes the dummy hash of each hasher configuration. A request for a project not
+   * checked yet opens it at once. /readyz answers 503 until this is done.
    */
   loadPending(): Promise<void>;
   /**
@@ -87,8 +105,9 @@ export interface Booted {
 }
 
 /**
- * Builds deps and the app, and loads every project (a failing project is reported, the others
- * still serve). With `deferLoading`, projects are loaded later by `loadPending()`.
+ * Builds deps and the app, and checks every project (a failing project is reported, the others
+ * still serve). With `deferLoading`, projects are checked later by `loadPending()`. Databases are
+ * not kept open: a project opens on its first request (see projects/pool.ts).
  */
 export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): Booted {
   let publicUrl = opts.publicUrl;
@@ -107,73 +126,132 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       onWaitSeconds: opts.metrics ? (s) => opts.metrics?.metrics.recordHashWait(s) : undefined,
     }),
     registry: opts.registry,
+    dummyHashes: createDummyHashCache(),
     ...(opts.instrumentHasher ? { instrumentHasher: opts.instrumentHasher } : {}),
   };
-  const projects = new Map<string, ProjectRuntime>();
   const failures: ProjectFailure[] = [];
   const failedProjects = new Map<string, string>();
-  const pending = new Map(opts.configs.map((c) => [c.id, c]));
+  const pending = new Map<string, ProjectConfig>();
   const generatedKeys = new Map<string, { admin?: string; public?: string }>();
   let closed = false;
-  const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
+  let checkedAll = false;
   const inflight = createInflightTracker();
-  const startBackground = (runtime: ProjectRuntime): void => {
-    if (opts.startMail === false) return;
-    startMailSenders([runtime]);
-    startHousekeeping(runtime);
-  };
+  const verifiedMail = new Set<string>();
+  const projects = createProjectPool({
+    deps,
+    maxOpen: opts.maxOpenProjects ?? defaultMaxOpenProjects(readOpenFilesLimit()),
+    idleCloseMs: opts.idleCloseMs,
+    inflight,
+    startBackground:
+      opts.startMail === false
+        ? null
+        : (runtime, housekeeping, mail) => {
+            startMailSenders([runtime], { ...opts.senderOptions, housekeeping: mail }, verifiedMail);
+            startHousekeeping(runtime, { state: housekeeping });
+          },
+    onFailed: (config, error) => recordFailure(config, error),
+    onGeneratedKeys: (id, keys) => {
+      generatedKeys.set(id, keys);
+      if (checkedAll) opts.onGeneratedKeys?.(id, keys);
+    },
+  });
+  const set: ProjectSet = { projects, failedProjects, closedCount: 0 };
   const listsCorsOrigins = (configs: Iterable<ProjectConfig>): boolean => [...configs].some((c) => !c.cors.allowedOrigins.includes("*"));
   let corsOriginLists = listsCorsOrigins(opts.configs);
 
+  for (const config of opts.configs) {
+    projects.add(config, { check: false });
+    pending.set(config.id, config);
+  }
+  const plans = readPlanCache(opts.dataDir);
+  const savePlans = (): void => {
+    for (const id of [...plans.keys()]) if (!projects.has(id)) plans.delete(id);
+    writePlanCache(opts.dataDir, plans, opts.log);
+  };
   const retries = new Map<string, { backoff: Backoff; timer: ReturnType<typeof setTimeout> | null }>();
-
-  const recordFailure = (config: ProjectConfig, message: string): void => {
+  /**
+   * A project that failed for a transient reason (a full disk, a read-only mount, missing
+   * permissions, a lock held elsewhere: not the project's fault) is added again and checked later,
+   * with backoff; anything else stays down.
+   */
+  const retryLater = (config: ProjectConfig, error: unknown, message: string): boolean => {
+    if (!(error instanceof DbOpenError && error.transient) || closed) return false;
+    const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
+    retries.set(config.id, retry);
+    if (retry.timer !== null) return true; // already scheduled (a request met the same failure)
+    const retryInMs = retry.backoff.fail();
+    opts.log.error("project failed to load; will retry", { project: config.id, file: config.filePath, reason: message, attempt: retry.backoff.failures, retry_in_ms: retryInMs });
+    retry.timer = setTimeout(() => {
+      retry.timer = null;
+      if (closed || projects.has(config.id) || !failedProjects.has(config.id)) return;
+      checkOne(config, true);
+      if (!failedProjects.has(config.id)) savePlans();
+    }, retryInMs);
+    retry.timer.unref?.();
+    return true;
+  };
+  function recordFailure(config: ProjectConfig, error: unknown): void {
+    pending.delete(config.id);
+    const cause = !(error instanceof DbOpenError) && isStorageError(error) ? storageFailure(join(opts.dataDir, `${config.id}.db`), error) : error;
+    const message = cause instanceof Error ? cause.message : String(cause);
     const at = failures.findIndex((f) => f.id === config.id);
     const failure = { id: config.id, file: config.filePath, message };
     if (at === -1) failures.push(failure);
     else failures[at] = failure;
     failedProjects.set(config.id, message);
-  };
-
-  const loadOne = (config: ProjectConfig): void => {
+    if (!retryLater(config, cause, message)) {
+      opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
+    }
+  }
+  const checkOne = (config: ProjectConfig, again = false): void => {
     pending.delete(config.id);
+    // A retry adds the project again (a failed check removed it from the pool).
+    if (again) projects.add(config, { check: false });
+    let lateKeys: { admin?: string; public?: string } = {};
     try {
-      const loaded = loadProjectRuntime(config, deps);
-      projects.set(config.id, loaded.runtime);
-      const late = failedProjects.has(config.id);
-      if (late) {
-        failures.splice(failures.findIndex((f) => f.id === config.id), 1);
-        failedProjects.delete(config.id);
-        retries.delete(config.id);
-        opts.log.info("project loaded after an earlier failure", { project: config.id });
-      }
-      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) {
-        if (late && opts.onLateLoad) opts.onLateLoad(config.id, loaded.generatedKeys);
-        else generatedKeys.set(config.id, loaded.generatedKeys);
-      }
-      startBackground(loaded.runtime);
+      projects.check(config.id, again ? (keys) => (lateKeys = keys) : undefined, plans);
     } catch (e) {
-      // A full disk, a read-only mount, missing permissions or a lock held elsewhere is not the
-      // project's fault: name the cause and try again later. Anything else stays down.
-      const error = !(e instanceof DbOpenError) && isStorageError(e) ? storageFailure(join(opts.dataDir, `${config.id}.db`), e) : e;
-      const message = error instanceof Error ? error.message : String(error);
-      recordFailure(config, message);
-      if (!(error instanceof DbOpenError && error.transient) || closed) {
-        opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
-        return;
-      }
-      const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
-      retries.set(config.id, retry);
-      const retryInMs = retry.backoff.fail();
-      opts.log.error("project failed to load; will retry", { project: config.id, file: config.filePath, reason: message, attempt: retry.backoff.failures, retry_in_ms: retryInMs });
-      retry.timer = setTimeout(() => {
-        retry.timer = null;
-        if (!closed) loadOne(config);
-      }, retryInMs);
-      retry.timer.unref?.();
+      recordFailure(config, e);
+      return;
+    }
+    if (failedProjects.has(config.id)) {
+      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+      failedProjects.delete(config.id);
+      retries.delete(config.id);
+      opts.log.info("project loaded after an earlier failure", { project: config.id });
+    }
+    if (lateKeys.admin || lateKeys.public) {
+      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
+      else generatedKeys.set(config.id, lateKeys);
     }
   };
-  if (!opts.deferLoading) for (const config of opts.configs) loadOne(config);
+  if (!opts.deferLoading) {
+    for (const config of opts.configs) checkOne(config);
+    checkedAll = true;
+    savePlans();
+  }
+
+  /** One dummy hash per distinct hasher configuration (SPEC 9.4), not one per project. */
+  // `serve` (deferred loading) makes them before /readyz; an in-process boot leaves them to first use.
+  let dummiesReady = !opts.deferLoading;
+  const prepareDummies = async (): Promise<void> => {
+    const seen = new Set<string>();
+    for (const id of [...projects.keys()]) {
+      const config = projects.configOf(id);
+      if (!config || config.authTableName === null) continue;
+      const key = hasherConfigKey(config);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await prepareDummyFor(id);
+    }
+    dummiesReady = true;
+  };
+  /** Makes the dummy hash of a project's hasher configuration without opening its database. */
+  const prepareDummyFor = async (id: string): Promise<void> => {
+    const config = projects.configOf(id);
+    if (!config) return;
+    await createProjectHashes(config, deps).prepareDummy().catch(() => undefined); // a busy queue: made on first use instead
+  };
 
   const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
   const ctx: AppContext = {
@@ -182,7 +260,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     get corsOriginLists() {
       return corsOriginLists;
     },
-    isReady: () => pending.size === 0 && failedProjects.size === 0,
+    isReady: () => checkedAll && pending.size === 0 && failedProjects.size === 0 && dummiesReady,
     failedProjects,
     loadingProjects: pending,
     inflight,
@@ -197,8 +275,12 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   let reloads: Promise<unknown> = Promise.resolve();
   opts.metrics?.metrics.setSources({
     hashQueueDepth: () => deps.hashLimiter.stats().queued,
-    projectStates: () => ({ loaded: projects.size, failed: failedProjects.size, closed: set.closedCount }),
-    outbox: () => [...projects.values()].flatMap((p) => {
+    projectStates: () => {
+      const open = projects.stats().open;
+      return { loaded: projects.size, open, closed: projects.size - open, failed: failedProjects.size, removed: set.closedCount };
+    },
+    // Open projects only: a scrape never opens a database.
+    outbox: () => projects.openRuntimes().flatMap((p) => {
       try {
         return [{ project: p.id, ...outboxRepo.countPendingAndFailed(p) }];
       } catch {
@@ -215,19 +297,30 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     generatedKeys,
     loadPending() {
       initialLoad = (async () => {
-        for (const config of [...pending.values()]) {
+        let sinceYield = performance.now();
+        for (const config of opts.configs) {
           if (closed) return;
-          loadOne(config);
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (!pending.has(config.id)) continue;
+          checkOne(config);
+          // Yield every few milliseconds (not after each project): /healthz and requests stay
+          // responsive without paying an event-loop turn per project.
+          if (performance.now() - sinceYield > 5) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            sinceYield = performance.now();
+          }
         }
+        checkedAll = true;
+        savePlans();
+        await prepareDummies();
       })();
       return initialLoad;
     },
     reload(configs) {
       const run = reloads.then(async () => {
         await initialLoad;
-        const report = await reloadProjects(set, configs, { deps, startBackground, inflight });
-        corsOriginLists = listsCorsOrigins([...projects.values()].map((p) => p.config));
+        const report = await reloadProjects(set, configs, { deps });
+        corsOriginLists = listsCorsOrigins([...projects.keys()].map((id) => projects.configOf(id)!));
+        void prepareDummies();
         return report;
       });
       reloads = run.catch(() => undefined);
@@ -240,14 +333,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       closed = true;
       for (const r of retries.values()) if (r.timer !== null) clearTimeout(r.timer);
       await reloads;
-      // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
-      // paid once per shutdown, not once per project. One failing close leaves the others closing.
-      const all = [...projects.values()];
-      const results = await Promise.allSettled(all.map((p) => p.close()));
-      results.forEach((r, i) => {
-        if (r.status === "rejected") opts.log.error("project failed to close", { project: all[i].id, reason: String(r.reason) });
-      });
-      projects.clear();
+      await projects.close();
     },
   };
 }

@@ -193,8 +193,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
   if (!registry) return EXIT_CONFIG;
   const configs = loadConfigsOrReport(options.configPaths, env, registry);
   if (!configs) return EXIT_CONFIG;
-  const host = prepareHost(options.dataDir, configs.length, log);
-  if (host !== EXIT_OK) return host;
+  const host = prepareHost(options.dataDir, configs.length, options.maxOpenProjects, log);
+  if ("exit" in host) return host.exit;
   let serverKey: Uint8Array;
   try {
     serverKey = loadServerKey({ dataDir: options.dataDir, envValue: env.LATCHKEY_SERVER_KEY, random: defaultRandomBytes, create: true });
@@ -215,6 +215,8 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     // The port opens first so /healthz answers while the databases load; /readyz and each
     // project's routes answer 503 until it is loaded (a fleet of projects loads in the background).
     deferLoading: true,
+    maxOpenProjects: host.maxOpen,
+    onGeneratedKeys: printGeneratedKeys,
     metrics: metrics ? { metrics, token: env.LATCHKEY_METRICS_TOKEN || null } : undefined,
     onLateLoad: (id, keys) => printGeneratedKeys(id, keys),
   });
@@ -287,16 +289,16 @@ async function runServe(options: ServeOptions, env: Env): Promise<number> {
     watch: options.watch,
     metrics: options.metrics,
   });
-  void prepareDummyHashes(booted);
   return stopped;
 }
 
-/** The once-only key line (plain text on stdout, never in the JSON log). */
 /**
  * Process-level guards before anything is opened: private file modes, the data directory (made
- * 0700; a warning if others can read it), its exclusive lock, and the open-file limit.
+ * 0700; a warning if others can read it), its exclusive lock, and the open-file limit (sized for
+ * the projects open at once, see `ensureFileLimit`). Returns the exit code to stop with, or the
+ * open-projects limit to serve with.
  */
-function prepareHost(dataDir: string, projectCount: number, log: Logger): number {
+function prepareHost(dataDir: string, projectCount: number, maxOpenProjects: number | null, log: Logger): { exit: number } | { maxOpen: number } {
   makeFilesPrivate();
   try {
     const dir = prepareDataDir(dataDir);
@@ -305,21 +307,14 @@ function prepareHost(dataDir: string, projectCount: number, log: Logger): number
   } catch (e) {
     const message = e instanceof DataDirBusyError ? e.message : `cannot use data directory ${dataDir}: ${(e as Error).message}`;
     process.stderr.write(`latchkey: ${message}\n`);
-    return EXIT_RUNTIME;
+    return { exit: EXIT_RUNTIME };
   }
-  const files = ensureFileLimit(projectCount);
+  const files = ensureFileLimit(projectCount, maxOpenProjects);
   if (files.error !== null) {
     process.stderr.write(`latchkey: ${files.error}\n`);
-    return EXIT_RUNTIME;
+    return { exit: EXIT_RUNTIME };
   }
-  return EXIT_OK;
-}
-
-/** One project at a time, so a real request never waits behind more than one of these hashes. */
-async function prepareDummyHashes(booted: { projects: ReadonlyMap<string, { hashes: { prepareDummy(): Promise<void> } }> }): Promise<void> {
-  for (const p of [...booted.projects.values()]) {
-    await p.hashes.prepareDummy().catch(() => undefined); // a busy queue: it is made on first use instead
-  }
+  return { maxOpen: files.maxOpen };
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -19,6 +19,8 @@ export interface ServeOptions {
   readonly watch: boolean;
   /** Serve GET /metrics. */
   readonly metrics: boolean;
+  /** Most project databases open at once (null: sized from the open-files limit, see README). */
+  readonly maxOpenProjects: number | null;
   /** Directories of plugin files loaded at boot (`--plugins`, `LATCHKEY_PLUGINS`). */
   readonly pluginDirs: string[];
 }
@@ -39,7 +41,7 @@ export type Command =
 type Env = Record<string, string | undefined>;
 const VALUE_FLAGS = new Set([
   "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
-  "--out", "--from", "--plugins", "--kind", "--options", "--other-options", "--plugin",
+  "--out", "--from", "--plugins", "--max-open-projects", "--kind", "--options", "--other-options", "--plugin",
 ]);
 const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
@@ -125,7 +127,11 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins", "--max-open-projects"]);
+    const maxOpenText = last(p, "--max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
+    if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
+      throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
+    }
     const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
     const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
     const port = Number(portText);
@@ -157,6 +163,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         logLevel,
         watch: p.bools.has("--watch"),
         metrics: p.bools.has("--metrics"),
+        maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
         pluginDirs: pluginDirs(p, env),
       },
     };
@@ -213,7 +220,7 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
-                  [--watch] [--metrics]
+                  [--watch] [--metrics] [--max-open-projects N]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
   latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
                   validate project files, print the schema plan (and, with --data, drift)
@@ -232,6 +239,6 @@ PATH is a project file or a directory of *.yaml / *.yml files. serve and check a
 --plugins DIR (repeatable): every *.ts / *.js file in DIR is loaded as a plugin (see docs/plugins.md).
 Environment: LATCHKEY_CONFIG, LATCHKEY_PLUGINS, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
-LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires).
+LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS.
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
 `;

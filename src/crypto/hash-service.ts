@@ -187,6 +187,19 @@ export interface HashServiceOptions {
   readonly limiter: HashLimiter;
   /** This service's share of the limiter (the project id): the queue is fair across keys. */
   readonly key?: string;
+  /**
+   * Dummy hashes shared across projects (and across the reopenings of one project), keyed by the
+   * configured hasher and its options: a fleet of projects with one hasher configuration makes
+   * one dummy hash, not one per project. Without it the service keeps its own.
+   */
+  readonly dummies?: { readonly cache: DummyHashCache; readonly key: string };
+}
+
+/** Dummy hashes by hasher configuration (see `HashServiceOptions.dummies`). */
+export type DummyHashCache = Map<string, Promise<string>>;
+
+export function createDummyHashCache(): DummyHashCache {
+  return new Map();
 }
 
 /** Creates one project's hash service on top of the shared limiter. */
@@ -196,15 +209,18 @@ export function createHashService(opts: HashServiceOptions): HashService {
   const limiter = { run: <T>(fn: () => Promise<T>): Promise<T> => opts.limiter.run(fn, key), stats: () => opts.limiter.stats() };
   // The configured instance goes first: it is the one that made most stored hashes.
   const candidates = [configured, ...opts.installed.filter((h) => h !== configured)];
-  let dummyHash: Promise<string> | null = null;
+  const cache: DummyHashCache = opts.dummies?.cache ?? new Map();
+  const dummyKey = opts.dummies?.key ?? "";
 
   const getDummyHash = (): Promise<string> => {
-    if (dummyHash === null) {
+    let dummyHash = cache.get(dummyKey);
+    if (dummyHash === undefined) {
       const made = limiter.run(() => configured.hash(randomToken(defaultRandomBytes, 32)));
       dummyHash = made;
+      cache.set(dummyKey, made);
       // A failure (e.g. queue full) must not be cached: the next caller tries again.
       made.catch(() => {
-        if (dummyHash === made) dummyHash = null;
+        if (cache.get(dummyKey) === made) cache.delete(dummyKey);
       });
     }
     return dummyHash;

@@ -22,9 +22,12 @@ export const BUSY_TIMEOUT_MS = 20;
 export class DbOpenError extends Error {
   override readonly name = "DbOpenError";
   readonly transient: boolean;
-  constructor(message: string, opts: { transient?: boolean } = {}) {
+  /** The SQLite code of the failure behind it (SQLITE_BUSY: another process holds the write lock). */
+  readonly sqliteCode: string | null;
+  constructor(message: string, opts: { transient?: boolean; sqliteCode?: string | null } = {}) {
     super(message);
     this.transient = opts.transient ?? false;
+    this.sqliteCode = opts.sqliteCode ?? null;
   }
 }
 
@@ -34,7 +37,7 @@ export function storageFailure(path: string, e: unknown): DbOpenError {
   const detail = `${(e as Error).message}${sqliteCode(e) ? ` (${sqliteCode(e)})` : ""}`;
   return new DbOpenError(
     cause === null ? `cannot use ${path}: ${detail}; it is retried` : `cannot use ${path}: ${cause} [${detail}]; it is retried`,
-    { transient: true },
+    { transient: true, sqliteCode: sqliteCode(e) },
   );
 }
 
@@ -43,13 +46,76 @@ export interface OpenOptions {
   /** For a new database: the project id written into the marker. */
   readonly projectId: string;
   readonly nowIso: string;
+  /**
+   * Skip `PRAGMA quick_check` (which reads the whole file): only for a database this process has
+   * already opened and checked, reopened after the open-projects limit closed it.
+   */
+  readonly alreadyChecked?: boolean;
 }
+
+/**
+ * Page cache of one project connection, in KiB (SQLite's default is 2,000). Pages are allocated
+ * as they are read, so an idle project costs little; the open-projects limit bounds the total.
+ */
+export const PROJECT_CACHE_KIB = 2048;
 
 /**
  * Opens (or creates) a project database, sets and reads back the pragmas of SPEC §4, and makes
  * sure it is a Latchkey database of a version we understand. Never re-creates or overwrites an
  * existing file that is not ours, is corrupt, or is newer.
  */
+/** Statements prepared on each project connection, so closing can finalize them (see closeProjectDb). */
+const prepared = new WeakMap<Database, Set<WeakRef<{ finalize(): void }>>>();
+
+function trackStatements(db: Database): void {
+  const refs = new Set<WeakRef<{ finalize(): void }>>();
+  prepared.set(db, refs);
+  const remember = <T extends { finalize(): void }>(stmt: T): T => {
+    refs.add(new WeakRef(stmt));
+    // Drizzle prepares a statement per query: forget the ones already collected now and then.
+    if (refs.size > 2_000) for (const r of refs) if (r.deref() === undefined) refs.delete(r);
+    return stmt;
+  };
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((...args: Parameters<Database["prepare"]>) => remember(prepare(...args))) as Database["prepare"];
+  // `query` keeps a small cache of its own and drops the oldest statements from it without
+  // finalizing them (the collector does, some day): they are tracked too.
+  const query = db.query.bind(db);
+  const seen = new WeakSet<object>();
+  db.query = ((...args: Parameters<Database["query"]>) => {
+    const stmt = query(...args);
+    if (!seen.has(stmt)) {
+      seen.add(stmt);
+      remember(stmt);
+    }
+    return stmt;
+  }) as Database["query"];
+}
+
+/**
+ * Closes a project connection for real. SQLite keeps a connection (and its file descriptors)
+ * alive while any statement prepared on it is not finalized, and bun:sqlite finalizes a statement
+ * only when it is garbage-collected; a server that closes idle projects must finalize them itself.
+ */
+export function closeProjectDb(db: Database): void {
+  for (const r of prepared.get(db) ?? []) {
+    try {
+      r.deref()?.finalize();
+    } catch {
+      // already finalized
+    }
+  }
+  prepared.delete(db);
+  try {
+    db.close(true); // throws while a statement prepared elsewhere (inside bun:sqlite) is still alive
+  } catch {
+    // Rare: let the collector finalize what is left, then close (SQLite finishes the close as soon
+    // as the last statement is finalized).
+    Bun.gc(true);
+    db.close(false);
+  }
+}
+
 export function openProjectDb(path: string, opts: OpenOptions): Database {
   const present = existsSync(path);
   const existed = present && statSync(path).size > 0;
@@ -62,8 +128,9 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     if (isStorageError(e) || diagnoseStorage(path, e) !== null) throw storageFailure(path, e);
     throw new DbOpenError(`cannot open ${path}: ${(e as Error).message}`);
   }
+  trackStatements(db);
   try {
-    checkReadable(db, path);
+    checkReadable(db, path, opts.alreadyChecked === true);
     // Identify the file before changing anything in it (even journal_mode rewrites the header).
     const tables = userVisibleTables(db);
     if (tables.length === 0 && opts.readonly) throw new DbOpenError(`${path} is empty`);
@@ -77,7 +144,7 @@ export function openProjectDb(path: string, opts: OpenOptions): Database {
     else if (!opts.readonly) db.exec(internalSql); // adds internal tables a same-version upgrade may lack
     return db;
   } catch (e) {
-    db.close();
+    closeProjectDb(db);
     // A file this attempt created and could not fill (disk full) must not stay behind as an
     // empty database: the next attempt would have to refuse it.
     if (!present) for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
@@ -129,9 +196,10 @@ function makePrivate(path: string): void {
   }
 }
 
-function checkReadable(db: Database, path: string): void {
+function checkReadable(db: Database, path: string, alreadyChecked: boolean): void {
   try {
     db.query("SELECT count(*) FROM sqlite_master").get();
+    if (alreadyChecked) return;
     const r = db.query("PRAGMA quick_check(1)").get() as { quick_check: string } | null;
     if (!r || r.quick_check !== "ok") throw new Error(r?.quick_check ?? "quick_check failed");
   } catch (e) {
@@ -147,7 +215,7 @@ function checkReadable(db: Database, path: string): void {
 }
 
 function configurePragmas(db: Database, path: string): void {
-  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS};`);
+  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}; PRAGMA cache_size=-${PROJECT_CACHE_KIB}; PRAGMA mmap_size=0;`);
   const read = (p: string): unknown => Object.values(db.query(`PRAGMA ${p}`).get() as Record<string, unknown>)[0];
   const checks: [string, unknown, unknown][] = [
     ["journal_mode", String(read("journal_mode")).toLowerCase(), "wal"],

@@ -1,4 +1,5 @@
 import type { ProjectRuntime, ServerDeps } from "../projects/runtime.ts";
+import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
 import { ApiError } from "./errors.ts";
 import type { InflightTracker } from "./inflight.ts";
 import type { ServerMetrics } from "../metrics/server-metrics.ts";
@@ -6,7 +7,8 @@ import type { ServerMetrics } from "../metrics/server-metrics.ts";
 /** What route modules receive from the composition root. */
 export interface AppContext {
   readonly deps: ServerDeps;
-  readonly projects: ReadonlyMap<string, ProjectRuntime>;
+  /** Every loaded project; `get` opens a closed one (projects/pool.ts). */
+  readonly projects: ProjectPool;
   /** True when some project lists its CORS origins (otherwise every answer allows `*`). */
   readonly corsOriginLists: boolean;
   /** True once every project is loaded (GET /readyz). */
@@ -24,7 +26,18 @@ export interface AppContext {
 }
 
 export function requireProject(ctx: AppContext, projectId: string): ProjectRuntime {
-  const p = ctx.projects.get(projectId);
+  let p: ProjectRuntime | undefined;
+  if (!ctx.loadingProjects.has(projectId)) {
+    try {
+      p = ctx.projects.get(projectId);
+    } catch (e) {
+      if (e instanceof ProjectOpenError) {
+        throw new ApiError("SERVICE_UNAVAILABLE", { message: "Storage is temporarily unavailable.", retryAfterSeconds: 1 });
+      }
+      // A first open that failed: the project is now among the failed ones (answered below).
+      if (!ctx.failedProjects.has(projectId)) throw e;
+    }
+  }
   if (!p && ctx.loadingProjects.has(projectId)) {
     throw new ApiError("SERVICE_UNAVAILABLE", { message: `Project "${projectId}" is still loading.`, retryAfterSeconds: 1 });
   }

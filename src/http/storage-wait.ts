@@ -1,5 +1,6 @@
 import { isWriteLockedElsewhere } from "../db/write-lock.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
+import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
 import { ApiError } from "./errors.ts";
 
 /** How long a request waits for another process to release its project's write lock. */
@@ -32,5 +33,29 @@ export async function waitForStorage(p: Pick<ProjectRuntime, "db">, budgetMs: nu
     await Bun.sleep(Math.min(pollMs, left));
     pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
     if (!isWriteLockedElsewhere(p.db)) return;
+  }
+}
+
+/**
+ * Opens a closed project before its request is handled, waiting the same way while another
+ * process holds its write lock (opening checks that the file is writable and reconciles keys, so
+ * it needs the lock for an instant): the lock costs this project's requests a short wait, or a
+ * 503 after the budget, never a failed project. Any other failure is left to `requireProject`.
+ */
+export async function openWaitingForLock(projects: ProjectPool, id: string, budgetMs: number = STORAGE_WAIT_BUDGET_MS): Promise<void> {
+  if (!projects.has(id) || projects.openRuntime(id) !== null) return;
+  const deadline = Date.now() + budgetMs;
+  let pollMs = FIRST_POLL_MS;
+  for (;;) {
+    try {
+      projects.get(id);
+      return;
+    } catch (e) {
+      if (!(e instanceof ProjectOpenError && e.busy)) return;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new StorageLockedError();
+    await Bun.sleep(Math.min(pollMs, left));
+    pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
   }
 }

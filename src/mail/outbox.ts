@@ -33,6 +33,11 @@ export interface OutboxRow {
 /** Per-project callbacks that wake a running sender (none when senders are off, e.g. in tests). */
 const wakers = new WeakMap<ProjectRuntime, () => void>();
 
+/** Nudges the project's running sender, if any (mail written through another connection). */
+export function wakeOutbox(p: ProjectRuntime): void {
+  wakers.get(p)?.();
+}
+
 export function setOutboxWaker(p: ProjectRuntime, wake: (() => void) | null): void {
   if (wake) wakers.set(p, wake);
   else wakers.delete(p);

@@ -33,6 +33,11 @@ export interface SenderOptions {
   readonly stopTimeoutMs?: number;
   /** Longest sleep between two looks at the outbox (bounds the effect of clock changes). */
   readonly maxSleepMs?: number;
+  /**
+   * When the outbox and link tokens were last cleaned; kept by the caller across the closings and
+   * reopenings of a project, so reopening does not clean again within the hour.
+   */
+  readonly housekeeping?: { lastHousekeepingMs: number };
   /** Messages of one project in flight at once (default MAIL_SEND_CONCURRENCY). */
   readonly concurrency?: number;
   /** Wait after a pass that failed on the database (disk full, read-only, locked): 1 s doubling to 1 min. */
@@ -182,7 +187,7 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   const sendTimeoutMs = opts.sendTimeoutMs ?? 60_000;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;
-  let lastHousekeepingMs = -Infinity;
+  const hk = opts.housekeeping ?? { lastHousekeepingMs: -Infinity };
   // Rows being sent now: a send slower than its retry delay must not be picked up a second time.
   const inFlight = new Map<string, Promise<void>>();
   // A database failure (disk full, read-only, locked) is not a row's failure: the sender waits
@@ -192,8 +197,8 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
 
   const housekeep = (): void => {
     const nowMs = p.deps.now();
-    if (nowMs - lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
-    lastHousekeepingMs = nowMs;
+    if (nowMs - hk.lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
+    hk.lastHousekeepingMs = nowMs;
     outboxRepo.pruneFinished(p, nowMs - RETENTION_MS);
     pruneLinkTokens(p, nowMs - RETENTION_MS);
   };
@@ -243,7 +248,7 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
       // Sleep until the earliest retry; when idle, until housekeeping is due. A due row that is
       // in flight (or waits for a free place) brings us back when a send settles; an enqueue
       // wakes us at once; `maxSleepMs` bounds every sleep (a safety net against clock jumps).
-      const untilHousekeeping = Math.max(1_000, lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - nowMs);
+      const untilHousekeeping = Math.max(1_000, hk.lastHousekeepingMs + HOUSEKEEPING_EVERY_MS - nowMs);
       const untilDue = nextAt === null || nextAt <= nowMs ? untilHousekeeping : nextAt - nowMs;
       arm(Math.min(maxSleepMs, untilDue));
     } catch (e) {

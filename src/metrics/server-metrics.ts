@@ -21,7 +21,12 @@ const LOGIN_EVENTS: Readonly<Record<string, LoginResult>> = {
 /** What the scrape-time gauges read: filled in by the composition root once the server is built. */
 export interface MetricsSources {
   hashQueueDepth(): number;
-  projectStates(): { loaded: number; failed: number; closed: number };
+  /**
+   * loaded: configured and loaded (open or closed); open / closed: whose database is open now /
+   * closed by the pool (idle, past --max-open-projects, or not opened yet); failed; removed: by a
+   * reload since start.
+   */
+  projectStates(): { loaded: number; open: number; closed: number; failed: number; removed: number };
   /** Outbox counts per loaded project. */
   outbox(): { project: string; pending: number; failed: number }[];
 }
@@ -63,11 +68,13 @@ export function createServerMetrics(): ServerMetrics {
   const lastReload = registry.gauge("latchkey_config_last_reload_success", "1 when the last reload applied every project file (also before any reload), 0 otherwise.");
   lastReload.set({}, 1);
   const storageBusy = registry.counter("latchkey_storage_busy_total", "Requests answered 503 because the database was busy or unavailable.");
-  registry.gauge("latchkey_projects", "Projects by state (loaded, failed, closed: removed by a reload).", (g) => {
-    const s = sources?.projectStates() ?? { loaded: 0, failed: 0, closed: 0 };
+  registry.gauge("latchkey_projects", "Projects by state (loaded = open + closed: database open now or closed by the pool; failed; removed by a reload).", (g) => {
+    const s = sources?.projectStates() ?? { loaded: 0, open: 0, closed: 0, failed: 0, removed: 0 };
     g.set({ state: "loaded" }, s.loaded);
-    g.set({ state: "failed" }, s.failed);
+    g.set({ state: "open" }, s.open);
     g.set({ state: "closed" }, s.closed);
+    g.set({ state: "failed" }, s.failed);
+    g.set({ state: "removed" }, s.removed);
   });
   for (const result of ["ok", "partial", "failed"]) reloads.inc({ result }, 0);
 

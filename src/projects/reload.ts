@@ -1,19 +1,17 @@
 /**
  * Applying a new set of project files to a running server (SPEC §14). The caller has already
  * validated the whole set; here each project is added, changed, removed or left alone. A changed
- * project is rebuilt on its open database connection and swapped in; if that fails (a refused
- * destructive change, say) it keeps serving its previous configuration. A removed project
- * answers 404 at once; its database closes once the requests that started before have ended.
+ * project that is open is rebuilt on its open database connection and swapped in; a closed one is
+ * checked (opened, schema applied, closed). If that fails (a refused destructive change, say) it
+ * keeps serving its previous configuration. A removed project answers 404 at once; an open
+ * database closes once the requests that started before have ended.
  */
 import type { ProjectConfig } from "../config/types.ts";
-import type { InflightTracker } from "../http/inflight.ts";
-import { loadProjectRuntime, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
-
-/** How long a removed project's database waits for the requests that may still use it. */
-export const REMOVED_PROJECT_DRAIN_MS = 30_000;
+import type { ServerDeps } from "./runtime.ts";
+import type { ProjectPool } from "./pool.ts";
 
 export interface ProjectSet {
-  readonly projects: Map<string, ProjectRuntime>;
+  readonly projects: ProjectPool;
   readonly failedProjects: Map<string, string>;
   /** Projects removed by a reload, since boot (metrics: `latchkey_projects{state="closed"}`). */
   closedCount: number;
@@ -39,10 +37,6 @@ export interface ReloadReport {
 
 export interface ReloadDeps {
   readonly deps: ServerDeps;
-  /** Starts a new runtime's background work (mail sender, housekeeping). */
-  startBackground(runtime: ProjectRuntime): void;
-  readonly inflight?: InflightTracker;
-  readonly drainMs?: number;
 }
 
 /** Two configurations are the same when every parsed value is (secrets included, in memory only). */
@@ -57,27 +51,23 @@ function messageOf(e: unknown): string {
 export async function reloadProjects(set: ProjectSet, configs: readonly ProjectConfig[], r: ReloadDeps): Promise<ReloadReport> {
   const report: ReloadReport = { added: [], changed: [], removed: [], unchanged: [], kept: [], failed: [], generatedKeys: new Map() };
   const log = r.deps.log;
-  const released: Promise<void>[] = [];
   const wanted = new Set(configs.map((c) => c.id));
+  const pool = set.projects;
 
   for (const config of configs) {
-    const old = set.projects.get(config.id);
-    if (old && sameConfig(old.config, config)) {
+    const old = pool.configOf(config.id);
+    if (old && sameConfig(old, config)) {
       report.unchanged.push(config.id);
       continue;
     }
     try {
-      const loaded = loadProjectRuntime(config, r.deps, old ? { db: old.db } : {});
-      // One synchronous swap: a request that looks the project up from now on gets the new runtime.
-      set.projects.set(config.id, loaded.runtime);
-      set.failedProjects.delete(config.id);
-      r.startBackground(loaded.runtime);
-      void loaded.runtime.hashes.prepareDummy().catch(() => undefined);
-      if (loaded.generatedKeys.admin || loaded.generatedKeys.public) report.generatedKeys.set(config.id, loaded.generatedKeys);
       if (old) {
+        const { generatedKeys } = pool.replace(config);
+        if (generatedKeys.admin || generatedKeys.public) report.generatedKeys.set(config.id, generatedKeys);
         report.changed.push(config.id);
-        released.push(old.release());
       } else {
+        pool.add(config, { check: true, onGeneratedKeys: (keys) => report.generatedKeys.set(config.id, keys) });
+        set.failedProjects.delete(config.id);
         report.added.push(config.id);
       }
     } catch (e) {
@@ -93,21 +83,12 @@ export async function reloadProjects(set: ProjectSet, configs: readonly ProjectC
     }
   }
 
-  for (const [id, runtime] of [...set.projects]) {
+  for (const id of [...pool.keys()]) {
     if (wanted.has(id)) continue;
-    set.projects.delete(id);
+    pool.remove(id);
     set.closedCount++;
     report.removed.push(id);
-    released.push(runtime.release());
-    const drained = r.inflight ? r.inflight.drained(r.drainMs ?? REMOVED_PROJECT_DRAIN_MS) : Promise.resolve();
-    // Not awaited: the reload is done once the project answers 404; its file closes in the background.
-    void drained.then(() => {
-      runtime.db.close();
-      log.info("database of a removed project closed (the file is kept)", { project: id });
-    });
   }
   for (const id of [...set.failedProjects.keys()]) if (!wanted.has(id)) set.failedProjects.delete(id);
-
-  await Promise.all(released.map((p) => p.catch((e: unknown) => log.warn("stopping a replaced project's background work failed", { error: messageOf(e) }))));
   return report;
 }

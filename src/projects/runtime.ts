@@ -2,20 +2,21 @@ import type { Database } from "bun:sqlite";
 import { safeParse } from "valibot";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
 import type { MailProvider, PasswordHasher } from "../plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
 import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
-import { createHashService, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { openProjectDb } from "../db/open.ts";
+import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
+import { closeProjectDb, openProjectDb } from "../db/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
 import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
 import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
-import { applySchema, buildDrizzleTables } from "../schema/index.ts";
+import { applySchema, buildDrizzleTables, planSchema } from "../schema/index.ts";
 import { backupBeforeDestructivePlan } from "../db/backup.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 import { withAuditTrail } from "../modules/audit/trail.ts";
@@ -31,11 +32,18 @@ export interface ServerDeps {
   readonly dataDir: string;
   readonly hashLimiter: HashLimiter;
   readonly registry: PluginRegistry;
+  /** Dummy hashes shared by every project with the same hasher configuration (SPEC 9.4). */
+  readonly dummyHashes?: DummyHashCache;
   /**
    * Wraps every password hasher a project builds (configured and installed). A seam for tests,
    * which count the hash work each path does; the server leaves it unset.
    */
   readonly instrumentHasher?: (hasher: PasswordHasher) => PasswordHasher;
+}
+
+/** The key under which projects share a dummy hash: the hasher and its options. */
+export function hasherConfigKey(config: ProjectConfig): string {
+  return JSON.stringify([config.auth.hasher.id, config.auth.hasher.options]);
 }
 
 /** Everything one loaded project needs at request time. */
@@ -88,12 +96,123 @@ function trueSpentOnRow(settings: SettingsRepo): boolean {
  * on it and the new runtime takes it over, so requests still running on the old one never meet a
  * closed database. A failure then leaves that connection open for the old runtime.
  */
-export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts: { db?: Database } = {}): LoadedProject {
+export function loadProjectRuntime(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  opts: { db?: Database; alreadyChecked?: boolean } = {},
+): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
-  const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso, alreadyChecked: opts.alreadyChecked });
   // Every security event of this project is also an audit row in its database (SPEC 12).
   const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
   try {
+    const { settings, keys, jwt, signer, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
+    return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt, signer }, log), generatedKeys };
+  } catch (e) {
+    if (!opts.db) closeProjectDb(db);
+    throw e;
+  }
+}
+
+/**
+ * Opens a project database once, applies its schema plan and reconciles keys, settings and the JWT
+ * secret, then closes it (the boot and reload check of a project that is not open). Returns the
+ * keys generated now and the earliest pending mail (null: none), so the caller can come back for it.
+ */
+export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { generatedKeys: { admin?: string; public?: string }; nextMailAt: number | null } {
+  const nowIso = new Date(deps.now()).toISOString();
+  const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
+  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
+  try {
+    const { generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
+    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
+    return { generatedKeys, nextMailAt: row.at };
+  } finally {
+    closeProjectDb(db);
+  }
+}
+
+/**
+ * The boot-time look at a project database: opened read-only (no write, no WAL checkpoint), its
+ * integrity checked, its marker checked and its schema planned. `inSync` when the plan has no
+ * change: the project then stays closed and is fully loaded (keys, secrets) on its first request. Otherwise (a new database, a schema change, a refused plan) the caller does
+ * the full `checkProjectDb`, which applies the plan or fails.
+ */
+export function planProjectDb(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  cache?: PlanCache,
+): { inSync: boolean; nextMailAt: number | null } {
+  const path = join(deps.dataDir, `${config.id}.db`);
+  if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  const key = cache ? planCacheKey(path, config) : "";
+  const known = cache?.get(config.id);
+  if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
+  // The integrity check (a read of the whole file) runs here, at boot, for files that changed
+  // since the boot that last checked them; an untouched file was checked then.
+  const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString() });
+  try {
+    const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
+    if (plan.changes.length > 0) return { inSync: false, nextMailAt: null };
+    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
+    cache?.set(config.id, { key, nextMailAt: row.at });
+    return { inSync: true, nextMailAt: row.at };
+  } finally {
+    closeProjectDb(db);
+  }
+}
+
+/**
+ * Boot plans remembered across restarts (`{data}/.latchkey-plans.json`): a project whose database
+ * files were not touched since the last boot found them in sync (same device, inode, size and
+ * modification time of the database and its WAL), and whose tables are declared the same, is not
+ * opened again to be planned. Any write changes the modification time, so only idle projects
+ * skip the look; their first request still does the full load (integrity check included).
+ */
+export type PlanCache = Map<string, { key: string; nextMailAt: number | null }>;
+
+const PLAN_CACHE_FILE = ".latchkey-plans.json";
+
+function planCacheKey(path: string, config: ProjectConfig): string {
+  const file = (p: string): string => {
+    try {
+      const st = statSync(p);
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return "-";
+    }
+  };
+  const declared = Bun.hash(JSON.stringify([config.tables, config.confirmDestructive])).toString(36);
+  return `${file(path)}|${file(`${path}-wal`)}|${declared}`;
+}
+
+/** Remembers a project just checked (and closed) as in sync, for the next boot. */
+export function rememberPlan(cache: PlanCache, config: ProjectConfig, deps: ServerDeps, nextMailAt: number | null): void {
+  cache.set(config.id, { key: planCacheKey(join(deps.dataDir, `${config.id}.db`), config), nextMailAt });
+}
+
+export function readPlanCache(dataDir: string): PlanCache {
+  try {
+    const raw = JSON.parse(readFileSync(join(dataDir, PLAN_CACHE_FILE), "utf8")) as Record<string, { key: string; nextMailAt: number | null }>;
+    return new Map(Object.entries(raw).filter(([, v]) => typeof v?.key === "string"));
+  } catch {
+    return new Map(); // none yet, or unreadable: every project is planned
+  }
+}
+
+export function writePlanCache(dataDir: string, cache: PlanCache, log: Logger): void {
+  const path = join(dataDir, PLAN_CACHE_FILE);
+  try {
+    writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries(cache)), { mode: 0o600 });
+    chmodSync(`${path}.tmp`, 0o600); // a left-over .tmp keeps its old mode through writeFileSync
+    renameSync(`${path}.tmp`, path);
+  } catch (e) {
+    log.warn("cannot write the boot plan cache; the next boot plans every project", { error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database, nowIso: string, log: Logger) {
+  {
     const settings = createSettingsRepo(db);
     const confirm = config.confirmDestructive;
     // A `true` confirms one destructive plan, and stays spent while the file keeps saying `true`.
@@ -133,36 +252,97 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       return { generatedKeys: generated, jwt: secrets, ...signing };
     })();
     if (switchedFrom !== null) log.event("signing_algorithm_changed", { from: switchedFrom, to: config.auth.signing.algorithm });
+    return { settings, keys, jwt, signer, generatedKeys };
+  }
+}
 
-    const pluginCtx = { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
-    const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
-    const instrument = deps.instrumentHasher ?? ((h: PasswordHasher): PasswordHasher => h);
-    const configured = instrument(checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory));
-    // Every installed hasher verifies its own format with its default options; one whose options
-    // have no defaults (a plugin file may require some) can only be the configured one.
-    const installed: PasswordHasher[] = Object.values(deps.registry.hashers).flatMap((f) => {
-      if (f.id === configured.id) return [configured];
-      const defaults = safeParse(f.optionsSchema, {});
-      return defaults.success ? [instrument(checkedHasher(f.create(defaults.output, pluginCtx), f))] : [];
-    });
+function pluginContext(config: ProjectConfig, log: Logger) {
+  return { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
+}
+
+/** Plugin configurations this server has built once (see `checkProjectPlugins`). */
+const checkedPlugins = new WeakMap<ServerDeps, Set<string>>();
+
+/**
+ * Builds a project's hashers and mail provider once per distinct plugin configuration, without
+ * its database: a plugin whose create() fails or returns the wrong shape fails its project at boot
+ * (or reload), not at the project's first request. The provider is closed again at once.
+ */
+export function checkProjectPlugins(config: ProjectConfig, deps: ServerDeps): void {
+  let seen = checkedPlugins.get(deps);
+  if (!seen) checkedPlugins.set(deps, (seen = new Set()));
+  const key = JSON.stringify([dirname(config.filePath), config.auth.hasher, config.mail.provider]);
+  if (seen.has(key)) return;
+  const log = deps.log.child({ project: config.id });
+  createProjectHashes(config, deps, log);
+  const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
+  const provider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginContext(config, log)), mailFactory);
+  void Promise.resolve()
+    .then(() => provider.close?.())
+    .catch(() => undefined);
+  seen.add(key);
+}
+
+/** The project's hash service (no database needed: the boot makes dummy hashes with it). */
+export function createProjectHashes(config: ProjectConfig, deps: ServerDeps, log: Logger = deps.log.child({ project: config.id })): HashService {
+  const pluginCtx = pluginContext(config, log);
+  const hasherFactory = deps.registry.hashers[config.auth.hasher.id];
+  const instrument = deps.instrumentHasher ?? ((h: PasswordHasher): PasswordHasher => h);
+  const configured = instrument(checkedHasher(hasherFactory.create(config.auth.hasher.options, pluginCtx), hasherFactory));
+  // Every installed hasher verifies its own format with its default options; one whose options
+  // have no defaults (a plugin file may require some) can only be the configured one.
+  const installed: PasswordHasher[] = Object.values(deps.registry.hashers).flatMap((f) => {
+    if (f.id === configured.id) return [configured];
+    const defaults = safeParse(f.optionsSchema, {});
+    return defaults.success ? [instrument(checkedHasher(f.create(defaults.output, pluginCtx), f))] : [];
+  });
+  return createHashService({
+    configured,
+    installed,
+    limiter: deps.hashLimiter,
+    key: config.id,
+    dummies: deps.dummyHashes ? { cache: deps.dummyHashes, key: hasherConfigKey(config) } : undefined,
+  });
+}
+
+function buildRuntime(
+  config: ProjectConfig,
+  deps: ServerDeps,
+  db: Database,
+  { settings, keys, jwt, signer }: { settings: SettingsRepo; keys: ProjectKeys; jwt: JwtSecrets; signer: TokenSigner },
+  log: Logger,
+): ProjectRuntime {
+  {
+
+    const pluginCtx = pluginContext(config, log);
     const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
     const mailProvider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginCtx), mailFactory);
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
+    // Built on first use: most requests never touch drizzle, and an idle project never does.
+    let orm: BunSQLiteDatabase | null = null;
+    let tables: ReturnType<typeof buildDrizzleTables> | null = null;
+    let rateLimiter: RateLimiter | null = null;
     const runtime: ProjectRuntime = {
       id: config.id,
       config,
       db,
-      orm: drizzle({ client: db }),
-      // Stored-value mode: the modules validate and convert column values themselves.
-      tables: buildDrizzleTables(config.tables, { storedValues: true }),
+      get orm() {
+        return (orm ??= drizzle({ client: db }));
+      },
+      get tables() {
+        // Stored-value mode: the modules validate and convert column values themselves.
+        return (tables ??= buildDrizzleTables(config.tables, { storedValues: true }));
+      },
       settings,
       keys,
       jwt,
       signer,
-      rateLimiter: createRateLimiter(db, config.auth.rateLimits),
-      hashes: createHashService({ configured, installed, limiter: deps.hashLimiter, key: config.id }),
+      get rateLimiter() {
+        return (rateLimiter ??= createRateLimiter(db, config.auth.rateLimits));
+      },
+      hashes: createProjectHashes(config, deps, log),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
       secrets: {
@@ -182,13 +362,10 @@ export function loadProjectRuntime(config: ProjectConfig, deps: ServerDeps, opts
       },
       async close() {
         await runtime.release();
-        db.close();
+        closeProjectDb(db);
       },
     };
-    return { runtime, generatedKeys };
-  } catch (e) {
-    if (!opts.db) db.close();
-    throw e;
+    return runtime;
   }
 }
 

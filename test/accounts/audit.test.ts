@@ -136,7 +136,7 @@ describe("audit log", () => {
     inst.clock.advance(80 * 86_400_000);
     await signUp(inst, "new@example.com");
     inst.clock.advance(11 * 86_400_000);
-    runHousekeeping(runtimeOf(inst));
+    await runHousekeeping(runtimeOf(inst));
     expect((await events()).map((e) => e.type)).toEqual(["user.signup"]);
     await inst.close();
 
@@ -144,7 +144,7 @@ describe("audit log", () => {
     await signUp(inst, "a@example.com");
     inst.clock.advance(2 * 86_400_000);
     await signUp(inst, "b@example.com");
-    runHousekeeping(runtimeOf(inst));
+    await runHousekeeping(runtimeOf(inst));
     const left = runtimeOf(inst).db.query("SELECT count(*) AS n FROM _audit").get() as { n: number };
     expect(left.n).toBe(1);
   });

@@ -72,7 +72,7 @@ describe("file modes", () => {
     const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
     expect(mode(join(w, "data"))).toBe("700");
     const dataFiles = readdirSync(join(w, "data"));
-    expect(dataFiles).toEqual(expect.arrayContaining(["p0.db", "p0.db-wal", "p0.db-shm", "server.key", "latchkey.lock"]));
+    expect(dataFiles).toEqual(expect.arrayContaining(["p0.db", "p0.db-wal", "p0.db-shm", "server.key", "latchkey.lock", ".latchkey-plans.json"]));
     for (const f of dataFiles) expect(`${f} ${mode(join(w, "data", f))}`).toBe(`${f} 600`);
     const mails = readdirSync(mailDir).filter((f) => f.endsWith(".json"));
     expect(mails.length).toBe(1);
@@ -95,13 +95,33 @@ describe("file modes", () => {
 describe("open-file limit", () => {
   const prlimit = Bun.which("prlimit");
 
-  it.skipIf(prlimit === null)("refuses to boot with a clear message when the projects cannot fit in the hard limit", async () => {
+  // Projects open on demand, so what must fit is the open-projects cap, not the project count: the
+  // refusal needs a cap that cannot fit (here every project open at once).
+  it.skipIf(prlimit === null)("refuses to boot with a clear message when the open projects cannot fit in the hard limit", async () => {
     const w = workDir(40);
-    const r = await runCli([prlimit!, "--nofile=128:128", bin, "serve", "--config", "projects", "--data", "data", "--port", "0"], { cwd: w });
+    const r = await runCli([prlimit!, "--nofile=128:128", bin, "serve", "--config", "projects", "--data", "data", "--port", "0", "--max-open-projects", "40"], { cwd: w });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("40 project(s) need about 220 open files");
     expect(r.stderr).toContain("may open only 128");
     expect(r.stdout).not.toContain("listening on");
+  }, 60_000);
+
+  it.skipIf(prlimit === null)("names the cap when a --max-open-projects below the project count still cannot fit", async () => {
+    const w = workDir(40);
+    const r = await runCli([prlimit!, "--nofile=128:128", bin, "serve", "--config", "projects", "--data", "data", "--port", "0", "--max-open-projects", "20"], { cwd: w });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("20 open project(s) (--max-open-projects 20, of 40) need about 160 open files");
+    expect(r.stdout).not.toContain("listening on");
+  }, 60_000);
+
+  it.skipIf(prlimit === null)("without --max-open-projects, sizes the cap from a low hard limit and serves every project", async () => {
+    const w = workDir(40);
+    const r = await serve(w, [], [prlimit!, "--nofile=128:128"]);
+    for (const id of ["p0", "p20", "p39"]) {
+      const s = await fetch(`${r.url}/p/${id}/auth/signup`, { method: "POST", body: JSON.stringify({ email: "a@example.com", password: "correct horse battery" }) });
+      expect(s.status).toBe(201);
+    }
+    expect((await fetch(`${r.url}/readyz`)).status).toBe(200);
   }, 60_000);
 
   it.skipIf(prlimit === null)("raises a low soft limit to the hard one and serves every project", async () => {

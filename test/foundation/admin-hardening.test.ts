@@ -113,7 +113,8 @@ describe("shutdown", () => {
     let active = 0;
     let most = 0;
     const order: string[] = [];
-    for (const [id, p] of inst.booted.projects) {
+    // The pool is not iterable: values() opens every project (as the old Map held them all open).
+    for (const [id, p] of inst.booted.projects.values().map((r) => [r.id, r] as const)) {
       p.onClose(async () => {
         active++;
         most = Math.max(most, active);

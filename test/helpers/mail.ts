@@ -74,7 +74,7 @@ export interface OutboxDriver {
   deliver(projectId?: string, schedule?: Partial<OutboxSchedule>): Promise<DeliveryCounts>;
 }
 
-export function createOutboxDriver(projects: () => ReadonlyMap<string, ProjectRuntime>): OutboxDriver {
+export function createOutboxDriver(projects: () => { get(id: string): ProjectRuntime | undefined; values(): Iterable<ProjectRuntime> }): OutboxDriver {
   const project = (id: string): ProjectRuntime => {
     const p = projects().get(id);
     if (!p) throw new Error(`no project ${id}`);

@@ -143,10 +143,10 @@ describe("resend-verification by email (item 7)", () => {
       "resend_verification_per_user:email:ghost@example.org",
     ].sort());
     inst.clock.advance(3_600_000 - 1);
-    runHousekeeping(inst.booted.projects.get("demo")!);
+    await runHousekeeping(inst.booted.projects.get("demo")!);
     expect(counterKeys("resend_verification_per_user:")).toHaveLength(2);
     inst.clock.advance(1);
-    runHousekeeping(inst.booted.projects.get("demo")!);
+    await runHousekeeping(inst.booted.projects.get("demo")!);
     expect(counterKeys("resend_verification_per_user:")).toEqual([]);
     expect(counterKeys("resend_verification_per_ip:")).toEqual([]);
   });
