@@ -7,13 +7,12 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
-import { uuidV4 } from "../../crypto/random.ts";
 import { validateRedirectUrl } from "../../config/origins.ts";
 import { readColumnValues, refuseUnknownFields } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
 import { parseEmail } from "../users/email.ts";
-import { usersOf, type SqlValue, type UserRow } from "../users/repo.ts";
+import { newUserValues, usersOf, type SqlValue, type UserRow } from "../users/repo.ts";
 import { clearBan, setBan, userStatusOf } from "../users/status.ts";
 import { deleteUser } from "../users/delete.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
@@ -100,16 +99,9 @@ export async function createUser(p: ProjectRuntime, input: CreateUserInput, clie
     user = p.db
       .transaction(() => {
         checkRefTargets(p, users.table, input.columns);
-        return users.insert({
-          ...input.columns,
-          id: uuidV4(p.deps.random),
-          created_at: nowIso,
-          updated_at: nowIso,
-          email: input.email,
-          _email_canonical: input.canonical,
-          email_verified: input.emailVerified ? 1 : 0,
-          password_hash: hash,
-        });
+        return users.insert(
+          newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash: hash, emailVerified: input.emailVerified, columns: input.columns }, nowIso),
+        );
       })
       .immediate();
   } catch (e) {

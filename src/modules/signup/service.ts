@@ -14,12 +14,11 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
-import { uuidV4 } from "../../crypto/random.ts";
 import { readEmailField } from "../users/email.ts";
 import { readColumnValues, refuseUnknownFields, writableColumns } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
-import { usersOf, type SqlValue } from "../users/repo.ts";
+import { newUserValues, usersOf, type SqlValue } from "../users/repo.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { startSession, type SessionTokens } from "../session/start.ts";
@@ -59,15 +58,9 @@ export async function signup(p: ProjectRuntime, input: SignupInput, client: Clie
     created = p.db
       .transaction(() => {
         checkRefTargets(p, users.table, input.columns);
-        const user = users.insert({
-          ...input.columns,
-          id: uuidV4(p.deps.random),
-          created_at: nowIso,
-          updated_at: nowIso,
-          email: input.email,
-          _email_canonical: input.canonical,
-          password_hash: passwordHash,
-        });
+        const user = users.insert(
+          newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash, emailVerified: false, columns: input.columns }, nowIso),
+        );
         if (users.table.verifyEmail) issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
         return { user, session: withTokens ? startSession(p, user, nowMs, client) : null };
       })

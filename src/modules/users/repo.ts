@@ -4,6 +4,7 @@ import type { ColumnDef, TableDef } from "../../config/types.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import { quoteIdent } from "../../schema/sql-text.ts";
+import { uuidV4 } from "../../crypto/random.ts";
 
 /** One row of the auth table, as read from the database (custom columns raw, as stored). */
 export interface UserRow {
@@ -44,6 +45,29 @@ export interface UserRepo {
   fromDb(raw: Record<string, unknown>): UserRow;
   /** The public user object of SPEC 6. */
   toPublic(row: UserRow): Record<string, unknown>;
+}
+
+/** What a new user is made of: the address (as given and canonical), the hash, and custom columns. */
+export interface NewUser {
+  readonly email: string;
+  readonly canonical: string;
+  readonly passwordHash: string;
+  readonly emailVerified: boolean;
+  readonly columns: Readonly<Record<string, SqlValue>>;
+}
+
+/** The stored values of a new user row (signup and the admin API insert the same shape). */
+export function newUserValues(p: Pick<ProjectRuntime, "deps">, u: NewUser, nowIso: string): Record<string, SqlValue> {
+  return {
+    ...u.columns,
+    id: uuidV4(p.deps.random),
+    created_at: nowIso,
+    updated_at: nowIso,
+    email: u.email,
+    _email_canonical: u.canonical,
+    email_verified: u.emailVerified ? 1 : 0,
+    password_hash: u.passwordHash,
+  };
 }
 
 const repos = new WeakMap<ProjectRuntime, UserRepo>();
