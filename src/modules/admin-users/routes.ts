@@ -1,10 +1,8 @@
 import { Elysia } from "elysia";
-import { requireAuthProject, requireProject, type AppContext } from "../../http/context.ts";
+import { requireAuthProject, type AppContext } from "../../http/context.ts";
 import { readJsonObject } from "../../http/body.ts";
-import { bearerToken, ok } from "../../http/respond.ts";
-import { clientMetaOf } from "../../http/client-meta.ts";
-import { authorizeAdmin } from "../admin/service.ts";
-import { waitForStorage } from "../../http/storage-wait.ts";
+import { ok } from "../../http/respond.ts";
+import { authorizeAdminRequest, waitForAdminWrite } from "../admin/guard.ts";
 import { listAudit, parseAuditQuery } from "../audit/query.ts";
 import { listUsers, parseUserListQuery } from "./list.ts";
 import {
@@ -33,9 +31,7 @@ function queryParams(request: Request): Record<string, string | undefined> {
  */
 export function adminUsersRoutes(ctx: AppContext) {
   const admin = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
-    const p = requireProject(ctx, projectId);
-    const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-    authorizeAdmin(p, request.headers.get("x-admin-key") ?? bearerToken(request.headers.get("authorization")), client);
+    const { p, client } = authorizeAdminRequest(ctx, projectId, request, server, set);
     return { p, client };
   };
   const adminAuth = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
@@ -44,11 +40,7 @@ export function adminUsersRoutes(ctx: AppContext) {
     return a;
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
-    // A project whose database another process holds waits here (asynchronously), then 503.
-    .onBeforeHandle(async ({ params, request }) => {
-      const p = requireProject(ctx, params.projectId);
-      if (request.method !== "GET") await waitForStorage(p);
-    })
+    .onBeforeHandle(waitForAdminWrite(ctx))
     .get("/users", ({ params, request, server, set }) => {
       const { p } = adminAuth(params.projectId, request, server, set);
       return ok(set, listUsers(p, parseUserListQuery(p, queryParams(request))));
