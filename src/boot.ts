@@ -17,8 +17,8 @@ import { createInflightTracker } from "./http/inflight.ts";
 import { outboxRepo } from "./mail/outbox.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/backoff.ts";
-import { DbOpenError, storageFailure } from "./db/open.ts";
-import { isStorageError } from "./db/storage-cause.ts";
+import { DbOpenError, storageFailure } from "./storage/sqlite/open.ts";
+import { isStorageError } from "./storage/sqlite/storage-cause.ts";
 import { join } from "node:path";
 
 /** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */

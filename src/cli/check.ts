@@ -10,11 +10,11 @@ import { join } from "node:path";
 import type { PluginRegistry } from "../../plugins/index.ts";
 import { formatConfigIssue, loadProjects } from "../config/load.ts";
 import type { ConfigIssue } from "../config/types.ts";
-import { openProjectDb } from "../db/open.ts";
-import { createSettingsRepo } from "../db/settings.ts";
+import { openProjectDb } from "../storage/sqlite/open.ts";
+import { createSettingsRepo } from "../storage/sqlite/settings.ts";
 import { describeDrift, type DriftItem } from "../projects/drift.ts";
 import { CONFIRM_TRUE_SPENT_KEY } from "../projects/runtime.ts";
-import { formatPlan, planSchema, type SchemaChange } from "../schema/index.ts";
+import { formatPlan, planSchema, type SchemaChange } from "../storage/schema/index.ts";
 
 export interface CheckOptions {
   readonly configPaths: readonly string[];

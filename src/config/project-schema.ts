@@ -23,7 +23,7 @@ import { SIGNING_ALGORITHMS } from "./types.ts";
 export const DEFAULT_HASHER_ID = "argon2id";
 export const DEFAULT_MAIL_PROVIDER_ID = "console";
 
-/** A destructive plan's id, as `latchkey check` prints it (see src/schema/plan-id.ts). */
+/** A destructive plan's id, as `latchkey check` prints it (see src/storage/schema/plan-id.ts). */
 export const PLAN_ID_PATTERN = /^[0-9a-f]{12}$/;
 const NOT_A_PLAN_ID = "expected true or false, got a string that is not a plan id (the 12 hex characters `latchkey check` prints)";
 const NO_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f]*$/;

@@ -159,7 +159,7 @@ export interface ProjectConfig {
   readonly cors: { readonly allowedOrigins: readonly string[] };
   /**
    * `confirm_destructive:` false, a plan id (applies exactly that destructive plan), or the
-   * deprecated `true` (see src/schema/plan.ts for what it still confirms).
+   * deprecated `true` (see src/storage/schema/plan.ts for what it still confirms).
    */
   readonly confirmDestructive: boolean | string;
   /** `audit.retention`: audit rows older than this are deleted by housekeeping (default 90d). */

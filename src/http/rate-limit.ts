@@ -1,5 +1,5 @@
 import type { RateLimitName } from "../config/types.ts";
-import type { RateLimitResult } from "../db/rate-limits.ts";
+import type { RateLimitResult } from "../storage/sqlite/rate-limits.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ApiError } from "./errors.ts";
 import { ipRateLimitSubject } from "./ip.ts";

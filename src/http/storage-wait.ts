@@ -1,4 +1,4 @@
-import { isWriteLockedElsewhere } from "../db/write-lock.ts";
+import { isWriteLockedElsewhere } from "../storage/sqlite/write-lock.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
 import { ApiError } from "./errors.ts";

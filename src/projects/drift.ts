@@ -4,10 +4,10 @@
  * outside Latchkey. Read-only. Key values are never shown, only that the key in force is not the
  * file's.
  */
-import type { SettingsRepo } from "../db/settings.ts";
+import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import type { ProjectConfig } from "../config/types.ts";
 import { sha256Hex } from "../crypto/digest.ts";
-import type { SchemaPlan } from "../schema/index.ts";
+import type { SchemaPlan } from "../storage/schema/index.ts";
 import { ORIGINS_KEY } from "./runtime.ts";
 
 export type DriftKind =

@@ -19,8 +19,8 @@
 import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
-import { closeProjectDb, DbOpenError } from "../db/open.ts";
-import { sqliteCode } from "../db/storage-cause.ts";
+import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
+import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
 import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 

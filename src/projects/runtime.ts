@@ -10,14 +10,14 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { closeProjectDb, openProjectDb } from "../db/open.ts";
-import { createSettingsRepo, type SettingsRepo } from "../db/settings.ts";
-import { createProjectKeys, type ProjectKeys } from "../db/keys.ts";
-import { createJwtSecrets, type JwtSecrets } from "../db/jwt-secrets.ts";
+import { closeProjectDb, openProjectDb } from "../storage/sqlite/open.ts";
+import { createSettingsRepo, type SettingsRepo } from "../storage/sqlite/settings.ts";
+import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
+import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
 import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
-import { createRateLimiter, type RateLimiter } from "../db/rate-limits.ts";
-import { applySchema, buildDrizzleTables, planSchema } from "../schema/index.ts";
-import { backupBeforeDestructivePlan } from "../db/backup.ts";
+import { createRateLimiter, type RateLimiter } from "../storage/sqlite/rate-limits.ts";
+import { applySchema, buildDrizzleTables, planSchema } from "../storage/schema/index.ts";
+import { backupBeforeDestructivePlan } from "../storage/sqlite/backup.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 import { withAuditTrail } from "../modules/audit/trail.ts";
 
@@ -83,7 +83,7 @@ export interface LoadedProject {
 }
 
 export const ORIGINS_KEY = "allowed_redirect_origins";
-/** The plan id a `confirm_destructive: true` has already confirmed (see src/schema/plan.ts). */
+/** The plan id a `confirm_destructive: true` has already confirmed (see src/storage/schema/plan.ts). */
 export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
 
 function trueSpentOnRow(settings: SettingsRepo): boolean {

@@ -9,9 +9,9 @@ import type { SigningAlgorithm } from "../config/types.ts";
 import { JWKS_MAX_AGE_SECONDS } from "../config/signing-config.ts";
 import { signJwt, verifyJwt, type JwtVerifyResult, type TokenClaims } from "../crypto/jwt.ts";
 import { signJwtWith, verifyJwtWith, type AsymmetricAlgorithm, type PublicJwk, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
-import type { JwtSecrets } from "../db/jwt-secrets.ts";
-import type { SettingsRepo } from "../db/settings.ts";
-import { anySessionExists, createSigningKeyStore, dropAllSigningKeys, type RotationPlan, type SigningKeyStore, type StoredSigningKey } from "../db/signing-keys.ts";
+import type { JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
+import type { SettingsRepo } from "../storage/sqlite/settings.ts";
+import { anySessionExists, createSigningKeyStore, dropAllSigningKeys, type RotationPlan, type SigningKeyStore, type StoredSigningKey } from "../storage/sqlite/signing-keys.ts";
 
 export interface TokenExpectation {
   readonly aud: string;

@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DbOpenError, INTERNAL_SCHEMA_VERSION, openProjectDb } from "../../src/db/open.ts";
+import { DbOpenError, INTERNAL_SCHEMA_VERSION, openProjectDb } from "../../src/storage/sqlite/open.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 
 const now = "2026-01-01T00:00:00.000Z";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "bun:test";
-import { applySchema, planSchema, SchemaApplyError } from "../../src/schema/index.ts";
+import { applySchema, planSchema, SchemaApplyError } from "../../src/storage/schema/index.ts";
 import { col, columnNames, historyRows, insertRow, LATER, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const notesV1 = table("notes", [col("title", "string", { required: true })]);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "bun:test";
-import { applySchema, createTableSql, formatPlan, indexSql, planSchema, readAppliedModel, SchemaBlockedError } from "../../src/schema/index.ts";
+import { applySchema, createTableSql, formatPlan, indexSql, planSchema, readAppliedModel, SchemaBlockedError } from "../../src/storage/schema/index.ts";
 import { col, dumpDatabase, historyRows, insertRow, LATER, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const notes = table("notes", [col("title", "string", { required: true, index: true }), col("done", "bool")]);

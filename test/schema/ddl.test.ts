@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { DEFAULT_NOW } from "../../src/config/types.ts";
-import { AUTH_BUILTIN_COLUMNS, BUILTIN_COLUMNS, applySchema, createTableSql, indexSql, planSchema } from "../../src/schema/index.ts";
+import { AUTH_BUILTIN_COLUMNS, BUILTIN_COLUMNS, applySchema, createTableSql, indexSql, planSchema } from "../../src/storage/schema/index.ts";
 import { col, columnNames, insertRow, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const users = table("users", [col("name", "string", { required: true }), col("role", "enum", { values: ["admin", "member"], hasDefault: true, default: "member", required: true })], { authTable: true });

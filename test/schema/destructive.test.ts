@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "bun:test";
-import { applySchema, formatPlan, planSchema, SchemaBlockedError } from "../../src/schema/index.ts";
+import { applySchema, formatPlan, planSchema, SchemaBlockedError } from "../../src/storage/schema/index.ts";
 import { col, columnNames, dumpDatabase, historyRows, insertRow, LATER, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const authors = table("authors", [col("name", "string", { required: true })]);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
-import { applySchema, buildDrizzleTables } from "../../src/schema/index.ts";
+import { applySchema, buildDrizzleTables } from "../../src/storage/schema/index.ts";
 import { col, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const users = table("users", [col("nickname", "string")], { authTable: true });

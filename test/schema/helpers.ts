@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ColumnDef, ColumnType, TableDef } from "../../src/config/types.ts";
 
-const INTERNAL_SQL = await Bun.file(join(import.meta.dir, "../../src/db/internal.sql")).text();
+const INTERNAL_SQL = await Bun.file(join(import.meta.dir, "../../src/storage/sqlite/internal.sql")).text();
 
 export const NOW = "2026-01-15T12:00:00.000Z";
 export const LATER = "2026-01-16T08:30:00.000Z";

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
-import { applySchema, planSchema } from "../../src/schema/index.ts";
+import { applySchema, planSchema } from "../../src/storage/schema/index.ts";
 import { col, insertRow, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 let current: TestDb | null = null;

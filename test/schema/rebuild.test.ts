@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "bun:test";
-import { applySchema, planSchema } from "../../src/schema/index.ts";
+import { applySchema, planSchema } from "../../src/storage/schema/index.ts";
 import { col, insertRow, LATER, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 let current: TestDb | null = null;

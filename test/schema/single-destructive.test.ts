@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TableDef } from "../../src/config/types.ts";
-import type { SchemaChangeKind } from "../../src/schema/index.ts";
-import { applySchema, planSchema, SchemaBlockedError } from "../../src/schema/index.ts";
+import type { SchemaChangeKind } from "../../src/storage/schema/index.ts";
+import { applySchema, planSchema, SchemaBlockedError } from "../../src/storage/schema/index.ts";
 import { col, dumpDatabase, insertRow, LATER, NOW, openTestDb, table, type TestDb } from "./helpers.ts";
 
 const base = [

@@ -17,7 +17,7 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { issueLinkToken } from "../../mail/link-tokens.ts";
 import { queueTemplateMail } from "../../mail/mailer.ts";
 import { originOf } from "../../mail/links.ts";
-import { quoteIdent } from "../../schema/sql-text.ts";
+import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { parseEmail } from "../users/email.ts";
 import { usersOf } from "../users/repo.ts";

@@ -7,7 +7,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
-import { quoteIdent } from "../../schema/sql-text.ts";
+import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { usersOf } from "../users/repo.ts";
 import { toAdminUser } from "./view.ts";
 

@@ -2,7 +2,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
-import type { KeyKind } from "../../db/keys.ts";
+import type { KeyKind } from "../../storage/sqlite/keys.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 

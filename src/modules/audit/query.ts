@@ -2,7 +2,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
-import { auditLogOf, type AuditEvent, type AuditQuery } from "../../db/audit.ts";
+import { auditLogOf, type AuditEvent, type AuditQuery } from "../../storage/sqlite/audit.ts";
 import { readLimit, refuseUnknownParams } from "../admin-users/list.ts";
 
 const AUDIT_PARAMS = new Set(["user_id", "type", "since", "limit", "cursor"]);

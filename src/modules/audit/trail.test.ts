@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { auditDetails, auditTypeOf, withAuditTrail } from "./trail.ts";
 import { createMemoryLogger } from "../../log.ts";
-import internalSql from "../../db/internal.sql" with { type: "text" };
+import internalSql from "../../storage/sqlite/internal.sql" with { type: "text" };
 
 describe("audit trail", () => {
   it("maps log events to the SPEC's audit types and keeps unknown ones as they are", () => {

@@ -8,7 +8,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../../log.ts";
-import { auditLogOf } from "../../db/audit.ts";
+import { auditLogOf } from "../../storage/sqlite/audit.ts";
 
 /** Log event name -> audit type (SPEC 12 names). Unlisted events keep their own name. */
 const AUDIT_TYPES: Readonly<Record<string, string>> = {

@@ -8,7 +8,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { AccessClaims } from "../../crypto/jwt.ts";
 import { ApiError } from "../../http/errors.ts";
 import { bearerToken } from "../../http/respond.ts";
-import { quoteIdent } from "../../schema/sql-text.ts";
+import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { authTableOf, usersOf, type UserRow } from "../users/repo.ts";
 
 export interface Authenticated {

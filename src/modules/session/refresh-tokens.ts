@@ -13,7 +13,7 @@ import type { Statement } from "bun:sqlite";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { createHash } from "node:crypto";
 import { hmacSha256, sha256Hex } from "../../crypto/digest.ts";
-import type { RateLimitResult } from "../../db/rate-limits.ts";
+import type { RateLimitResult } from "../../storage/sqlite/rate-limits.ts";
 import { hitRateLimit } from "../../http/rate-limit.ts";
 import { randomToken, toBase64Url } from "../../crypto/random.ts";
 import { revokeSession, touchSession } from "./sessions.ts";

@@ -6,7 +6,7 @@
  */
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
-import { quoteIdent } from "../../schema/sql-text.ts";
+import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { queueTemplateMail } from "../../mail/mailer.ts";
 import { usersOf, type UserRow } from "./repo.ts";
 import { removeUserStatus } from "./status.ts";

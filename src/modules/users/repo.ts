@@ -3,7 +3,7 @@ import { readColumnValue } from "../../config/column-types.ts";
 import type { ColumnDef, TableDef } from "../../config/types.ts";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
-import { quoteIdent } from "../../schema/sql-text.ts";
+import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { uuidV4 } from "../../crypto/random.ts";
 
 /** One row of the auth table, as read from the database (custom columns raw, as stored). */

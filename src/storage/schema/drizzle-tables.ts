@@ -13,7 +13,7 @@ import {
   type SQLiteColumnBuilderBase,
   type SQLiteTableWithColumns,
 } from "drizzle-orm/sqlite-core";
-import type { TableDef } from "../config/types.ts";
+import type { TableDef } from "../../config/types.ts";
 import { buildModelTable, type ModelColumn } from "./model.ts";
 
 export type DeclaredTable = SQLiteTableWithColumns<{

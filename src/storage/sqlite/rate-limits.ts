@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import type { RateLimitName, RateLimitRule } from "../config/types.ts";
+import type { RateLimitName, RateLimitRule } from "../../config/types.ts";
 
 export interface RateLimitResult {
   readonly allowed: boolean;

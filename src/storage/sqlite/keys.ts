@@ -1,6 +1,6 @@
 import type { SettingsRepo } from "./settings.ts";
-import { constantTimeEqualHex, sha256Hex } from "../crypto/digest.ts";
-import { randomToken, type RandomBytes } from "../crypto/random.ts";
+import { constantTimeEqualHex, sha256Hex } from "../../crypto/digest.ts";
+import { randomToken, type RandomBytes } from "../../crypto/random.ts";
 
 export type KeyKind = "admin" | "public";
 const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };

@@ -1,6 +1,6 @@
 /** Public planning API: what would change, and whether it may be applied. */
 import type { Database } from "bun:sqlite";
-import type { TableDef } from "../config/types.ts";
+import type { TableDef } from "../../config/types.ts";
 import type { PlannedChange } from "./planned-change.ts";
 import { destructivePlanId } from "./plan-id.ts";
 import { computePlan } from "./planner.ts";

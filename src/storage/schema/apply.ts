@@ -3,7 +3,7 @@
  * the new applied-model snapshot commit together, or nothing does.
  */
 import type { Database } from "bun:sqlite";
-import type { TableDef } from "../config/types.ts";
+import type { TableDef } from "../../config/types.ts";
 import { SchemaApplyError, SchemaBlockedError } from "./errors.ts";
 import { planSchema, toSchemaPlan } from "./plan.ts";
 import { rowsText, type PlannedChange } from "./planned-change.ts";

@@ -1,7 +1,7 @@
 /** Reading and writing the applied-model snapshot kept in `_latchkey_meta` under key `model`. */
 import type { Database } from "bun:sqlite";
 import * as v from "valibot";
-import { COLUMN_TYPES } from "../config/types.ts";
+import { COLUMN_TYPES } from "../../config/types.ts";
 import type { AppliedModel } from "./model.ts";
 
 export const MODEL_META_KEY = "model";

@@ -1,5 +1,5 @@
 /** SQLite DDL for declared tables: STRICT tables, CHECKs for bool/enum, FKs, named indexes. */
-import type { TableDef } from "../config/types.ts";
+import type { TableDef } from "../../config/types.ts";
 import { buildModelTable, type ModelColumn, type ModelIndex, type ModelTable } from "./model.ts";
 import { identList, quoteIdent, sqlString } from "./sql-text.ts";
 

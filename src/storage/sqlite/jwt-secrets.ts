@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
-import { seal, unseal } from "../crypto/seal.ts";
-import type { RandomBytes } from "../crypto/random.ts";
+import { seal, unseal } from "../../crypto/seal.ts";
+import type { RandomBytes } from "../../crypto/random.ts";
 import { DbOpenError } from "./open.ts";
 
 /** The project's JWT signing secret, sealed under a server-key-derived key in the database. */

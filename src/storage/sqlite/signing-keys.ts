@@ -4,8 +4,8 @@
  * processes (or a restart in the middle) can never schedule two successors for one key.
  */
 import type { Database } from "bun:sqlite";
-import { seal, unseal } from "../crypto/seal.ts";
-import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
+import { seal, unseal } from "../../crypto/seal.ts";
+import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
 import { DbOpenError } from "./open.ts";
 
 /** One stored key with its schedule (unix ms). */

@@ -6,7 +6,7 @@
  */
 import type { ModelColumn } from "./model.ts";
 import { sqlString } from "./sql-text.ts";
-import { nowValueOf } from "../config/column-types.ts";
+import { nowValueOf } from "../../config/column-types.ts";
 
 export type Fill =
   | { readonly kind: "literal"; readonly sql: string }

@@ -4,8 +4,8 @@
  * Settings that only the app enforces (lengths, min/max, readonly, hidden) are deliberately absent:
  * changing them needs no migration.
  */
-import { DEFAULT_NOW, type ColumnDef, type ColumnType, type OnDelete, type TableDef } from "../config/types.ts";
-import { sqlTypeOf, storeColumnValue, supportsNow, type SqlType } from "../config/column-types.ts";
+import { DEFAULT_NOW, type ColumnDef, type ColumnType, type OnDelete, type TableDef } from "../../config/types.ts";
+import { sqlTypeOf, storeColumnValue, supportsNow, type SqlType } from "../../config/column-types.ts";
 import { builtinModelColumns, emailCanonicalIndexName, EMAIL_CANONICAL_COLUMN } from "./builtins.ts";
 import { SchemaModelError } from "./errors.ts";
 import { sqlString } from "./sql-text.ts";

@@ -4,7 +4,7 @@
  * Read-only: it only runs SELECTs and PRAGMA reads, so a read-only handle is fine.
  */
 import type { Database } from "bun:sqlite";
-import type { TableDef } from "../config/types.ts";
+import type { TableDef } from "../../config/types.ts";
 import { createIndexSql, createTableSqlForModel } from "./ddl.ts";
 import { describeMismatches, listLiveTables, readLiveTable } from "./introspect.ts";
 import { buildAppliedModel, isReservedTableName, type AppliedModel, type ModelTable } from "./model.ts";
