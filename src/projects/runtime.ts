@@ -20,6 +20,8 @@ import { applySchema, buildDrizzleTables, planSchema } from "../storage/schema/i
 import { backupBeforeDestructivePlan } from "../storage/sqlite/backup.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 import { withAuditTrail } from "../modules/audit/trail.ts";
+import type { ProjectStore } from "../storage/store.ts";
+import { createSqliteStore } from "../storage/sqlite/store.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -50,6 +52,8 @@ export function hasherConfigKey(config: ProjectConfig): string {
 export interface ProjectRuntime {
   readonly id: string;
   readonly config: ProjectConfig;
+  /** Everything the services may ask of the project's database (see src/storage/store.ts). */
+  readonly store: ProjectStore;
   readonly db: Database;
   readonly orm: BunSQLiteDatabase;
   readonly tables: ReturnType<typeof buildDrizzleTables>;
@@ -324,9 +328,13 @@ function buildRuntime(
     let orm: BunSQLiteDatabase | null = null;
     let tables: ReturnType<typeof buildDrizzleTables> | null = null;
     let rateLimiter: RateLimiter | null = null;
+    let store: ProjectStore | null = null;
     const runtime: ProjectRuntime = {
       id: config.id,
       config,
+      get store() {
+        return (store ??= createSqliteStore({ db, config, now: deps.now }));
+      },
       db,
       get orm() {
         return (orm ??= drizzle({ client: db }));

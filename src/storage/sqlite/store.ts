@@ -1,0 +1,46 @@
+import type { Database } from "bun:sqlite";
+import type { ProjectConfig } from "../../config/types.ts";
+import type { ProjectStore, StoreOps } from "../store.ts";
+import { TransactionGate } from "./transactions.ts";
+
+/** What the SQLite engine of one project is built from. */
+export interface SqliteStoreContext {
+  readonly db: Database;
+  readonly config: ProjectConfig;
+  now(): number;
+}
+
+/** The synchronous form of an operation group: what the SQLite engine implements. */
+export type Sync<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never;
+};
+
+/** Wraps every operation of a synchronous group with `wrap` (the gate's inside or outside). */
+function bind<T>(ops: Sync<T>, wrap: (op: (...args: unknown[]) => unknown) => (...args: unknown[]) => Promise<unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, op] of Object.entries(ops as Record<string, (...args: unknown[]) => unknown>)) out[name] = wrap(op);
+  return out as T;
+}
+
+/**
+ * The SQLite engine of one project. Statements are prepared on first use by each group, so a
+ * project that is opened but never asked anything prepares none.
+ */
+export function createSqliteStore(ctx: SqliteStoreContext): ProjectStore {
+  const gate = new TransactionGate(ctx.db);
+  // One synchronous implementation per group, shared by the two bindings below.
+  const groups = {} satisfies Sync<StoreOps>;
+  const outside = (op: (...args: unknown[]) => unknown) => gate.outside(op);
+  const inside = (op: (...args: unknown[]) => unknown) => gate.inside(op);
+  const bindAll = (wrap: typeof outside): StoreOps => {
+    const ops: Record<string, unknown> = {};
+    for (const [name, group] of Object.entries(groups)) ops[name] = bind(group as Sync<object>, wrap);
+    return ops as StoreOps;
+  };
+  const tx = bindAll(inside);
+  return {
+    engine: "sqlite",
+    ...bindAll(outside),
+    transaction: (fn) => gate.run(() => fn(tx)),
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The storage interface: what a project's services may ask of its database, and the only way they
+ * reach it. Every engine (SQLite today, PostgreSQL next) implements it; services never see a
+ * connection, a statement or SQL.
+ *
+ * The rules an engine and its callers keep:
+ * - Every operation is asynchronous (a PostgreSQL engine awaits the network); the SQLite engine is
+ *   synchronous inside and answers with an already settled promise.
+ * - Every operation is atomic on its own. The race-sensitive ones (refresh rotation with grace and
+ *   reuse detection, link-token consumption, counter increments, outbox claims) are single
+ *   operations that each engine implements with its own primitives (SQLite: one immediate
+ *   transaction or one conditional statement; PostgreSQL: conditional `UPDATE ... RETURNING`,
+ *   `FOR UPDATE SKIP LOCKED`, advisory locks), never sequences a service composes.
+ * - `transaction(fn)` groups operations that must commit together (a new user, its first session
+ *   and its verification mail). `fn` receives the same operations bound to the transaction and
+ *   must await nothing else (no hashing, no network): the write lock is held until it returns.
+ */
+
+/** The operation groups of a project store (one interface per group, in `src/storage/<group>.ts`). */
+export interface StoreOps {}
+
+export interface ProjectStore extends StoreOps {
+  /** Which engine serves this project. */
+  readonly engine: "sqlite";
+  /** Runs `fn` in one transaction: all its operations commit together, or none does. */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+}
