@@ -27,6 +27,25 @@ function bind<T>(ops: Sync<T>, wrap: (op: (...args: unknown[]) => unknown) => (.
  * project that is opened but never asked anything prepares none.
  */
 export function createSqliteStore(ctx: SqliteStoreContext): ProjectStore {
+  const store = buildStore(ctx);
+  connections.set(store, ctx.db);
+  return store;
+}
+
+const connections = new WeakMap<ProjectStore, Database>();
+
+/**
+ * The connection behind a SQLite store, for what works on the file itself rather than through
+ * operations (backup, the schema planner at boot) and for tests that inspect stored rows.
+ * Services never call this.
+ */
+export function sqliteDatabaseOf(store: ProjectStore): Database {
+  const db = connections.get(store);
+  if (!db) throw new Error("not a SQLite store");
+  return db;
+}
+
+function buildStore(ctx: SqliteStoreContext): ProjectStore {
   const gate = new TransactionGate(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
   const groups = {} satisfies Sync<StoreOps>;
