@@ -19,7 +19,7 @@ import { queueTemplateMail } from "../../mail/mailer.ts";
 import { originOf } from "../../mail/links.ts";
 import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { parseEmail } from "../users/email.ts";
+import { canonicalEmail, parseEmail } from "../users/email.ts";
 import { usersOf } from "../users/repo.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { verifyLinkBase } from "../verification/service.ts";
@@ -57,7 +57,7 @@ function taken(): ApiError {
 
 export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
   const user = auth.user;
-  if (input.canonical === user.email.toLowerCase()) {
+  if (input.canonical === canonicalEmail(user.email)) {
     throw new ApiError("VALIDATION_INVALID_FIELD", { field: "new_email", message: '"new_email" is the current address.' });
   }
   enforceRateLimit(p, "change_email_per_user", user.id, p.deps.now());

@@ -9,6 +9,7 @@ import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
 import type { UserRow } from "../users/repo.ts";
+import { canonicalEmail } from "../users/email.ts";
 import { verifyPassword } from "../password/hashing.ts";
 
 export async function checkPasswordGuess(
@@ -17,7 +18,7 @@ export async function checkPasswordGuess(
   password: string,
   opts: { failedEvent: string; client: ClientMeta },
 ): Promise<void> {
-  const canonical = user.email.toLowerCase();
+  const canonical = canonicalEmail(user.email);
   const failures = hitRateLimit(p, "login_failures_per_account", canonical, p.deps.now());
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user.id, ...eventFields(opts.client) });

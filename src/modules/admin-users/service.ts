@@ -11,7 +11,7 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { readColumnValues, refuseUnknownFields } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
-import { parseEmail } from "../users/email.ts";
+import { canonicalEmail, parseEmail } from "../users/email.ts";
 import { newUserValues, usersOf, type SqlValue, type UserRow } from "../users/repo.ts";
 import { clearBan, setBan, userStatusOf } from "../users/status.ts";
 import { deleteUser } from "../users/delete.ts";
@@ -233,7 +233,7 @@ export function unbanUser(p: ProjectRuntime, rawId: string, client: ClientMeta):
 }
 
 function clearLockoutOf(p: ProjectRuntime, user: UserRow): void {
-  const canonical = user.email.toLowerCase();
+  const canonical = canonicalEmail(user.email);
   p.db.query("DELETE FROM _rate_limits WHERE key = ?").run(`login_failures_per_account:${canonical}`);
 }
 

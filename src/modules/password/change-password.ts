@@ -13,6 +13,7 @@ import { revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { usersOf } from "../users/repo.ts";
+import { canonicalEmail } from "../users/email.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { grantAccessToken, type AccessGrant } from "../session/access-token.ts";
 import { touchSession } from "../session/sessions.ts";
@@ -47,7 +48,7 @@ export async function changePassword(
   client: ClientMeta,
 ): Promise<AccessGrant> {
   const { user } = auth;
-  const accountKey = emailKey(user.email);
+  const accountKey = canonicalEmail(user.email); // the login lockout key (what login counts on)
   const failures = hitRateLimit(p, "login_failures_per_account", accountKey, p.deps.now());
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user.id, ...eventFields(client) });
@@ -86,9 +87,4 @@ export async function changePassword(
   if (version === null) throw new ApiError("AUTH_INVALID_TOKEN");
   p.log.event("password_changed", { user_id: user.id, session_id: auth.sessionId, ...eventFields(client), other_sessions_revoked: revokeOthers });
   return grantAccessToken(p, { ...user, password_version: version }, auth.sessionId, nowMs);
-}
-
-/** The login lockout key of an account: its canonical email (what login counts on). */
-function emailKey(email: string): string {
-  return email.toLowerCase();
 }

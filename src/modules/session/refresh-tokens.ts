@@ -15,12 +15,12 @@ import { createHash } from "node:crypto";
 import { hmacSha256, sha256Hex } from "../../crypto/digest.ts";
 import type { RateLimitResult } from "../../storage/sqlite/rate-limits.ts";
 import { hitRateLimit } from "../../http/rate-limit.ts";
-import { randomToken, toBase64Url } from "../../crypto/random.ts";
+import { randomToken, SECRET_TOKEN_BYTES, toBase64Url, TOKEN_TEXT_PATTERN } from "../../crypto/random.ts";
 import { revokeSession, touchSession } from "./sessions.ts";
 
 export const REFRESH_TOKEN_PREFIX = "rt_";
 /** `rt_` + 43 base64url characters (32 bytes). */
-const TOKEN_RE = /^rt_[A-Za-z0-9_-]{43}$/;
+const TOKEN_RE = new RegExp(`^${REFRESH_TOKEN_PREFIX}${TOKEN_TEXT_PATTERN}$`);
 
 interface TokenRow {
   session_id: string;
@@ -99,7 +99,7 @@ function store(p: ProjectRuntime, token: string, sessionId: string, nowMs: numbe
 
 /** Issues the first refresh token of a session. Synchronous: call inside the session's transaction. */
 export function issueRefreshToken(p: ProjectRuntime, sessionId: string, nowMs: number): string {
-  const token = REFRESH_TOKEN_PREFIX + randomToken(p.deps.random, 32);
+  const token = REFRESH_TOKEN_PREFIX + randomToken(p.deps.random, SECRET_TOKEN_BYTES);
   store(p, token, sessionId, nowMs);
   return token;
 }
