@@ -74,6 +74,21 @@ describe("the route table", () => {
       for (const l of r.limits) expect({ rule: l.rule, per: l.per }).toEqual({ rule: l.rule, per: l.rule.endsWith("_per_ip") ? "ip" : "user" });
     }
   });
+
+  it("gives 429 in the OpenAPI document to exactly the routes with a limit", async () => {
+    inst = await createTestInstance([accountsSpec()]);
+    const doc = (await inst.req("GET", "/p/demo/openapi.json")).body;
+    let documented = 0;
+    for (const r of ROUTE_TABLE) {
+      if (!r.path.startsWith("/p/:projectId/") || r.path.startsWith("/p/:projectId/admin/")) continue;
+      const op = doc.paths[r.path.slice("/p/:projectId".length).replace(/:([A-Za-z0-9_]+)/g, "{$1}")]?.[r.method.toLowerCase()];
+      if (!op) continue;
+      documented++;
+      const limited = r.limits.length + r.inFlow.length > 0;
+      expect({ route: keyOf(r), has429: "429" in op.responses }).toEqual({ route: keyOf(r), has429: limited });
+    }
+    expect(documented).toBeGreaterThan(30);
+  });
 });
 
 // ---- (c) each limit triggers on its route ----
