@@ -10,9 +10,11 @@
  *    mails) or because they must move with the service's transaction. Each names the function
  *    that counts it (`where`, `file#export` under src/modules/) and why it lives there.
  *
- * `handler` names the function that does the route's work (`file#export` under src/modules/).
+ * `handler` names the function that does the route's work (`file#export` under src/modules/);
+ * `auth` says who may call it (the check itself sits in the handler or its module's hook).
  * Routes are matched by method and the path exactly as registered (test/foundation/route-table.test.ts
- * checks that the app registers exactly these routes and that every name here resolves).
+ * checks that the app registers exactly these routes, that every name here resolves, and that a
+ * request without credentials is refused by every route whose `auth` says so).
  */
 import type { RateLimitName } from "../config/types.ts";
 import { applyRouteLimits, type RouteLimit, type RouteLimitSubject } from "../http/rate-limit.ts";
@@ -25,12 +27,20 @@ export interface InFlowLimit {
   readonly why: string;
 }
 
+/**
+ * Who may call a route: anyone (`none`), a signed-in user (`bearer` access token), a signed-in
+ * user or, with require_verified_email, anyone giving an address (`bearer-or-email`), the admin
+ * key (`admin`), a console session cookie (`console`), the metrics token when one is set (`metrics`).
+ */
+export type RouteAuth = "none" | "bearer" | "bearer-or-email" | "admin" | "console" | "metrics";
+
 export interface RouteEntry {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** The path as registered with the router (`/p/:projectId/...`). */
   readonly path: string;
   /** `file#export` under src/modules/. */
   readonly handler: string;
+  readonly auth: RouteAuth;
   readonly limits: readonly RouteLimit[];
   readonly inFlow: readonly InFlowLimit[];
 }
@@ -40,8 +50,15 @@ const P = "/p/:projectId";
 const perIp = (rule: RateLimitName, only?: string): RouteLimit => (only === undefined ? { rule, per: "ip" } : { rule, per: "ip", only });
 const perUser = (rule: RateLimitName): RouteLimit => ({ rule, per: "user" });
 
-function route(method: RouteEntry["method"], path: string, handler: string, limits: readonly RouteLimit[] = [], inFlow: readonly InFlowLimit[] = []): RouteEntry {
-  return { method, path, handler, limits, inFlow };
+function route(
+  method: RouteEntry["method"],
+  path: string,
+  handler: string,
+  auth: RouteAuth,
+  limits: readonly RouteLimit[] = [],
+  inFlow: readonly InFlowLimit[] = [],
+): RouteEntry {
+  return { method, path, handler, auth, limits, inFlow };
 }
 
 // ---- The limits that stay inside the flow, each named once ----
@@ -86,38 +103,40 @@ const RESEND_PER_USER_BY_EMAIL: InFlowLimit = {
 };
 
 /** Every route of the admin API checks the admin key first. */
-const admin = (method: RouteEntry["method"], path: string, handler: string): RouteEntry => route(method, `${P}/v1${path}`, handler, [], [ADMIN_KEY_FAILURES]);
+const admin = (method: RouteEntry["method"], path: string, handler: string): RouteEntry => route(method, `${P}/v1${path}`, handler, "admin", [], [ADMIN_KEY_FAILURES]);
+/** Console pages that need no session: the assets, the redirect at the root, the sign-in form. */
+const openConsolePage = (method: RouteEntry["method"], path: string, handler: string): RouteEntry => route(method, `${P}/admin${path}`, handler, "none");
 /** Console pages: behind the console session cookie (the admin key is only posted to sign in). */
-const consolePage = (method: RouteEntry["method"], path: string, handler: string): RouteEntry => route(method, `${P}/admin${path}`, handler);
+const consolePage = (method: RouteEntry["method"], path: string, handler: string): RouteEntry => route(method, `${P}/admin${path}`, handler, "console");
 
 export const ROUTE_TABLE: readonly RouteEntry[] = [
   // Server
-  route("GET", "/healthz", "server/routes.ts#serverRoutes"),
-  route("GET", "/readyz", "server/routes.ts#serverRoutes"),
-  route("GET", "/metrics", "server/metrics-route.ts#metricsRoutes"), // only with `serve --metrics`
+  route("GET", "/healthz", "server/routes.ts#serverRoutes", "none"),
+  route("GET", "/readyz", "server/routes.ts#serverRoutes", "none"),
+  route("GET", "/metrics", "server/metrics-route.ts#metricsRoutes", "metrics"), // only with `serve --metrics`
 
   // End users (SPEC 6.1, 6.2, 11, 13)
-  route("POST", `${P}/auth/signup`, "signup/service.ts#signup", [perIp("signup_per_ip")]),
-  route("POST", `${P}/auth/login`, "session/login.ts#login", [perIp("login_per_ip")], [LOGIN_FAILURES]),
-  route("POST", `${P}/auth/refresh`, "session/refresh.ts#refreshSession", [], [REFRESH_PER_SESSION]),
-  route("GET", `${P}/auth/me`, "session/routes.ts#sessionRoutes"),
-  route("PATCH", `${P}/auth/me`, "session/me.ts#updateProfile"),
-  route("GET", `${P}/auth/forward`, "session/forward.ts#forwardAuth"), // HEAD too
-  route("POST", `${P}/auth/logout`, "session/logout.ts#logout"),
-  route("POST", `${P}/auth/change-password`, "password/change-password.ts#changePassword", [], [CHANGE_PASSWORD_GUESS]),
-  route("POST", `${P}/auth/forgot-password`, "password-reset/service.ts#requestPasswordReset", [perIp("forgot_password_per_ip")], [FORGOT_PER_EMAIL]),
-  route("POST", `${P}/auth/reset-password`, "password-reset/service.ts#resetPassword", [perIp("link_per_ip")]),
+  route("POST", `${P}/auth/signup`, "signup/service.ts#signup", "none", [perIp("signup_per_ip")]),
+  route("POST", `${P}/auth/login`, "session/login.ts#login", "none", [perIp("login_per_ip")], [LOGIN_FAILURES]),
+  route("POST", `${P}/auth/refresh`, "session/refresh.ts#refreshSession", "none", [], [REFRESH_PER_SESSION]),
+  route("GET", `${P}/auth/me`, "session/routes.ts#sessionRoutes", "bearer"),
+  route("PATCH", `${P}/auth/me`, "session/me.ts#updateProfile", "bearer"),
+  route("GET", `${P}/auth/forward`, "session/forward.ts#forwardAuth", "bearer"), // HEAD too
+  route("POST", `${P}/auth/logout`, "session/logout.ts#logout", "bearer"),
+  route("POST", `${P}/auth/change-password`, "password/change-password.ts#changePassword", "bearer", [], [CHANGE_PASSWORD_GUESS]),
+  route("POST", `${P}/auth/forgot-password`, "password-reset/service.ts#requestPasswordReset", "none", [perIp("forgot_password_per_ip")], [FORGOT_PER_EMAIL]),
+  route("POST", `${P}/auth/reset-password`, "password-reset/service.ts#resetPassword", "none", [perIp("link_per_ip")]),
   // GET consumes the link, HEAD (mail scanners) only checks it: both count.
-  route("GET", `${P}/auth/verify`, "verification/service.ts#verifyEmail", [perIp("link_per_ip")]),
+  route("GET", `${P}/auth/verify`, "verification/service.ts#verifyEmail", "none", [perIp("link_per_ip")]),
   // With a bearer token the user is known (per-user cap in flow); `{email}` alone counts per IP first.
-  route("POST", `${P}/auth/resend-verification`, "verification/service.ts#resendVerificationForUser", [perIp("resend_verification_per_ip", "by-email")], [RESEND_PER_USER, RESEND_PER_USER_BY_EMAIL]),
-  route("GET", `${P}/auth/sessions`, "account/sessions.ts#mySessions"),
-  route("DELETE", `${P}/auth/sessions/:sid`, "account/sessions.ts#endMySession"),
-  route("POST", `${P}/auth/change-email`, "account/change-email.ts#requestEmailChange", [perUser("change_email_per_user")], [PASSWORD_GUESS]),
-  route("DELETE", `${P}/auth/me`, "account/delete-me.ts#deleteMyAccount", [], [PASSWORD_GUESS]),
-  route("GET", `${P}/.well-known/jwks.json`, "discovery/routes.ts#discoveryRoutes"),
-  route("GET", `${P}/.well-known/openid-configuration`, "discovery/routes.ts#discoveryRoutes"),
-  route("GET", `${P}/openapi.json`, "openapi/document.ts#buildOpenApiDocument"),
+  route("POST", `${P}/auth/resend-verification`, "verification/service.ts#resendVerificationForUser", "bearer-or-email", [perIp("resend_verification_per_ip", "by-email")], [RESEND_PER_USER, RESEND_PER_USER_BY_EMAIL]),
+  route("GET", `${P}/auth/sessions`, "account/sessions.ts#mySessions", "bearer"),
+  route("DELETE", `${P}/auth/sessions/:sid`, "account/sessions.ts#endMySession", "bearer"),
+  route("POST", `${P}/auth/change-email`, "account/change-email.ts#requestEmailChange", "bearer", [perUser("change_email_per_user")], [PASSWORD_GUESS]),
+  route("DELETE", `${P}/auth/me`, "account/delete-me.ts#deleteMyAccount", "bearer", [], [PASSWORD_GUESS]),
+  route("GET", `${P}/.well-known/jwks.json`, "discovery/routes.ts#discoveryRoutes", "none"),
+  route("GET", `${P}/.well-known/openid-configuration`, "discovery/routes.ts#discoveryRoutes", "none"),
+  route("GET", `${P}/openapi.json`, "openapi/document.ts#buildOpenApiDocument", "none"),
 
   // Admin API (SPEC 6.3, 12)
   admin("GET", "/redirect-origins", "admin/service.ts#getRedirectOrigins"),
@@ -138,11 +157,11 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   admin("GET", "/audit", "audit/query.ts#listAudit"),
 
   // Admin console (HTML). Only sign-in takes the admin key; the rest need the console session.
-  consolePage("GET", "/assets/console.css", "console/routes.ts#consoleRoutes"),
-  consolePage("GET", "/assets/console.js", "console/routes.ts#consoleRoutes"),
-  consolePage("GET", "/", "console/routes.ts#consoleRoutes"),
-  consolePage("GET", "/sign-in", "console/pages/sign-in.ts#signInPage"),
-  route("POST", `${P}/admin/sign-in`, "console/routes.ts#consoleRoutes", [], [{ ...ADMIN_KEY_FAILURES, why: `${ADMIN_KEY_FAILURES.why} (the API's own check)` }]),
+  openConsolePage("GET", "/assets/console.css", "console/routes.ts#consoleRoutes"),
+  openConsolePage("GET", "/assets/console.js", "console/routes.ts#consoleRoutes"),
+  openConsolePage("GET", "/", "console/routes.ts#consoleRoutes"),
+  openConsolePage("GET", "/sign-in", "console/pages/sign-in.ts#signInPage"),
+  route("POST", `${P}/admin/sign-in`, "console/routes.ts#consoleRoutes", "none", [], [{ ...ADMIN_KEY_FAILURES, why: `${ADMIN_KEY_FAILURES.why} (the API's own check)` }]),
   consolePage("POST", "/sign-out", "console/routes.ts#consoleRoutes"),
   consolePage("GET", "/users", "console/pages/users.ts#userListPage"),
   consolePage("GET", "/users/:id", "console/pages/users.ts#userPage"),

@@ -75,6 +75,30 @@ describe("the route table", () => {
     }
   });
 
+  it("refuses a request without credentials on exactly the routes whose auth asks for them", async () => {
+    inst = await createTestInstance([accountsSpec()], { boot: { metrics: { metrics: createServerMetrics(), token: "metrics-token" } } });
+    const ids: Record<string, string> = { projectId: "demo", id: crypto.randomUUID(), sid: crypto.randomUUID(), mid: crypto.randomUUID() };
+    for (const r of ROUTE_TABLE) {
+      const path = r.path.replace(/:([A-Za-z]+)/g, (_m, name: string) => ids[name]);
+      const res = await inst.req(r.method, path, r.method === "GET" ? { headers: json } : { body: {}, headers: json });
+      const seen = { route: keyOf(r), status: res.status, code: res.body?.error?.code ?? null, location: res.headers.get("location") };
+      const want = {
+        bearer: { status: 401, code: "AUTH_REQUIRED", location: null },
+        "bearer-or-email": { status: 401, code: "AUTH_REQUIRED", location: null }, // require_verified_email is off here
+        admin: { status: 401, code: "ADMIN_KEY_REQUIRED", location: null },
+        metrics: { status: 401, code: "AUTH_REQUIRED", location: null },
+        // A console page without a session: GET goes to sign-in, POST is refused (an HTML page).
+        console: r.method === "GET" ? { status: 303, code: null, location: "/p/demo/admin/sign-in" } : { status: 401, code: null, location: null },
+        none: null,
+      }[r.auth];
+      if (want === null) {
+        expect({ route: seen.route, refused: seen.status === 401 || seen.status >= 500 }).toEqual({ route: seen.route, refused: false });
+      } else {
+        expect(seen).toEqual({ route: keyOf(r), ...want });
+      }
+    }
+  });
+
   it("gives 429 in the OpenAPI document to exactly the routes with a limit", async () => {
     inst = await createTestInstance([accountsSpec()]);
     const doc = (await inst.req("GET", "/p/demo/openapi.json")).body;
