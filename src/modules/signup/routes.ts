@@ -8,12 +8,12 @@ import { parseSignupInput, signup } from "./service.ts";
 
 /** POST /auth/signup (SPEC 6.1). */
 export function signupRoutes(ctx: AppContext) {
-  const limit = routeLimiter("POST", "/p/:projectId/auth/signup");
+  const limitSignup = routeLimiter("POST", "/p/:projectId/auth/signup");
   return new Elysia({ prefix: "/p/:projectId/auth" }).post("/signup", async ({ params, request, server, set }) => {
     const p = requireAuthProject(ctx, params.projectId);
     const input = parseSignupInput(p, await readJsonObject(request));
     const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-    limit(p, client);
+    limitSignup(p, client);
     const result = await signup(p, input, client);
     return ok(set, result, { status: 201 });
   });
