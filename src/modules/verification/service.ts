@@ -62,7 +62,6 @@ function isAlreadyVerifiedBy(p: ProjectRuntime, token: string, nowMs: number): {
  */
 export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): { alreadyVerified: boolean } {
   const nowMs = p.deps.now();
-  enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
   const result = p.db.transaction((): { userId: string; alreadyVerified: boolean; changed: boolean } => {
     const consumed = consumeLinkToken(p, "verify", token, nowMs);
     if (consumed === null) {
@@ -93,7 +92,6 @@ export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta
  */
 export function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): void {
   const nowMs = p.deps.now();
-  enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
   if (isLinkTokenHashLive(p, "verify", token, nowMs)) return;
   if (isAlreadyVerifiedBy(p, token, nowMs) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
 }
@@ -116,19 +114,23 @@ export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body
   return { alreadyVerified: false };
 }
 
+/** Validates the `{email}` body of POST /auth/resend-verification without a token. */
+export function parseResendByEmail(body: JsonObject): { readonly canonical: string } {
+  const email = readEmailField(body);
+  refuseUnknownFields(body, RESEND_FIELDS, null);
+  return { canonical: email.canonical };
+}
+
 /**
  * POST /auth/resend-verification with `{email}` and no token (only with require_verified_email,
  * when the user cannot log in to get one). Always returns normally: the answer is the same for
  * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
  * so their timing matches too.
  */
-export function resendVerificationByEmail(p: ProjectRuntime, body: JsonObject, client: ClientMeta): void {
-  const email = readEmailField(body);
-  refuseUnknownFields(body, RESEND_FIELDS, null);
+export function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): void {
+  // Before this, the route counts resend_verification_per_ip, like forgot-password: one client
+  // cannot walk through addresses (each leaving a counter row) or queue mails for many users.
   const nowMs = p.deps.now();
-  // Per IP, like forgot-password: one client cannot walk through addresses (each leaving a
-  // counter row) or queue mails for many users. Says nothing about any address.
-  enforceRateLimit(p, "resend_verification_per_ip", client.ip, nowMs);
   const queuedFor = p.db.transaction((): string | null => {
     const user = usersOf(p).findByCanonicalEmail(email.canonical);
     const key = user ? user.id : `email:${email.canonical}`;
