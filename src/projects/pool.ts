@@ -163,6 +163,14 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
   /** Open runtimes, least recently used first (a Map keeps insertion order). */
   const lru = new Map<string, { runtime: ProjectRuntime; lastUsedMs: number }>();
   const closing = new Set<Promise<void>>();
+  /**
+   * Connections of runtimes taken out of use whose closing still waits for older requests. A
+   * request that reopens the project meanwhile takes the connection back instead of opening a
+   * second one: two connections to one file in one process would leave a descriptor open after
+   * the first closes (SQLite keeps it while the other holds a lock on the file, and a WAL-mode
+   * connection always holds one).
+   */
+  const closingConnections = new Map<string, { db: ProjectRuntime["db"]; adopted: boolean }>();
   let opens = 0;
   let closes = 0;
   let closed = false;
@@ -195,9 +203,17 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
 
   const openSlot = (id: string, slot: Slot): ProjectRuntime => {
     let runtime: ProjectRuntime;
+    const closingDb = closingConnections.get(id);
     try {
-      const loaded = loadProjectRuntime(slot.config, deps, { alreadyChecked: slot.checked || slot.planned });
+      const loaded = loadProjectRuntime(slot.config, deps, {
+        alreadyChecked: slot.checked || slot.planned,
+        ...(closingDb ? { db: closingDb.db } : {}),
+      });
       runtime = loaded.runtime;
+      if (closingDb) {
+        closingDb.adopted = true;
+        closingConnections.delete(id);
+      }
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) opts.onGeneratedKeys(id, loaded.generatedKeys);
     } catch (e) {
       const busy = isLockedElsewhere(e);
@@ -226,6 +242,9 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     lru.delete(id);
     if (slot && slot.open === runtime) slot.open = null;
     closes++;
+    const connection = { db: runtime.db, adopted: false };
+    closingConnections.set(id, connection);
+    const ownEntry = (): boolean => closingConnections.get(id) === connection;
     const done = (async () => {
       try {
         await runtime.release();
@@ -233,6 +252,12 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         log.warn("stopping a project's background work failed", { project: id, error: messageOf(e) });
       }
       if (opts.inflight) await opts.inflight.drained(CLOSE_DRAIN_MS);
+      if (connection.adopted || !ownEntry()) {
+        // Reopened meanwhile on this same connection: the new runtime owns it (and its outbox).
+        if (connection.adopted) log.debug("project reopened before its database closed; connection kept", { project: id });
+        return;
+      }
+      closingConnections.delete(id);
       try {
         // Mail a request enqueued on this runtime after its sender stopped: hand it on.
         const next = outboxRepo.nextDueAt(runtime);

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
@@ -192,6 +192,28 @@ describe("serve --max-open-projects 2 with 5 projects", () => {
 
       const closedByLimit = logLines(running.stdout()).filter((l) => l.msg === "project database closed" && l.reason === "open-projects limit");
       expect(closedByLimit.length).toBeGreaterThan(0);
+      // Once the requests are over, at most 2 project databases (and their WAL and shared-memory
+      // files) are still open in the server: a closed connection leaves no descriptor behind.
+      const pid = running.proc.pid;
+      const openFiles = (): string[] =>
+        readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+          try {
+            return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+          } catch {
+            return [];
+          }
+        });
+      const projectFiles = (suffix: string): string[] => openFiles().filter((f) => f.startsWith(data) && f.endsWith(suffix));
+      try {
+        await waitFor("at most 2 open project databases", () => projectFiles(".db").length <= 2, 10_000);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}: ${openFiles().join(", ")}\n${running.stdout().split("\n").slice(-15).join("\n")}`);
+      }
+      // A project reopened while its closing waited for older requests reuses that connection: a
+      // second connection to the same file would leave its descriptor open after closing.
+      expect(new Set(projectFiles(".db")).size).toBe(projectFiles(".db").length);
+      expect(projectFiles(".db-wal").length).toBeLessThanOrEqual(2);
+      expect(projectFiles(".db-shm").length).toBeLessThanOrEqual(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
