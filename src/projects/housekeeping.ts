@@ -1,7 +1,8 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { ENDED_SESSION_RETENTION_MS } from "../modules/session/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
-import { pruneAudit } from "../modules/audit/query.ts";
+import { auditLogOf } from "../storage/sqlite/audit.ts";
+import { FIRST_TEXT_KEY, sessionPruners, type KeyValue, type PruneStep } from "../storage/sqlite/prune-window.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
@@ -25,8 +26,8 @@ export const HOUSEKEEPING_TXN_BUDGET_MS = 8;
 const MIN_WINDOW_ROWS = 16;
 
 export interface HousekeepingBatch {
-  readonly table: "_refresh_tokens" | "_sessions";
-  /** Rows looked at by this transaction (a window of the primary key). */
+  readonly table: "_refresh_tokens" | "_sessions" | "_refresh_rotated" | "_sessions_unverified" | "_rate_limits" | "_audit";
+  /** Rows looked at by this transaction (a window of the primary key; for _audit, the rows deleted). */
   readonly examined: number;
   readonly deleted: number;
 }
@@ -42,75 +43,70 @@ export interface PruneOptions {
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Runs one clean-up as many short transactions: `step(window)` does one (at most `window` rows)
+ * and says whether there is more. The window adapts to the time a transaction takes (see
+ * HOUSEKEEPING_TXN_BUDGET_MS), and between two transactions the event loop is free for as long as
+ * the last one took.
+ */
+async function inWindows(
+  table: HousekeepingBatch["table"],
+  opts: PruneOptions,
+  step: (window: number) => { examined: number; deleted: number; more: boolean },
+): Promise<number> {
+  const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
+  let window = Math.min(batch, 128);
+  let total = 0;
+  for (;;) {
+    if (opts.shouldStop?.()) return total;
+    const started = performance.now();
+    const r = step(window);
+    total += r.deleted;
+    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted });
+    if (!r.more) return total;
+    const took = performance.now() - started;
+    if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
+    else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
+    await pause(Math.max(1, Math.ceil(took)));
+  }
+}
+
+/** Walks a primary key with a window pruner (src/storage/sqlite/prune-window.ts). */
+function walkKeys(
+  table: HousekeepingBatch["table"],
+  opts: PruneOptions,
+  prune: (after: KeyValue, window: number) => PruneStep | null,
+): Promise<number> {
+  let after: KeyValue = FIRST_TEXT_KEY;
+  return inWindows(table, opts, (window) => {
+    const r = prune(after, window);
+    if (r === null) return { examined: 0, deleted: 0, more: false };
+    after = r.last;
+    return { examined: r.examined, deleted: r.deleted, more: true };
+  });
+}
+
+/**
  * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
  * the primary key of each table is walked in windows of `batchRows` rows, each window in its own
  * IMMEDIATE transaction, with the event loop free between two windows. Refresh tokens past their
  * expiry go first, then sessions ended more than 30 days ago and sessions with no usable refresh
- * token whose last access token has expired, then the tokens those sessions leave behind.
+ * token whose last access token has expired, then what those sessions leave behind (their tokens,
+ * rotation records, unverified marks) and rotation records past their token's expiry.
  */
 export async function pruneSessionsInBatches(
   p: ProjectRuntime,
   nowMs: number,
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number }> {
-  const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
-  const stop = opts.shouldStop ?? ((): boolean => false);
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
-
-  const walk = async (
-    table: "_refresh_tokens" | "_sessions",
-    key: string,
-    deleteSql: string,
-    params: (number | null)[],
-  ): Promise<number> => {
-    const db = p.db;
-    const windowEnd = db.query(`SELECT max(k) AS last, count(*) AS n FROM (SELECT ${key} AS k FROM ${table} WHERE ${key} > ?1 ORDER BY ${key} LIMIT ?2)`);
-    const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${deleteSql})`);
-    let after = "";
-    let total = 0;
-    let window = Math.min(batch, 128);
-    for (;;) {
-      if (stop()) return total;
-      const started = performance.now();
-      // Deleting rows that can no longer authenticate anyone needs no fsync of its own: if power
-      // fails they are deleted again next time. The connection is back to synchronous=FULL before
-      // anything else can run on it (bun:sqlite is synchronous), and the next FULL commit's fsync
-      // makes these frames durable with its own.
-      db.exec("PRAGMA synchronous=NORMAL");
-      let step: { last: string; examined: number; deleted: number } | null;
-      try {
-        step = db.transaction(() => {
-          const w = windowEnd.get(after, window) as { last: string | null; n: number };
-          if (w.last === null) return null;
-          const deleted = del.run(after, w.last, ...params).changes;
-          return { last: w.last, examined: w.n, deleted };
-        }).immediate();
-      } finally {
-        db.exec("PRAGMA synchronous=FULL");
-      }
-      if (step === null) return total;
-      total += step.deleted;
-      opts.onBatch?.({ table, examined: step.examined, deleted: step.deleted });
-      after = step.last;
-      const took = performance.now() - started;
-      if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
-      else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
-      await pause(Math.max(1, Math.ceil(took)));
-    }
-  };
-
-  const refreshTokens = await walk("_refresh_tokens", "token_hash", "expires_at <= ?3", [nowMs]);
-  const sessions = await walk(
-    "_sessions",
-    "id",
-    `(revoked_at IS NOT NULL AND revoked_at < ?3)
-      OR (revoked_at IS NULL AND last_used_at < ?4
-          AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.session_id = _sessions.id AND t.revoked_at IS NULL))`,
-    [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs],
-  );
+  const pr = sessionPruners(p.db);
+  const refreshTokens = await walkKeys("_refresh_tokens", opts, (a, w) => pr.expiredTokens(a, w, [nowMs]));
+  const sessions = await walkKeys("_sessions", opts, (a, w) => pr.endedSessions(a, w, [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs]));
   // Tokens of the sessions just deleted (revoked or rotated ones they still had).
-  await walk("_refresh_tokens", "token_hash", "NOT EXISTS (SELECT 1 FROM _sessions s WHERE s.id = _refresh_tokens.session_id)", []);
-  return { sessions, refreshTokens };
+  const orphans = await walkKeys("_refresh_tokens", opts, (a, w) => pr.orphanTokens(a, w, []));
+  const rotated = await walkKeys("_refresh_rotated", opts, (a, w) => pr.rotated(a, w, [nowMs]));
+  await walkKeys("_sessions_unverified", opts, (a, w) => pr.unverifiedMarks(a, w, []));
+  return { sessions, refreshTokens: refreshTokens + orphans + rotated };
 }
 
 /** When a project last had its housekeeping, kept across the closings and reopenings of the project. */
@@ -129,8 +125,14 @@ export async function runHousekeeping(
 ): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
   const nowMs = p.deps.now();
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
-  if (opts.shouldStop?.()) return { ...removed, rateLimitCounters: 0, auditRows: 0 };
-  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs), auditRows: pruneAudit(p, nowMs) };
+  const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.rateLimiter.pruneWindow(nowMs, a, w));
+  const audit = auditLogOf(p.db);
+  const auditBefore = nowMs - p.config.audit.retentionSeconds * 1000;
+  const auditRows = await inWindows("_audit", opts, (window) => {
+    const deleted = audit.pruneOldest(auditBefore, window);
+    return { examined: deleted, deleted, more: deleted === window };
+  });
+  return { ...removed, rateLimitCounters, auditRows };
 }
 
 export interface HousekeepingOptions {
