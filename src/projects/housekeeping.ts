@@ -164,7 +164,7 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   function run(): void {
     timer = null;
     if (stopped || running) return;
-    state.lastRunMs = Date.now();
+    state.lastRunMs = p.deps.now();
     running = runHousekeeping(p, { shouldStop: () => stopped })
       .then((removed) => {
         backoff.succeed();
@@ -188,7 +188,7 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
         running = null;
       });
   }
-  arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - Date.now()));
+  arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - p.deps.now()));
   p.onClose(async () => {
     stopped = true;
     if (timer !== null) clearTimeout(timer);

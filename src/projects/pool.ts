@@ -152,6 +152,12 @@ export interface ProjectPool {
   remove(id: string): void;
   /** Closes the least recently used projects above the limit, and those idle too long. */
   sweep(): void;
+  /**
+   * The housekeeping of projects that stayed closed for a day since their last one (or since
+   * they were added): each is opened briefly, cleaned and closed again, one at a time. Runs every
+   * hour by itself; resolves when the pass is over.
+   */
+  housekeepClosed(): Promise<void>;
   stats(): PoolStats;
   close(): Promise<void>;
 }
@@ -310,11 +316,11 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     try {
       for (const [id, slot] of [...slots]) {
         if (closed) return;
-        if (slot.open || slots.get(id) !== slot || Date.now() - Math.max(slot.addedMs, slot.housekeeping.lastRunMs) < CLOSED_HOUSEKEEPING_EVERY_MS) continue;
+        if (slot.open || slots.get(id) !== slot || deps.now() - Math.max(slot.addedMs, slot.housekeeping.lastRunMs) < CLOSED_HOUSEKEEPING_EVERY_MS) continue;
         try {
           const runtime = openSlot(id, slot);
           const openedAt = lru.get(id)?.lastUsedMs;
-          slot.housekeeping.lastRunMs = Date.now();
+          slot.housekeeping.lastRunMs = deps.now();
           await runHousekeeping(runtime, { shouldStop: () => slot.open !== runtime });
           // Closed again unless a request used it meanwhile.
           const entry = lru.get(id);
@@ -367,7 +373,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         open: null,
         // Open projects get their first housekeeping shortly after opening, closed ones a day after boot.
         housekeeping: { lastRunMs: -Infinity },
-        addedMs: Date.now(),
+        addedMs: deps.now(),
         mailHousekeeping: { lastHousekeepingMs: -Infinity },
         mailTimer: null,
       });
@@ -433,6 +439,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       else log.info(REMOVED_CLOSED_MSG, { project: id });
     },
     sweep,
+    housekeepClosed,
     stats: () => ({ configured: slots.size, open: lru.size, closing: closing.size, opens, closes }),
     async close() {
       closed = true;
