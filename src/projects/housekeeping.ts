@@ -135,6 +135,91 @@ export async function runHousekeeping(
   return { ...removed, rateLimitCounters, auditRows };
 }
 
+/**
+ * The background jobs of one open project (issue 9: housekeeping, the mail sender's passes) share
+ * one scheduler and so one timer: each job says when it wants to run next, the timer is armed for
+ * the earliest, and stopping the project (closing, reload, shutdown) cancels them all at once. The
+ * timer never keeps the process alive.
+ */
+export interface ProjectScheduler {
+  /** Runs `fn` once, `ms` from now; a job scheduled again replaces its earlier time. */
+  at(job: string, ms: number, fn: () => void): void;
+  cancel(job: string): void;
+  /** Names of the jobs waiting to run (tests, metrics). */
+  pending(): string[];
+  /** Cancels every job; later `at` calls are ignored. */
+  stop(): void;
+}
+
+/** setTimeout's longest delay: a job further away is looked at again then. */
+const MAX_TIMER_MS = 2_147_000_000;
+
+export function createProjectScheduler(): ProjectScheduler {
+  const jobs = new Map<string, { dueAt: number; fn: () => void }>();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timerAt = Infinity;
+  let stopped = false;
+  const arm = (): void => {
+    let next = Infinity;
+    for (const j of jobs.values()) next = Math.min(next, j.dueAt);
+    if (next === timerAt) return;
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    timerAt = next;
+    if (next === Infinity) return;
+    timer = setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(0, next - performance.now())));
+    timer.unref?.();
+  };
+  function fire(): void {
+    timer = null;
+    timerAt = Infinity;
+    const now = performance.now();
+    const due = [...jobs].filter(([, j]) => j.dueAt <= now).sort((a, b) => a[1].dueAt - b[1].dueAt);
+    for (const [name] of due) jobs.delete(name);
+    for (const [, j] of due) {
+      if (stopped) return;
+      try {
+        j.fn();
+      } catch {
+        // each job reports its own failures; one that throws must not stop the others
+      }
+    }
+    if (!stopped) arm();
+  }
+  return {
+    at(job, ms, fn) {
+      if (stopped) return;
+      jobs.set(job, { dueAt: performance.now() + Math.max(0, ms), fn });
+      arm();
+    },
+    cancel(job) {
+      if (jobs.delete(job)) arm();
+    },
+    pending: () => [...jobs.keys()],
+    stop() {
+      stopped = true;
+      jobs.clear();
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      timerAt = Infinity;
+    },
+  };
+}
+
+const schedulers = new WeakMap<ProjectRuntime, ProjectScheduler>();
+
+/** The scheduler of an open project, created on first use and stopped when the project closes. */
+export function schedulerOf(p: ProjectRuntime): ProjectScheduler {
+  let s = schedulers.get(p);
+  if (!s) {
+    const created = createProjectScheduler();
+    s = created;
+    schedulers.set(p, created);
+    p.onClose(() => created.stop());
+  }
+  return s;
+}
+
 export interface HousekeepingOptions {
   readonly firstRunAfterMs?: number;
   readonly everyMs?: number;
@@ -147,7 +232,7 @@ export interface HousekeepingOptions {
  * Hourly clean-up of a project's session tables, rate-limit counters and audit rows while it is
  * open (the mail sender cleans the outbox and link tokens on its own). Runs shortly after the
  * project opens unless it ran within the hour; a failed run is retried with exponential backoff
- * (one log line per attempt). The timers never keep the process alive.
+ * (one log line per attempt). Its timer is the project's scheduler (see ProjectScheduler).
  */
 export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions = {}): void {
   const state = opts.state ?? { lastRunMs: -Infinity };
@@ -155,14 +240,12 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   const backoff = createBackoff(opts.errorBackoff ?? HOUSEKEEPING_ERROR_BACKOFF);
   let stopped = false;
   let running: Promise<void> | null = null;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  const scheduler = schedulerOf(p);
   const arm = (ms: number): void => {
     if (stopped) return;
-    timer = setTimeout(run, ms);
-    timer.unref?.();
+    scheduler.at("housekeeping", ms, run);
   };
   function run(): void {
-    timer = null;
     if (stopped || running) return;
     state.lastRunMs = p.deps.now();
     running = runHousekeeping(p, { shouldStop: () => stopped })
@@ -191,7 +274,7 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - p.deps.now()));
   p.onClose(async () => {
     stopped = true;
-    if (timer !== null) clearTimeout(timer);
+    scheduler.cancel("housekeeping");
     await running;
   });
 }
