@@ -31,6 +31,18 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Serving from PostgreSQL (SPEC 15) needs the service operations of the storage layer on
+ * PostgreSQL, which this build does not have yet: say so and exit 2, never fall back to SQLite.
+ */
+function notYetOnPostgres(what: string): number {
+  process.stderr.write(
+    `latchkey: ${what} --database postgres://... is not available in this build yet: only the schema side of PostgreSQL is ` +
+      "(`latchkey check --database URL` plans against it). Leave --database / LATCHKEY_DATABASE_URL unset to use SQLite.\n",
+  );
+  return EXIT_CONFIG;
+}
+
 async function main(argv: readonly string[], env: Env): Promise<number> {
   let cmd;
   try {
@@ -57,7 +69,7 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       if (!registry) return EXIT_CONFIG;
       const { runCheck } = await import("./cli/check.ts");
       return runCheck(
-        { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry },
+        { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry, database: cmd.database },
         { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
       );
     }
@@ -87,8 +99,10 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
     case "plugin-init":
       return runPluginInit(cmd.pluginKind, cmd.file);
     case "keys-rotate":
+      if (cmd.database.engine === "postgres") return notYetOnPostgres("keys rotate");
       return runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "serve":
+      if (cmd.options.database.engine === "postgres") return notYetOnPostgres("serve");
       return runServe(cmd.options, env);
     case "backup":
       return runBackupCommand(() => backupProject({ dataDir: cmd.dataDir, projectId: cmd.projectId, outPath: cmd.outPath, nowIso: new Date().toISOString() }), `project ${cmd.projectId} backed up to ${cmd.outPath}`);

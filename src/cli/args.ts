@@ -1,5 +1,6 @@
 /** Argument parsing for the CLI (SPEC §1). A flag beats the environment, which beats the defaults. */
 import type { LogLevel } from "../log.ts";
+import { DatabaseUrlError, parseDatabaseUrl, type DatabaseChoice } from "../storage/postgres/url.ts";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -23,16 +24,18 @@ export interface ServeOptions {
   readonly maxOpenProjects: number | null;
   /** Directories of plugin files loaded at boot (`--plugins`, `LATCHKEY_PLUGINS`). */
   readonly pluginDirs: string[];
+  /** `--database` / `LATCHKEY_DATABASE_URL` (SPEC 15); SQLite under the data dir by default. */
+  readonly database: DatabaseChoice;
 }
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] }
-  | { kind: "schema" }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[]; database: DatabaseChoice }
+  | { kind: "schema"; database: DatabaseChoice }
   | { kind: "init"; dir: string; force: boolean; plugin: "mail" | "hasher" | null }
   | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
   | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
-  | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
+  | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string; database: DatabaseChoice }
   | { kind: "backup"; projectId: string; outPath: string; dataDir: string }
   | { kind: "restore"; projectId: string; fromPath: string; dataDir: string }
   | { kind: "version" }
@@ -42,6 +45,7 @@ type Env = Record<string, string | undefined>;
 const VALUE_FLAGS = new Set([
   "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
   "--out", "--from", "--plugins", "--max-open-projects", "--kind", "--options", "--other-options", "--plugin",
+  "--database",
 ]);
 const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
@@ -102,6 +106,16 @@ function pluginDirs(p: Parsed, env: Env): string[] {
   return (env.LATCHKEY_PLUGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
+/** `--database` beats LATCHKEY_DATABASE_URL; a malformed URL or an unknown scheme is a usage error (exit 2). */
+function database(p: Parsed, env: Env): DatabaseChoice {
+  try {
+    return parseDatabaseUrl(last(p, "--database") ?? env.LATCHKEY_DATABASE_URL);
+  } catch (e) {
+    if (e instanceof DatabaseUrlError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 const PLUGIN_USAGE = "usage: latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]\n       latchkey plugin init --kind mail|hasher FILE";
 
 function parsePluginCommand(p: Parsed, sub: string | undefined, rest: string[]): Command {
@@ -127,7 +141,12 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   const [cmd, sub, ...rest] = p.positional;
   if (cmd === "serve") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins", "--max-open-projects"]);
+    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins", "--max-open-projects", "--database"]);
+    const db = database(p, env);
+    // Every replica must derive the same secrets: the key cannot be generated into a local data dir.
+    if (db.engine === "postgres" && !env.LATCHKEY_SERVER_KEY) {
+      throw new UsageError("serve --database postgres://... needs LATCHKEY_SERVER_KEY (base64, 32 bytes), the same on every replica");
+    }
     const maxOpenText = last(p, "--max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
     if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
       throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
@@ -165,12 +184,13 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         metrics: p.bools.has("--metrics"),
         maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
         pluginDirs: pluginDirs(p, env),
+        database: db,
       },
     };
   }
   if (cmd === "check") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data", "--json", "--env-optional", "--plugins"]);
+    allow(p, "check", ["--config", "--data", "--json", "--env-optional", "--plugins", "--database"]);
     return {
       kind: "check",
       configPaths: configPaths(p, env),
@@ -178,12 +198,13 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
       json: p.bools.has("--json"),
       envOptional: p.bools.has("--env-optional"),
       pluginDirs: pluginDirs(p, env),
+      database: database(p, env),
     };
   }
   if (cmd === "schema") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "schema", []);
-    return { kind: "schema" };
+    allow(p, "schema", ["--database"]);
+    return { kind: "schema", database: database(p, env) };
   }
   if (cmd === "init") {
     if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
@@ -195,17 +216,22 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
   if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
   if (cmd === "keys") {
     if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
-    allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data"]);
+    allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data", "--database"]);
     const projectId = last(p, "--project");
     if (!projectId) throw new UsageError("keys rotate needs --project ID");
     const which = (["--admin", "--public", "--both"] as const).filter((f) => p.bools.has(f));
     if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
-    return { kind: "keys-rotate", projectId, which: which[0].slice(2) as "admin" | "public" | "both", dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data" };
+    return { kind: "keys-rotate", projectId, which: which[0].slice(2) as "admin" | "public" | "both", dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data", database: database(p, env) };
   }
   if (cmd === "backup" || cmd === "restore") {
     if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
     const fileFlag = cmd === "backup" ? "--out" : "--from";
-    allow(p, cmd, ["--project", fileFlag, "--data"]);
+    allow(p, cmd, ["--project", fileFlag, "--data", "--database"]);
+    if (database(p, env).engine === "postgres") {
+      throw new UsageError(cmd === "backup"
+        ? "backup works on SQLite project files; with --database postgres://... back up the database with pg_dump (see docs/operations.md)"
+        : "restore works on SQLite project files; with --database postgres://... restore the database with pg_restore or psql (see docs/operations.md)");
+    }
     const projectId = last(p, "--project");
     const file = last(p, fileFlag);
     if (!projectId || !file) throw new UsageError(`usage: latchkey ${cmd} --project ID ${fileFlag} FILE [--data DIR]`);
@@ -220,9 +246,9 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
-                  [--watch] [--metrics] [--max-open-projects N]
+                  [--watch] [--metrics] [--max-open-projects N] [--database URL]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
-  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
+  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional] [--database URL]
                   validate project files, print the schema plan (and, with --data, drift)
   latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
   latchkey init   [DIR] --plugin mail|hasher   write a plugin template (DIR/plugins/KIND.ts)
@@ -239,6 +265,8 @@ PATH is a project file or a directory of *.yaml / *.yml files. serve and check a
 --plugins DIR (repeatable): every *.ts / *.js file in DIR is loaded as a plugin (see docs/plugins.md).
 Environment: LATCHKEY_CONFIG, LATCHKEY_PLUGINS, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
-LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS.
+LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS,
+LATCHKEY_DATABASE_URL (same as --database: postgres://user:password@host:5432/db; default SQLite under --data).
+On PostgreSQL this build plans and applies schemas (check); serve and keys rotate are not available yet.
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
 `;

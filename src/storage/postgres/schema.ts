@@ -200,3 +200,12 @@ export async function applyPostgresSchema(sql: SQL, projectId: string, tables: r
     return plan;
   });
 }
+
+/** A `_settings` value of the project (null when the schema, the table or the key is missing). Read-only. */
+export async function readPostgresSetting(sql: SQL, projectId: string, key: string): Promise<string | null> {
+  const schema = projectSchemaName(projectId);
+  const exists = (await sql`SELECT 1 AS one FROM pg_tables WHERE schemaname = ${schema} AND tablename = '_settings'`) as unknown[];
+  if (exists.length === 0) return null;
+  const rows = (await sql.unsafe(`SELECT value FROM ${quoteIdent(schema)}._settings WHERE key = $1`, [key])) as { value: string }[];
+  return rows[0]?.value ?? null;
+}
