@@ -227,6 +227,24 @@ describe.skipIf(PG_SKIP_REASON !== null)("PostgreSQL schema engine", () => {
     expect((await planPostgresSchema(sql, PROJECT, [v2], { confirmDestructive: false })).changes).toEqual([]);
   });
 
+  it("rebuilds a table other tables point at, keeping their foreign keys on the rebuilt table", async () => {
+    const { sql } = await fresh();
+    const teamsV1 = table("teams", [col("tier", "enum", { values: ["free", "pro"] })]);
+    const teamsV2 = table("teams", [col("tier", "enum", { values: ["free", "pro", "max"] })]);
+    const members = table("members", [col("team", "ref", { refTable: "teams", onDelete: "cascade" })]);
+    await apply(sql, [teamsV1, members], false, NOW);
+    await insert(sql, "teams", "t1", { tier: "pro" });
+    await insert(sql, "members", "m1", { team: "t1" });
+    const plan = await apply(sql, [teamsV2, members]);
+    expect(plan.changes.map((c) => [c.kind, c.destructive])).toEqual([["widen_enum", false]]);
+    expect((await readPostgresTables(sql, SCHEMA)).get("members")?.foreignKeys).toEqual(["team->teams.id ON DELETE CASCADE"]);
+    expect((await planPostgresSchema(sql, PROJECT, [teamsV2, members], { confirmDestructive: false })).changes).toEqual([]);
+    await insert(sql, "teams", "t2", { tier: "max" });
+    await expect(insert(sql, "members", "m2", { team: "nobody" })).rejects.toThrow(/foreign key/);
+    await sql.unsafe(`DELETE FROM "${SCHEMA}"."teams" WHERE id = 't1'`);
+    expect(await rows(sql, "SELECT id FROM members")).toEqual([]);
+  });
+
   it("refuses a unique index over duplicated values as a conflict, even confirmed", async () => {
     const { sql } = await fresh();
     await apply(sql, [notesV1], false, NOW);

@@ -51,12 +51,15 @@ export function rebuildTableSql(spec: RebuildSpec, nowIso: string): string[] {
   const table = spec.to.name;
   const temp = `_new_${table}`;
   const copied = spec.to.columns.filter((c) => spec.sources.get(c.name)?.kind !== "default");
+  const hooks = spec.dialect.rebuildHooks(table);
   const exprs = copied.map((c) => sourceExpr(c, spec.sources.get(c.name) ?? { kind: "copy", cast: null }, nowIso, spec.dialect));
   return [
     createTableSqlForModel(spec.to, { as: temp, dialect: spec.dialect }),
     `INSERT INTO ${quoteIdent(temp)} (${identList(copied.map((c) => c.name))}) SELECT ${exprs.join(", ")} FROM ${quoteIdent(table)}`,
+    ...hooks.beforeDrop,
     `DROP TABLE ${quoteIdent(table)}`,
     `ALTER TABLE ${quoteIdent(temp)} RENAME TO ${quoteIdent(table)}`,
+    ...hooks.afterRename,
     ...spec.keptIndexes.map((index) => createIndexSql(table, index)),
   ];
 }
