@@ -3,11 +3,12 @@
  * LATCHKEY_TEST_DATABASE_URL (an admin URL). Without it:
  * - in CI (CI=true) the PostgreSQL tests fail: CI must never pass by skipping them;
  * - by hand, a throwaway cluster is started the same way (.ci/postgres.sh) when the PostgreSQL
- *   binaries exist, and stopped when the test process exits;
+ *   binaries exist, and stopped (and removed) once the test process has ended;
  * - otherwise they are skipped with a loud reason.
  * Each test gets a fresh database (CREATE DATABASE with a random name), dropped after.
  */
 import { SQL } from "bun";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +35,14 @@ function startOwnCluster(): string {
     stop();
     throw new Error(`could not start a throwaway PostgreSQL: ${started.stderr.toString().trim()}`);
   }
-  process.on("exit", stop);
+  // `bun test` does not always run exit handlers, and a killed run runs none: a detached watcher
+  // stops and removes the cluster once this process is gone, whatever way it ended.
+  const watcher = spawn(
+    "bash",
+    ["-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; bash "$2" stop "$3"; rm -rf "$3"', "watch", String(process.pid), SCRIPT, dir],
+    { detached: true, stdio: "ignore" },
+  );
+  watcher.unref();
   return started.stdout.toString().trim();
 }
 
