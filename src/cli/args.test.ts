@@ -83,6 +83,6 @@ describe("usage errors keep their messages (exit 2 in main.ts)", () => {
     const serve = parseArgs(["serve", "--config=a", "--config", "b", "--port", "1", "--port=0", "--host", "::1"], {});
     expect(serve).toMatchObject({ kind: "serve", options: { configPaths: ["a", "b"], port: 0, host: "::1", publicUrl: "http://[::1]:0", publicUrlDerived: true } });
     expect(parseArgs(["plugin", "test", "x.ts", "--options=-1"], {})).toMatchObject({ options: "-1" });
-    expect(parseArgs(["keys", "rotate", "--project", "demo", "--both"], { LATCHKEY_DATA_DIR: "/d" })).toEqual({ kind: "keys-rotate", projectId: "demo", which: "both", dataDir: "/d" });
+    expect(parseArgs(["keys", "rotate", "--project", "demo", "--both"], { LATCHKEY_DATA_DIR: "/d" })).toEqual({ kind: "keys-rotate", projectId: "demo", which: "both", dataDir: "/d", database: { engine: "sqlite" } });
   });
 });

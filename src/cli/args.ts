@@ -4,6 +4,7 @@
  */
 import type { LogLevel } from "../log.ts";
 import { lexArgs, readOptions, UsageError, type CommandOptions, type Lexed } from "./argv.ts";
+import { DatabaseUrlError, parseDatabaseUrl, type DatabaseChoice } from "../storage/postgres/url.ts";
 
 export { UsageError } from "./argv.ts";
 
@@ -25,16 +26,18 @@ export interface ServeOptions {
   readonly maxOpenProjects: number | null;
   /** Directories of plugin files loaded at boot (`--plugins`, `LATCHKEY_PLUGINS`). */
   readonly pluginDirs: string[];
+  /** `--database` / `LATCHKEY_DATABASE_URL` (SPEC 15); SQLite under the data dir by default. */
+  readonly database: DatabaseChoice;
 }
 
 export type Command =
   | { kind: "serve"; options: ServeOptions }
-  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] }
-  | { kind: "schema" }
+  | { kind: "check"; configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[]; database: DatabaseChoice }
+  | { kind: "schema"; database: DatabaseChoice }
   | { kind: "init"; dir: string; force: boolean; plugin: "mail" | "hasher" | null }
   | { kind: "plugin-test"; target: string; options: string | null; otherOptions: string | null }
   | { kind: "plugin-init"; pluginKind: "mail" | "hasher"; file: string }
-  | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string }
+  | { kind: "keys-rotate"; projectId: string; which: "admin" | "public" | "both"; dataDir: string; database: DatabaseChoice }
   | { kind: "backup"; projectId: string; outPath: string; dataDir: string }
   | { kind: "restore"; projectId: string; fromPath: string; dataDir: string }
   | { kind: "version" }
@@ -69,6 +72,16 @@ function dataDirOf(o: CommandOptions, env: Env): string {
   return o.last("data") ?? env.LATCHKEY_DATA_DIR ?? DEFAULT_DATA_DIR;
 }
 
+/** `--database` beats LATCHKEY_DATABASE_URL; a malformed URL or an unknown scheme is a usage error (exit 2). */
+function database(o: CommandOptions, env: Env): DatabaseChoice {
+  try {
+    return parseDatabaseUrl(o.last("database") ?? env.LATCHKEY_DATABASE_URL);
+  } catch (e) {
+    if (e instanceof DatabaseUrlError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 function noArgument(arg: string | undefined): void {
   if (arg !== undefined) throw new UsageError(`unexpected argument ${arg}`);
 }
@@ -92,7 +105,12 @@ function parsePluginCommand(lexed: Lexed, sub: string | undefined, rest: readonl
 }
 
 function parseServe(lexed: Lexed, env: Env): Command {
-  const o = readOptions(lexed, "serve", ["config", "data", "host", "port", "public-url", "trusted-proxies", "log-level", "watch", "metrics", "plugins", "max-open-projects"]);
+  const o = readOptions(lexed, "serve", ["config", "data", "host", "port", "public-url", "trusted-proxies", "log-level", "watch", "metrics", "plugins", "max-open-projects", "database"]);
+  const db = database(o, env);
+  // Every replica must derive the same secrets: the key cannot be generated into a local data dir.
+  if (db.engine === "postgres" && !env.LATCHKEY_SERVER_KEY) {
+    throw new UsageError("serve --database postgres://... needs LATCHKEY_SERVER_KEY (base64, 32 bytes), the same on every replica");
+  }
   const maxOpenText = o.last("max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
   if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
     throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
@@ -129,24 +147,30 @@ function parseServe(lexed: Lexed, env: Env): Command {
       metrics: o.has("metrics"),
       maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
       pluginDirs: pluginDirs(o, env),
+      database: db,
     },
   };
 }
 
 function parseKeys(lexed: Lexed, sub: string | undefined, rest: readonly string[], env: Env): Command {
   if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
-  const o = readOptions(lexed, "keys rotate", ["project", "admin", "public", "both", "data"]);
+  const o = readOptions(lexed, "keys rotate", ["project", "admin", "public", "both", "data", "database"]);
   const projectId = o.last("project");
   if (!projectId) throw new UsageError("keys rotate needs --project ID");
   const which = (["admin", "public", "both"] as const).filter((f) => o.has(f));
   if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
-  return { kind: "keys-rotate", projectId, which: which[0], dataDir: dataDirOf(o, env) };
+  return { kind: "keys-rotate", projectId, which: which[0], dataDir: dataDirOf(o, env), database: database(o, env) };
 }
 
 function parseBackupOrRestore(lexed: Lexed, cmd: "backup" | "restore", sub: string | undefined, env: Env): Command {
   noArgument(sub);
   const fileFlag = cmd === "backup" ? "out" : "from";
-  const o = readOptions(lexed, cmd, ["project", fileFlag, "data"]);
+  const o = readOptions(lexed, cmd, ["project", fileFlag, "data", "database"]);
+  if (database(o, env).engine === "postgres") {
+    throw new UsageError(cmd === "backup"
+      ? "backup works on SQLite project files; with --database postgres://... back up the database with pg_dump (see docs/operations.md)"
+      : "restore works on SQLite project files; with --database postgres://... restore the database with pg_restore or psql (see docs/operations.md)");
+  }
   const projectId = o.last("project");
   const file = o.last(fileFlag);
   if (!projectId || !file) throw new UsageError(`usage: latchkey ${cmd} --project ID --${fileFlag} FILE [--data DIR]`);
@@ -166,7 +190,7 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
       return parseServe(lexed, env);
     case "check": {
       noArgument(sub);
-      const o = readOptions(lexed, "check", ["config", "data", "json", "env-optional", "plugins"]);
+      const o = readOptions(lexed, "check", ["config", "data", "json", "env-optional", "plugins", "database"]);
       return {
         kind: "check",
         configPaths: configPaths(o, env),
@@ -174,12 +198,12 @@ export function parseArgs(argv: readonly string[], env: Env): Command {
         json: o.has("json"),
         envOptional: o.has("env-optional"),
         pluginDirs: pluginDirs(o, env),
+        database: database(o, env),
       };
     }
     case "schema":
       noArgument(sub);
-      readOptions(lexed, "schema", []);
-      return { kind: "schema" };
+      return { kind: "schema", database: database(readOptions(lexed, "schema", ["database"]), env) };
     case "init": {
       noArgument(rest[0]);
       const o = readOptions(lexed, "init", ["force", "plugin"]);
@@ -203,9 +227,9 @@ export const HELP = `latchkey — a self-hosted auth server in one executable
 Usage:
   latchkey serve  [--config PATH]... [--data DIR] [--host ADDR] [--port N] [--public-url URL]
                   [--trusted-proxies CIDR[,CIDR...]] [--log-level debug|info|warn|error]
-                  [--watch] [--metrics] [--max-open-projects N]
+                  [--watch] [--metrics] [--max-open-projects N] [--database URL]
                   SIGHUP (or, with --watch, a changed project file) reloads the project files.
-  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional]
+  latchkey check  [--config PATH]... [--data DIR] [--json] [--env-optional] [--database URL]
                   validate project files, print the schema plan (and, with --data, drift)
   latchkey init   [DIR] [--force]   write a commented starter project file (DIR/project.yaml)
   latchkey init   [DIR] --plugin mail|hasher   write a plugin template (DIR/plugins/KIND.ts)
@@ -222,6 +246,8 @@ PATH is a project file or a directory of *.yaml / *.yml files. serve and check a
 --plugins DIR (repeatable): every *.ts / *.js file in DIR is loaded as a plugin (see docs/plugins.md).
 Environment: LATCHKEY_CONFIG, LATCHKEY_PLUGINS, LATCHKEY_DATA_DIR, LATCHKEY_HOST, LATCHKEY_PORT, LATCHKEY_PUBLIC_URL,
 LATCHKEY_TRUSTED_PROXIES, LATCHKEY_LOG_LEVEL, LATCHKEY_SERVER_KEY (base64, 32 bytes),
-LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS.
+LATCHKEY_METRICS_TOKEN (bearer token GET /metrics then requires), LATCHKEY_MAX_OPEN_PROJECTS,
+LATCHKEY_DATABASE_URL (same as --database: postgres://user:password@host:5432/db; default SQLite under --data).
+On PostgreSQL this build plans and applies schemas (check); serve and keys rotate are not available yet.
 Exit codes: 0 clean exit, 1 runtime failure, 2 bad usage or invalid configuration.
 `;

@@ -16,7 +16,7 @@ export class UsageError extends Error {
 /** Flags that take a value (repeatable: the last one wins unless a command reads them all). */
 export const VALUE_FLAGS = [
   "config", "data", "host", "port", "public-url", "trusted-proxies", "log-level", "project",
-  "out", "from", "plugins", "max-open-projects", "kind", "options", "other-options", "plugin",
+  "out", "from", "plugins", "max-open-projects", "kind", "options", "other-options", "plugin", "database",
 ] as const;
 export const BOOL_FLAGS = ["admin", "public", "both", "help", "version", "watch", "metrics", "json", "env-optional", "force"] as const;
 

@@ -3,7 +3,8 @@
  * schema plan of each valid project with its plan id, and with `--data` the drift between the files
  * and the databases. `--json` prints one JSON document (CheckReport below, documented in
  * docs/configuration.md) for CI annotations; `--env-optional` makes unset `${VAR}`s warnings.
- * Never writes: databases are opened read-only.
+ * Never writes: databases are opened read-only. With `--database postgres://...` each project is
+ * planned against its PostgreSQL schema (in a READ ONLY transaction).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,8 @@ import { openProjectDb } from "../storage/sqlite/open.ts";
 import { createSettingsRepo } from "../storage/sqlite/settings.ts";
 import { describeDrift, type DriftItem } from "../projects/drift.ts";
 import { CONFIRM_TRUE_SPENT_KEY } from "../projects/runtime.ts";
-import { formatPlan, planSchema, type SchemaChange } from "../storage/schema/index.ts";
+import { formatPlan, planSchema, type SchemaChange, type SchemaPlan } from "../storage/schema/index.ts";
+import type { DatabaseChoice } from "../storage/postgres/url.ts";
 import { EXIT_CONFIG, EXIT_OK } from "./exit-codes.ts";
 import { loadRegistryOrReport } from "./plugins.ts";
 
@@ -25,6 +27,8 @@ export interface CheckOptions {
   readonly envOptional: boolean;
   readonly env: Record<string, string | undefined>;
   readonly registry: PluginRegistry;
+  /** SQLite (under dataDir) unless a PostgreSQL URL is given. */
+  readonly database?: DatabaseChoice;
 }
 
 export interface CheckIssue {
@@ -60,7 +64,32 @@ function toCheckIssue(i: ConfigIssue): CheckIssue {
   return { file: i.file, path: i.path, line: i.line ?? null, column: i.column ?? null, message: i.message };
 }
 
-export function buildCheckReport(opts: CheckOptions): CheckReport {
+/** Plans every project against PostgreSQL: by project id, the plan or the error that prevented it. */
+async function planOnPostgres(
+  database: Extract<DatabaseChoice, { engine: "postgres" }>,
+  projects: readonly { id: string; tables: Parameters<typeof planSchema>[1]; confirmDestructive: boolean | string }[],
+): Promise<Map<string, SchemaPlan | Error>> {
+  const { connectPostgres } = await import("../storage/postgres/connect.ts");
+  const { planPostgresSchema, readPostgresSetting } = await import("../storage/postgres/schema.ts");
+  const out = new Map<string, SchemaPlan | Error>();
+  const sql = connectPostgres(database);
+  try {
+    for (const p of projects) {
+      try {
+        const trueSpentOn = p.confirmDestructive === true ? await readPostgresSetting(sql, p.id, CONFIRM_TRUE_SPENT_KEY) : null;
+        out.set(p.id, await planPostgresSchema(sql, p.id, p.tables, { confirmDestructive: p.confirmDestructive, trueSpentOn }));
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        out.set(p.id, new Error(`PostgreSQL ${database.display}: ${message}`));
+      }
+    }
+  } finally {
+    await sql.close();
+  }
+  return out;
+}
+
+export async function buildCheckReport(opts: CheckOptions): Promise<CheckReport> {
   const loaded = loadProjects(opts.configPaths, { env: opts.env, registry: opts.registry, envOptional: opts.envOptional });
   const errors = loaded.issues.map(toCheckIssue);
   const warnings = loaded.warnings.map(toCheckIssue);
@@ -68,19 +97,23 @@ export function buildCheckReport(opts: CheckOptions): CheckReport {
     errors.push({ file: opts.configPaths.join(", "), path: "", line: null, column: null, message: "no project files found" });
   }
   const projects: CheckProjectReport[] = [];
+  const postgres = opts.database?.engine === "postgres" ? await planOnPostgres(opts.database, loaded.projects) : null;
   for (const config of loaded.projects) {
-    const dbPath = opts.dataDir === null ? null : join(opts.dataDir, `${config.id}.db`);
+    const dbPath = opts.dataDir === null || postgres ? null : join(opts.dataDir, `${config.id}.db`);
     let db = null;
     try {
       if (dbPath && existsSync(dbPath)) db = openProjectDb(dbPath, { readonly: true, projectId: config.id, nowIso: new Date().toISOString() });
       const settings = db ? createSettingsRepo(db) : null;
       const trueSpentOn = config.confirmDestructive === true ? (settings?.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
-      const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive, trueSpentOn });
+      const onPostgres = postgres?.get(config.id);
+      if (onPostgres instanceof Error) throw onPostgres;
+      const plan = onPostgres ?? planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive, trueSpentOn });
       projects.push({
         id: config.id,
         file: config.filePath,
         plan: { changes: plan.changes, blocked: plan.blocked, plan_id: plan.planId, confirm_note: plan.confirmNote },
-        drift: opts.dataDir === null ? null : settings ? describeDrift(settings, config, plan) : [],
+        // Drift of settings is read from SQLite files only (on PostgreSQL: not yet).
+        drift: opts.dataDir === null || postgres ? null : settings ? describeDrift(settings, config, plan) : [],
       });
       if (plan.blocked) {
         const why = plan.conflicts.length > 0
@@ -105,8 +138,8 @@ function formatIssue(i: CheckIssue): string {
 }
 
 /** Runs `check`; returns the exit code (2 on any error). */
-export function runCheck(opts: CheckOptions, out: { stdout: (s: string) => void; stderr: (s: string) => void }): number {
-  const report = buildCheckReport(opts);
+export async function runCheck(opts: CheckOptions, out: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+  const report = await buildCheckReport(opts);
   if (opts.json) {
     out.stdout(`${JSON.stringify(report, null, 2)}\n`);
     return report.ok ? EXIT_OK : EXIT_CONFIG;
@@ -128,7 +161,7 @@ export function runCheck(opts: CheckOptions, out: { stdout: (s: string) => void;
 
 /** The `check` command: plugin files first (a project may name them), then `runCheck`. */
 export async function runCheckCommand(
-  cmd: { configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] },
+  cmd: { configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[]; database: DatabaseChoice },
   env: Record<string, string | undefined>,
 ): Promise<number> {
   // With --json, stdout carries only the JSON document.
@@ -136,7 +169,7 @@ export async function runCheckCommand(
   const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => say(`plugin ${kind} "${id}" loaded from ${file}\n`));
   if (!registry) return EXIT_CONFIG;
   return runCheck(
-    { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry },
+    { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry, database: cmd.database },
     { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
   );
 }

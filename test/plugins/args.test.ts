@@ -14,7 +14,7 @@ describe("plugin arguments", () => {
     expect(serve(["--plugins", "a", "--plugins=b"])).toEqual(["a", "b"]);
     expect(serve([], { LATCHKEY_PLUGINS: " /etc/p , /opt/q ," })).toEqual(["/etc/p", "/opt/q"]);
     expect(serve(["--plugins", "flag"], { LATCHKEY_PLUGINS: "env" })).toEqual(["flag"]);
-    expect(parseArgs(["check", ...CONFIG, "--plugins", "d"], {})).toEqual({ kind: "check", configPaths: ["p.yaml"], dataDir: null, json: false, envOptional: false, pluginDirs: ["d"] });
+    expect(parseArgs(["check", ...CONFIG, "--plugins", "d"], {})).toEqual({ kind: "check", configPaths: ["p.yaml"], dataDir: null, json: false, envOptional: false, pluginDirs: ["d"], database: { engine: "sqlite" } });
     expect(parseArgs(["check", ...CONFIG], { LATCHKEY_PLUGINS: "e" })).toMatchObject({ pluginDirs: ["e"] });
   });
 

@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import type { TableDef } from "../../config/types.ts";
 import { SchemaApplyError, SchemaBlockedError } from "./errors.ts";
+import { sqliteSchemaReader } from "./introspect.ts";
 import { planSchema, toSchemaPlan } from "./plan.ts";
 import { rowsText, type PlannedChange } from "./planned-change.ts";
 import { computePlan } from "./planner.ts";
@@ -64,7 +65,7 @@ export function applySchema(db: Database, tables: readonly TableDef[], opts: App
   try {
     const applyAll = db.transaction((): SchemaPlan => {
       // Planned inside the transaction so nothing can change between the plan and its application.
-      const { changes, declared } = computePlan(db, tables);
+      const { changes, declared } = computePlan(sqliteSchemaReader(db), tables);
       const plan = toSchemaPlan(changes, opts);
       if (plan.blocked) throw new SchemaBlockedError(plan);
       for (const planned of changes) {

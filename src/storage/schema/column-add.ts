@@ -1,5 +1,5 @@
 /** Classifies a column that is declared but not in the applied model. */
-import type { Database } from "bun:sqlite";
+import type { SchemaReader } from "./reader.ts";
 import { describeFill, zeroFill } from "./fills.ts";
 import type { ModelColumn } from "./model.ts";
 import { change, rowsText } from "./planned-change.ts";
@@ -22,7 +22,7 @@ function describeColumn(col: ModelColumn): string {
   return parts.join(" ");
 }
 
-export function classifyColumnAdd(db: Database, table: string, col: ModelColumn): ColumnAddResult {
+export function classifyColumnAdd(db: SchemaReader, table: string, col: ModelColumn): ColumnAddResult {
   const name = `${table}.${col.name}`;
   if (!col.notNull || col.defaultSql !== null) {
     const existing = col.defaultSql !== null ? `; existing rows get ${col.defaultSql}` : "";

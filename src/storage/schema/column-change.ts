@@ -1,5 +1,5 @@
 /** Classifies how one existing column changes between the applied and the declared model. */
-import type { Database } from "bun:sqlite";
+import type { SchemaReader } from "./reader.ts";
 import { checkValuesSql } from "./ddl.ts";
 import { describeFill, fillFor } from "./fills.ts";
 import type { ModelColumn } from "./model.ts";
@@ -21,7 +21,7 @@ function describeRef(ref: ModelColumn["ref"]): string {
 }
 
 export function classifyColumnChange(
-  db: Database,
+  db: SchemaReader,
   liveTables: ReadonlySet<string>,
   table: string,
   from: ModelColumn,
@@ -35,7 +35,7 @@ export function classifyColumnChange(
   const cast = from.sqlType !== to.sqlType ? to.sqlType : null;
   let source: ColumnSource = { kind: "copy", cast };
   const col = quoteIdent(to.name);
-  const valueSql = cast ? `CAST(${col} AS ${cast})` : col;
+  const valueSql = cast ? `CAST(${col} AS ${db.dialect.columnType(cast)})` : col;
 
   if (from.type !== to.type) {
     kind = "change_type";

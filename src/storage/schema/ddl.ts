@@ -1,5 +1,6 @@
-/** SQLite DDL for declared tables: STRICT tables, CHECKs for bool/enum, FKs, named indexes. */
+/** DDL for declared tables (SQLite by default, or another dialect): STRICT tables, CHECKs for bool/enum, FKs, named indexes. */
 import type { TableDef } from "../../config/types.ts";
+import { SQLITE_DIALECT, type SqlDialect } from "./dialect.ts";
 import { buildModelTable, type ModelColumn, type ModelIndex, type ModelTable } from "./model.ts";
 import { identList, quoteIdent, sqlString } from "./sql-text.ts";
 
@@ -24,8 +25,8 @@ export function referenceSql(col: ModelColumn): string | null {
 }
 
 /** One column definition as used by CREATE TABLE and ALTER TABLE ADD COLUMN. */
-export function columnDefinitionSql(col: ModelColumn): string {
-  const parts = [quoteIdent(col.name), col.sqlType];
+export function columnDefinitionSql(col: ModelColumn, dialect: SqlDialect = SQLITE_DIALECT): string {
+  const parts = [quoteIdent(col.name), dialect.columnType(col.sqlType)];
   if (col.primaryKey) parts.push("PRIMARY KEY");
   if (col.notNull) parts.push("NOT NULL");
   if (col.defaultSql !== null) parts.push(`DEFAULT ${col.defaultSql}`);
@@ -37,9 +38,10 @@ export function columnDefinitionSql(col: ModelColumn): string {
 }
 
 /** CREATE TABLE for a model table; `as` names the created table (the rebuild creates `_new_<name>`). */
-export function createTableSqlForModel(table: ModelTable, options: { as?: string } = {}): string {
-  const columns = table.columns.map((c) => `  ${columnDefinitionSql(c)}`).join(",\n");
-  return `CREATE TABLE ${quoteIdent(options.as ?? table.name)} (\n${columns}\n) STRICT`;
+export function createTableSqlForModel(table: ModelTable, options: { as?: string; dialect?: SqlDialect } = {}): string {
+  const dialect = options.dialect ?? SQLITE_DIALECT;
+  const columns = table.columns.map((c) => `  ${columnDefinitionSql(c, dialect)}`).join(",\n");
+  return `CREATE TABLE ${quoteIdent(options.as ?? table.name)} (\n${columns}\n)${dialect.tableOptions}`;
 }
 
 export function createIndexSql(table: string, index: ModelIndex): string {

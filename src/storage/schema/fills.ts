@@ -4,6 +4,7 @@
  * rather than invent meaning: the column's app-side default when it has one (`now`, generated
  * uuid), otherwise the type's zero value. A ref has no valid zero value, so it cannot be filled.
  */
+import { SQLITE_DIALECT, type SqlDialect } from "./dialect.ts";
 import type { ModelColumn } from "./model.ts";
 import { sqlString } from "./sql-text.ts";
 import { nowValueOf } from "../../config/column-types.ts";
@@ -50,15 +51,10 @@ export function describeFill(fill: Fill): string {
   return fill.sql;
 }
 
-/** A random UUID v4 per row, in SQL. */
-const UUID_V4_SQL =
-  "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || " +
-  "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
-
 /** The SQL expression of a fill, evaluated with the injected apply clock. */
-export function fillSql(fill: Fill, col: ModelColumn, nowIso: string): string {
+export function fillSql(fill: Fill, col: ModelColumn, nowIso: string, dialect: SqlDialect = SQLITE_DIALECT): string {
   if (fill.kind === "literal") return fill.sql;
-  if (fill.kind === "uuid") return UUID_V4_SQL;
+  if (fill.kind === "uuid") return dialect.uuidSql;
   const now = nowValueOf(col.type, Date.parse(nowIso));
   return typeof now === "number" ? String(now) : sqlString(now ?? nowIso);
 }

@@ -4,7 +4,10 @@
  */
 import type { Database } from "bun:sqlite";
 import { checkSql } from "./ddl.ts";
+import { SQLITE_DIALECT } from "./dialect.ts";
 import { isReservedTableName, type ModelIndex, type ModelTable } from "./model.ts";
+import type { SchemaReader } from "./reader.ts";
+import { readAppliedModel } from "./snapshot.ts";
 
 export interface LiveColumn {
   readonly name: string;
@@ -16,8 +19,11 @@ export interface LiveColumn {
 
 export interface LiveTable {
   readonly name: string;
+  /** SQLite: a STRICT table (PostgreSQL tables are always typed: true). */
   readonly strict: boolean;
+  /** Text holding the table's CHECK constraints (SQLite: its CREATE TABLE). */
   readonly sql: string;
+  /** Types in the model's words (TEXT, INTEGER, REAL), defaults as SQL literals. */
   readonly columns: readonly LiveColumn[];
   /** "from->table.to ON DELETE x", for comparison as a set. */
   readonly foreignKeys: readonly string[];
@@ -48,6 +54,18 @@ export function readLiveTable(db: Database, name: string): LiveTable | null {
       return { name: i.name, unique: i.unique === 1, columns: cols.map((c) => c.name) };
     });
   return { name, strict: (list?.strict ?? 0) === 1, sql: master.sql, columns, foreignKeys, indexes };
+}
+
+/** The SQLite engine's reader: answers the planner straight from the connection. */
+export function sqliteSchemaReader(db: Database): SchemaReader {
+  return {
+    dialect: SQLITE_DIALECT,
+    appliedModel: () => readAppliedModel(db),
+    liveTables: () => listLiveTables(db),
+    liveTable: (name) => readLiveTable(db, name),
+    count: (sql) => (db.query(sql).get() as { n: number } | null)?.n ?? 0,
+    valueCounts: (sql) => db.query(sql).all() as { v: string; n: number }[],
+  };
 }
 
 const ON_DELETE_PRAGMA = { cascade: "CASCADE", set_null: "SET NULL", restrict: "RESTRICT" } as const;

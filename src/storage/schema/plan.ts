@@ -1,6 +1,7 @@
 /** Public planning API: what would change, and whether it may be applied. */
 import type { Database } from "bun:sqlite";
 import type { TableDef } from "../../config/types.ts";
+import { sqliteSchemaReader } from "./introspect.ts";
 import type { PlannedChange } from "./planned-change.ts";
 import { destructivePlanId } from "./plan-id.ts";
 import { computePlan } from "./planner.ts";
@@ -51,7 +52,7 @@ export function toSchemaPlan(planned: readonly PlannedChange[], opts: PlanOption
  * Never writes: safe on a read-only handle (`latchkey check`).
  */
 export function planSchema(db: Database | null, tables: readonly TableDef[], opts: PlanOptions): SchemaPlan {
-  return toSchemaPlan(computePlan(db, tables).changes, opts);
+  return toSchemaPlan(computePlan(db ? sqliteSchemaReader(db) : null, tables).changes, opts);
 }
 
 function marker(change: SchemaChange): string {

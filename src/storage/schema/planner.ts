@@ -1,16 +1,17 @@
 /**
  * Compares the declared tables with the applied-model snapshot, after checking the snapshot
  * against the live database so hand edits are caught, and lists the changes in apply order.
- * Read-only: it only runs SELECTs and PRAGMA reads, so a read-only handle is fine.
+ * Read-only: it only reads (SELECTs, PRAGMA reads), so a read-only handle is fine. Engine-neutral:
+ * it reads through a SchemaReader and writes DDL in the reader's dialect.
  */
-import type { Database } from "bun:sqlite";
 import type { TableDef } from "../../config/types.ts";
 import { createIndexSql, createTableSqlForModel } from "./ddl.ts";
-import { describeMismatches, listLiveTables, readLiveTable } from "./introspect.ts";
+import { SQLITE_DIALECT, type SqlDialect } from "./dialect.ts";
+import { describeMismatches } from "./introspect.ts";
 import { buildAppliedModel, isReservedTableName, type AppliedModel, type ModelTable } from "./model.ts";
 import { change, NO_SQL, PHASE, rowsText, type PlannedChange } from "./planned-change.ts";
+import type { SchemaReader } from "./reader.ts";
 import { countRows } from "./row-counts.ts";
-import { readAppliedModel } from "./snapshot.ts";
 import { quoteIdent } from "./sql-text.ts";
 import { diffTable } from "./table-diff.ts";
 
@@ -20,12 +21,12 @@ export interface ComputedPlan {
   readonly declared: AppliedModel;
 }
 
-function createTable(table: ModelTable): PlannedChange {
+function createTable(table: ModelTable, dialect: SqlDialect): PlannedChange {
   const indexes = table.indexes.length > 0 ? `, ${table.indexes.length} indexes` : "";
   return {
     change: change({ kind: "create_table", table: table.name, description: `create table ${table.name} (${table.columns.length} columns${indexes})` }),
     phase: PHASE.createTable,
-    sql: () => [createTableSqlForModel(table), ...table.indexes.map((i) => createIndexSql(table.name, i))],
+    sql: () => [createTableSqlForModel(table, { dialect }), ...table.indexes.map((i) => createIndexSql(table.name, i))],
   };
 }
 
@@ -37,10 +38,10 @@ function conflict(kind: "schema_drift" | "foreign_table", table: string, descrip
   return { change: change({ kind, table, conflict: true, description }), phase: PHASE.bookkeeping, sql: NO_SQL };
 }
 
-function planDeclaredTable(db: Database, live: ReadonlySet<string>, from: ModelTable | undefined, to: ModelTable): PlannedChange[] {
-  const liveTable = live.has(to.name) ? readLiveTable(db, to.name) : null;
+function planDeclaredTable(db: SchemaReader, live: ReadonlySet<string>, from: ModelTable | undefined, to: ModelTable): PlannedChange[] {
+  const liveTable = live.has(to.name) ? db.liveTable(to.name) : null;
   if (!liveTable) {
-    if (!from) return [createTable(to)];
+    if (!from) return [createTable(to, db.dialect)];
     return [conflict("schema_drift", to.name,
       `table ${to.name} was applied before but is missing from the database (dropped by hand?): ` +
       "restore the database from a backup, or remove the table from the project file once so Latchkey forgets it")];
@@ -62,12 +63,13 @@ function planDeclaredTable(db: Database, live: ReadonlySet<string>, from: ModelT
     `table ${to.name} already exists but was not created from this declaration (${mismatch.join("; ")}): rename or drop it, or declare it to match`)];
 }
 
-export function computePlan(db: Database | null, tables: readonly TableDef[]): ComputedPlan {
+/** `db` null means an empty database (of `dialect`, SQLite unless said). */
+export function computePlan(db: SchemaReader | null, tables: readonly TableDef[], dialect: SqlDialect = db?.dialect ?? SQLITE_DIALECT): ComputedPlan {
   const declared = buildAppliedModel(tables);
-  if (!db) return { declared, changes: declared.tables.map(createTable) };
+  if (!db) return { declared, changes: declared.tables.map((t) => createTable(t, dialect)) };
 
-  const snapshot = readAppliedModel(db);
-  const live = listLiveTables(db);
+  const snapshot = db.appliedModel();
+  const live = db.liveTables();
   // A snapshot naming an internal table (hand-edited) must never lead to dropping or altering it.
   const known = new Map((snapshot?.tables ?? []).filter((t) => !isReservedTableName(t.name)).map((t) => [t.name, t]));
   const declaredNames = new Set(declared.tables.map((t) => t.name));

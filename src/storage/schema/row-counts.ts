@@ -1,42 +1,41 @@
 /** Read-only data probes the planner uses to classify changes and to describe what they touch. */
-import type { Database } from "bun:sqlite";
-import { identList, quoteIdent } from "./sql-text.ts";
+import type { SchemaReader } from "./reader.ts";
+import { identList, quoteIdent, sqlString } from "./sql-text.ts";
 
-function count(db: Database, sql: string): number {
-  const row = db.query(sql).get() as { n: number } | null;
-  return row?.n ?? 0;
+function count(db: SchemaReader, sql: string): number {
+  return db.count(sql);
 }
 
-export function countRows(db: Database, table: string): number {
+export function countRows(db: SchemaReader, table: string): number {
   return count(db, `SELECT count(*) AS n FROM ${quoteIdent(table)}`);
 }
 
-export function countNonNull(db: Database, table: string, column: string): number {
+export function countNonNull(db: SchemaReader, table: string, column: string): number {
   return count(db, `SELECT count(*) AS n FROM ${quoteIdent(table)} WHERE ${quoteIdent(column)} IS NOT NULL`);
 }
 
-export function countNull(db: Database, table: string, column: string): number {
+export function countNull(db: SchemaReader, table: string, column: string): number {
   return count(db, `SELECT count(*) AS n FROM ${quoteIdent(table)} WHERE ${quoteIdent(column)} IS NULL`);
 }
 
 /** Rows whose value (converted by `valueSql`, e.g. a CAST) is not NULL and not one of `allowedSql`. */
-export function countOutside(db: Database, table: string, valueSql: string, allowedSql: readonly string[]): number {
+export function countOutside(db: SchemaReader, table: string, valueSql: string, allowedSql: readonly string[]): number {
   return count(db, `SELECT count(*) AS n FROM ${quoteIdent(table)} WHERE ${valueSql} IS NOT NULL AND ${valueSql} NOT IN (${allowedSql.join(",")})`);
 }
 
 /** How many rows hold each of `values` in `column`. */
-export function countByValue(db: Database, table: string, column: string, values: readonly string[]): Map<string, number> {
+export function countByValue(db: SchemaReader, table: string, column: string, values: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>(values.map((v) => [v, 0]));
   if (values.length === 0) return counts;
-  const rows = db
-    .query(`SELECT ${quoteIdent(column)} AS v, count(*) AS n FROM ${quoteIdent(table)} WHERE ${quoteIdent(column)} IN (${values.map(() => "?").join(",")}) GROUP BY 1`)
-    .all(...values) as { v: string; n: number }[];
+  const rows = db.valueCounts(
+    `SELECT ${quoteIdent(column)} AS v, count(*) AS n FROM ${quoteIdent(table)} WHERE ${quoteIdent(column)} IN (${values.map(sqlString).join(",")}) GROUP BY 1`,
+  );
   for (const row of rows) counts.set(row.v, row.n);
   return counts;
 }
 
 /** Non-NULL values of `column` that are not an id of `target` (all of them when `target` does not exist yet). */
-export function countOrphans(db: Database, table: string, column: string, target: string, targetExists: boolean): number {
+export function countOrphans(db: SchemaReader, table: string, column: string, target: string, targetExists: boolean): number {
   if (!targetExists) return countNonNull(db, table, column);
   return count(
     db,
@@ -45,10 +44,10 @@ export function countOrphans(db: Database, table: string, column: string, target
 }
 
 /** Number of value combinations (all non-NULL) that appear in more than one row. */
-export function countDuplicateGroups(db: Database, table: string, columns: readonly string[]): number {
+export function countDuplicateGroups(db: SchemaReader, table: string, columns: readonly string[]): number {
   const notNull = columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(" AND ");
   return count(
     db,
-    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteIdent(table)} WHERE ${notNull} GROUP BY ${identList(columns)} HAVING count(*) > 1)`,
+    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteIdent(table)} WHERE ${notNull} GROUP BY ${identList(columns)} HAVING count(*) > 1) AS d`,
   );
 }

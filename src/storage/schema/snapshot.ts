@@ -42,10 +42,15 @@ function metaTableExists(db: Database): boolean {
 export function readAppliedModel(db: Database): AppliedModel | null {
   if (!metaTableExists(db)) return null;
   const row = db.query("SELECT value FROM _latchkey_meta WHERE key = ?").get(MODEL_META_KEY) as { value: string } | null;
-  if (!row) return null;
+  return parseAppliedModel(row?.value ?? null);
+}
+
+/** A stored snapshot's text -> the model; null when missing or unreadable (same rule for every engine). */
+export function parseAppliedModel(text: string | null): AppliedModel | null {
+  if (text === null) return null;
   let json: unknown;
   try {
-    json = JSON.parse(row.value);
+    json = JSON.parse(text);
   } catch {
     return null;
   }

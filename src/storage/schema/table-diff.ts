@@ -1,5 +1,5 @@
 /** Changes that turn one applied table into its declared form: columns (ALTER or rebuild), then indexes. */
-import type { Database } from "bun:sqlite";
+import type { SchemaReader } from "./reader.ts";
 import { classifyColumnAdd } from "./column-add.ts";
 import { classifyColumnChange } from "./column-change.ts";
 import { columnDefinitionSql, createIndexSql, dropIndexSql } from "./ddl.ts";
@@ -22,7 +22,7 @@ function sameIndex(a: ModelIndex, b: ModelIndex): boolean {
 }
 
 /** A new unique index over data that already has duplicates is refused at plan time, naming the columns. */
-function duplicateProblem(db: Database, from: ModelTable, sources: ReadonlyMap<string, ColumnSource>, index: ModelIndex): string | null {
+function duplicateProblem(db: SchemaReader, from: ModelTable, sources: ReadonlyMap<string, ColumnSource>, index: ModelIndex): string | null {
   if (!index.unique) return null;
   const existing = new Set(from.columns.map((c) => c.name));
   const columns = `${from.name}.${index.columns.join(" + ")}`;
@@ -38,7 +38,7 @@ function duplicateProblem(db: Database, from: ModelTable, sources: ReadonlyMap<s
   return null;
 }
 
-export function diffTable(db: Database, liveTables: ReadonlySet<string>, from: ModelTable, to: ModelTable): PlannedChange[] {
+export function diffTable(db: SchemaReader, liveTables: ReadonlySet<string>, from: ModelTable, to: ModelTable): PlannedChange[] {
   const table = to.name;
   const fromColumns = new Map(from.columns.map((c) => [c.name, c]));
   const toNames = new Set(to.columns.map((c) => c.name));
@@ -52,7 +52,7 @@ export function diffTable(db: Database, liveTables: ReadonlySet<string>, from: M
       const added = classifyColumnAdd(db, table, col);
       sources.set(col.name, added.source);
       rebuild ||= added.needsRebuild;
-      steps.push({ change: added.change, physical: true, alterSql: `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${columnDefinitionSql(col)}` });
+      steps.push({ change: added.change, physical: true, alterSql: `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${columnDefinitionSql(col, db.dialect)}` });
       continue;
     }
     const changed = classifyColumnChange(db, liveTables, table, old, col);
@@ -82,7 +82,7 @@ export function diffTable(db: Database, liveTables: ReadonlySet<string>, from: M
     return old !== undefined && sameIndex(old, i);
   });
   const kept = new Set(keptIndexes.map((i) => i.name));
-  const spec = { to, sources, keptIndexes };
+  const spec = { to, sources, keptIndexes, dialect: db.dialect };
   const out: PlannedChange[] = [];
 
   for (const index of from.indexes) {
