@@ -2,6 +2,13 @@ import type { Database } from "bun:sqlite";
 import type { ProjectConfig } from "../../config/types.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
 import { TransactionGate } from "./transactions.ts";
+import { sqliteLinkTokens } from "./link-tokens.ts";
+import { sqliteOutbox } from "./outbox.ts";
+import { sqliteRateLimits } from "./rate-limits.ts";
+import { sqliteRefreshTokens } from "./refresh-tokens.ts";
+import { sqliteSessions } from "./sessions.ts";
+import { sqliteUsers } from "./users.ts";
+import { isWriteLockedElsewhere } from "./write-lock.ts";
 
 /** What the SQLite engine of one project is built from. */
 export interface SqliteStoreContext {
@@ -48,18 +55,29 @@ export function sqliteDatabaseOf(store: ProjectStore): Database {
 function buildStore(ctx: SqliteStoreContext): ProjectStore {
   const gate = new TransactionGate(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
-  const groups = {} satisfies Sync<StoreOps>;
+  const sessions = sqliteSessions(ctx);
+  const rateLimits = sqliteRateLimits(ctx);
+  const groups = {
+    users: sqliteUsers(ctx),
+    sessions,
+    refreshTokens: sqliteRefreshTokens(ctx, { sessions, rateLimits }),
+    linkTokens: sqliteLinkTokens(ctx),
+    outbox: sqliteOutbox(ctx),
+    rateLimits,
+  } satisfies { [K in keyof StoreOps]: Sync<StoreOps[K]> };
   const outside = (op: (...args: unknown[]) => unknown) => gate.outside(op);
   const inside = (op: (...args: unknown[]) => unknown) => gate.inside(op);
   const bindAll = (wrap: typeof outside): StoreOps => {
     const ops: Record<string, unknown> = {};
     for (const [name, group] of Object.entries(groups)) ops[name] = bind(group as Sync<object>, wrap);
-    return ops as StoreOps;
+    return ops as unknown as StoreOps;
   };
   const tx = bindAll(inside);
   return {
     engine: "sqlite",
     ...bindAll(outside),
     transaction: (fn) => gate.run(() => fn(tx)),
+    // Not gated: while this connection's own transaction is open, nobody else holds the lock.
+    writeLockedElsewhere: async () => !ctx.db.inTransaction && isWriteLockedElsewhere(ctx.db),
   };
 }
