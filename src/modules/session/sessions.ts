@@ -7,6 +7,9 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { ClientMeta } from "../../http/client-meta.ts";
 import { uuidV4 } from "../../crypto/random.ts";
 import type { StoreOps } from "../../storage/store.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../../storage/sessions.ts";
+
+export { ENDED_SESSION_RETENTION_MS };
 
 /**
  * Creates a live session for `user` through `tx` and returns its id. A session opened while the
@@ -24,8 +27,6 @@ export async function createSession(
   return id;
 }
 
-/** Ended sessions are kept this long for audit before housekeeping deletes them. */
-export const ENDED_SESSION_RETENTION_MS = 30 * 86_400_000;
 
 /**
  * Deletes what can no longer authenticate anyone, so the tables do not grow forever:
