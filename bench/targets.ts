@@ -65,11 +65,11 @@ auth:
 ${algorithm === "HS256" ? "" : `  signing: { algorithm: ${algorithm} }\n`}`;
 }
 
-function latchkeyTarget(key: string, algorithm: "HS256" | "EdDSA" | "ES256", measures: MeasureName[]): Target {
+function latchkeyTarget(key: string, algorithm: "HS256" | "EdDSA" | "ES256", measures: MeasureName[], bin = LATCHKEY_BIN): Target {
   let configDir = "";
   return {
     key,
-    label: `Latchkey ${algorithm} (${process.env.BENCH_LATCHKEY_BIN ?? "dist/latchkey"})`,
+    label: `Latchkey ${algorithm} (${bin === LATCHKEY_BIN ? (process.env.BENCH_LATCHKEY_BIN ?? "dist/latchkey") : bin})`,
     measures,
     prepare(workDir) {
       configDir = join(workDir, `${key}-config`);
@@ -86,7 +86,7 @@ function latchkeyTarget(key: string, algorithm: "HS256" | "EdDSA" | "ES256", mea
     launch(port, dataDir, opts) {
       const config = opts?.projectsDir ?? configDir;
       return {
-        cmd: [LATCHKEY_BIN, "serve", "--config", config, "--data", dataDir, "--host", "127.0.0.1", "--port", String(port)],
+        cmd: [bin, "serve", "--config", config, "--data", dataDir, "--host", "127.0.0.1", "--port", String(port)],
         // Latchkey's default log level unless asked: its per-request logging is part of what users run
         env: (process.env.BENCH_LATCHKEY_LOG_LEVEL ? { LATCHKEY_LOG_LEVEL: process.env.BENCH_LATCHKEY_LOG_LEVEL } : {}) as Record<string, string>,
       };
@@ -112,7 +112,13 @@ export const LATCHKEY: Target = latchkeyTarget("latchkey", "HS256", ["me", "forw
 /** The same binary with EdDSA / ES256 signing (SPEC 13): token check and signing cost next to HS256. */
 export const LATCHKEY_EDDSA: Target = latchkeyTarget("latchkey-eddsa", "EdDSA", ["me", "forward", "login"]);
 export const LATCHKEY_ES256: Target = latchkeyTarget("latchkey-es256", "ES256", ["me", "forward", "login"]);
-export const LATCHKEY_VARIANTS: Target[] = [LATCHKEY_EDDSA, LATCHKEY_ES256];
+/**
+ * An A/B of two builds in one run: `BENCH_LATCHKEY_BASE_BIN=<binary of the commit before>` adds
+ * `latchkey-base`, the default project on that binary, measured in the same interleaved rounds.
+ */
+const BASE_BIN = process.env.BENCH_LATCHKEY_BASE_BIN;
+export const LATCHKEY_BASE: Target | null = BASE_BIN ? latchkeyTarget("latchkey-base", "HS256", ["me", "refresh", "login", "signup"], BASE_BIN) : null;
+export const LATCHKEY_VARIANTS: Target[] = [LATCHKEY_EDDSA, LATCHKEY_ES256, ...(LATCHKEY_BASE ? [LATCHKEY_BASE] : [])];
 
 export function latchkeyBuilt(): boolean {
   return existsSync(LATCHKEY_BIN);

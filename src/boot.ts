@@ -1,10 +1,9 @@
-import { availableParallelism } from "node:os";
 import type { ProjectConfig } from "./config/types.ts";
 import type { PluginRegistry } from "../plugins/index.ts";
 import { createApp, type LatchkeyApp } from "./app.ts";
 import type { AppContext } from "./http/context.ts";
 import { NO_TRUSTED_PROXIES, resolveClientIp, type TrustedProxies } from "./http/client-ip.ts";
-import { createDummyHashCache, createHashLimiter } from "./crypto/hash-service.ts";
+import { createDummyHashCache, createHashLimiter, DEFAULT_HASH_MAX_QUEUE, defaultHashConcurrency } from "./crypto/hash-service.ts";
 import { defaultRandomBytes, type RandomBytes } from "./crypto/random.ts";
 import type { Logger } from "./log.ts";
 import { createProjectHashes, hasherConfigKey, readPlanCache, writePlanCache, type ServerDeps } from "./projects/runtime.ts";
@@ -24,9 +23,6 @@ import { join } from "node:path";
 /** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */
 export const PROJECT_LOAD_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
 
-/** Waiting room for password hashing beyond one hash per core (SPEC 9.5). */
-export const HASH_QUEUE_LIMIT = 256;
-
 export interface BootOptions {
   readonly configs: readonly ProjectConfig[];
   readonly dataDir: string;
@@ -40,7 +36,7 @@ export interface BootOptions {
   /** Socket peer of a request; the default asks Bun's server. Tests inject their own. */
   readonly peerIp?: (request: Request) => string | null;
   readonly hashConcurrency?: number;
-  /** Waiting places of the hash queue (default HASH_QUEUE_LIMIT); tests shrink it to reach 503. */
+  /** Waiting places of the hash queue (default DEFAULT_HASH_MAX_QUEUE); tests shrink it to reach 503. */
   readonly hashQueueLimit?: number;
   /** Start the background tasks: mail senders and housekeeping (off in tests that drive them by hand). */
   readonly startMail?: boolean;
@@ -121,8 +117,8 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     },
     dataDir: opts.dataDir,
     hashLimiter: createHashLimiter({
-      concurrency: opts.hashConcurrency ?? availableParallelism(),
-      maxQueue: opts.hashQueueLimit ?? HASH_QUEUE_LIMIT,
+      concurrency: opts.hashConcurrency ?? defaultHashConcurrency(),
+      maxQueue: opts.hashQueueLimit ?? DEFAULT_HASH_MAX_QUEUE,
       onWaitSeconds: opts.metrics ? (s) => opts.metrics?.metrics.recordHashWait(s) : undefined,
     }),
     registry: opts.registry,

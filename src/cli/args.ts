@@ -1,9 +1,11 @@
-/** Argument parsing for the CLI (SPEC §1). A flag beats the environment, which beats the defaults. */
+/**
+ * The CLI's commands (SPEC §1), read from argv by `node:util` parseArgs (see argv.ts). A flag beats
+ * the environment, which beats the defaults.
+ */
 import type { LogLevel } from "../log.ts";
+import { lexArgs, readOptions, UsageError, type CommandOptions, type Lexed } from "./argv.ts";
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError } from "./argv.ts";
 
 export interface ServeOptions {
   readonly configPaths: string[];
@@ -39,80 +41,49 @@ export type Command =
   | { kind: "help" };
 
 type Env = Record<string, string | undefined>;
-const VALUE_FLAGS = new Set([
-  "--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--project",
-  "--out", "--from", "--plugins", "--max-open-projects", "--kind", "--options", "--other-options", "--plugin",
-]);
-const BOOL_FLAGS = new Set(["--admin", "--public", "--both", "--help", "--version", "--watch", "--metrics", "--json", "--env-optional", "--force"]);
 
-interface Parsed {
-  positional: string[];
-  values: Map<string, string[]>;
-  bools: Set<string>;
+/** Defaults of `serve` (and of `--data` wherever a command takes it). */
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = "8080";
+export const DEFAULT_DATA_DIR = "./data";
+
+/** How a host appears inside a URL (an IPv6 address in brackets). */
+export function hostForUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
-function tokenize(argv: readonly string[]): Parsed {
-  const p: Parsed = { positional: [], values: new Map(), bools: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith("--") && a.includes("=")) {
-      inline = a.slice(a.indexOf("=") + 1);
-      a = a.slice(0, a.indexOf("="));
-    }
-    if (a === "-h") a = "--help";
-    if (a === "-v") a = "--version";
-    if (VALUE_FLAGS.has(a)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${a} needs a value`);
-      p.values.set(a, [...(p.values.get(a) ?? []), v]);
-    } else if (BOOL_FLAGS.has(a)) {
-      if (inline !== undefined) throw new UsageError(`${a} takes no value`);
-      p.bools.add(a);
-    } else if (a.startsWith("-")) {
-      throw new UsageError(`unknown option ${a}`);
-    } else {
-      p.positional.push(a);
-    }
-  }
-  return p;
-}
-
-function allow(p: Parsed, cmd: string, flags: string[]): void {
-  for (const f of [...p.values.keys(), ...p.bools]) {
-    if (!flags.includes(f)) throw new UsageError(`${f} is not an option of \`latchkey ${cmd}\``);
-  }
-}
-
-function last(p: Parsed, flag: string): string | undefined {
-  const v = p.values.get(flag);
-  return v?.[v.length - 1];
-}
-
-function configPaths(p: Parsed, env: Env): string[] {
-  const flags = p.values.get("--config");
-  if (flags?.length) return flags;
+function configPaths(o: CommandOptions, env: Env): string[] {
+  const flags = o.all("config");
+  if (flags.length) return [...flags];
   if (env.LATCHKEY_CONFIG) return env.LATCHKEY_CONFIG.split(",").map((s) => s.trim()).filter(Boolean);
   throw new UsageError("no project file given: use --config PATH (a file or a directory) or LATCHKEY_CONFIG; `latchkey init` writes a starter project file");
 }
 
-function pluginDirs(p: Parsed, env: Env): string[] {
-  const flags = p.values.get("--plugins");
-  if (flags?.length) return flags;
+function pluginDirs(o: CommandOptions, env: Env): string[] {
+  const flags = o.all("plugins");
+  if (flags.length) return [...flags];
   return (env.LATCHKEY_PLUGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function dataDirOf(o: CommandOptions, env: Env): string {
+  return o.last("data") ?? env.LATCHKEY_DATA_DIR ?? DEFAULT_DATA_DIR;
+}
+
+function noArgument(arg: string | undefined): void {
+  if (arg !== undefined) throw new UsageError(`unexpected argument ${arg}`);
 }
 
 const PLUGIN_USAGE = "usage: latchkey plugin test (FILE | BUILT-IN ID) [--options JSON] [--other-options JSON]\n       latchkey plugin init --kind mail|hasher FILE";
 
-function parsePluginCommand(p: Parsed, sub: string | undefined, rest: string[]): Command {
+function parsePluginCommand(lexed: Lexed, sub: string | undefined, rest: readonly string[]): Command {
   if (sub === "test") {
-    allow(p, "plugin test", ["--options", "--other-options"]);
+    const o = readOptions(lexed, "plugin test", ["options", "other-options"]);
     if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
-    return { kind: "plugin-test", target: rest[0], options: last(p, "--options") ?? null, otherOptions: last(p, "--other-options") ?? null };
+    return { kind: "plugin-test", target: rest[0], options: o.last("options") ?? null, otherOptions: o.last("other-options") ?? null };
   }
   if (sub === "init") {
-    allow(p, "plugin init", ["--kind"]);
-    const kind = last(p, "--kind");
+    const o = readOptions(lexed, "plugin init", ["kind"]);
+    const kind = o.last("kind");
     if (kind !== "mail" && kind !== "hasher") throw new UsageError("plugin init needs --kind mail or --kind hasher");
     if (rest.length !== 1) throw new UsageError(PLUGIN_USAGE);
     return { kind: "plugin-init", pluginKind: kind, file: rest[0] };
@@ -120,97 +91,109 @@ function parsePluginCommand(p: Parsed, sub: string | undefined, rest: string[]):
   throw new UsageError(PLUGIN_USAGE);
 }
 
+function parseServe(lexed: Lexed, env: Env): Command {
+  const o = readOptions(lexed, "serve", ["config", "data", "host", "port", "public-url", "trusted-proxies", "log-level", "watch", "metrics", "plugins", "max-open-projects"]);
+  const maxOpenText = o.last("max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
+  if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
+    throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
+  }
+  const host = o.last("host") ?? env.LATCHKEY_HOST ?? DEFAULT_HOST;
+  const portText = o.last("port") ?? env.LATCHKEY_PORT ?? DEFAULT_PORT;
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`invalid port ${portText}`);
+  const logLevel = (o.last("log-level") ?? env.LATCHKEY_LOG_LEVEL ?? "info") as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`invalid log level ${logLevel}`);
+  const givenUrl = o.last("public-url") ?? env.LATCHKEY_PUBLIC_URL;
+  const publicUrl = (givenUrl ?? `http://${hostForUrl(host)}:${port}`).replace(/\/+$/, "");
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(publicUrl);
+  } catch {
+    throw new UsageError(`invalid public URL ${publicUrl}`);
+  }
+  if (!["http:", "https:"].includes(parsedUrl.protocol) || parsedUrl.search || parsedUrl.hash || parsedUrl.username) {
+    throw new UsageError("the public URL must be an http(s) URL without query, fragment or credentials");
+  }
+  return {
+    kind: "serve",
+    options: {
+      configPaths: configPaths(o, env),
+      dataDir: dataDirOf(o, env),
+      host,
+      port,
+      publicUrl,
+      publicUrlDerived: givenUrl === undefined,
+      trustedProxies: o.last("trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
+      logLevel,
+      watch: o.has("watch"),
+      metrics: o.has("metrics"),
+      maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
+      pluginDirs: pluginDirs(o, env),
+    },
+  };
+}
+
+function parseKeys(lexed: Lexed, sub: string | undefined, rest: readonly string[], env: Env): Command {
+  if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
+  const o = readOptions(lexed, "keys rotate", ["project", "admin", "public", "both", "data"]);
+  const projectId = o.last("project");
+  if (!projectId) throw new UsageError("keys rotate needs --project ID");
+  const which = (["admin", "public", "both"] as const).filter((f) => o.has(f));
+  if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
+  return { kind: "keys-rotate", projectId, which: which[0], dataDir: dataDirOf(o, env) };
+}
+
+function parseBackupOrRestore(lexed: Lexed, cmd: "backup" | "restore", sub: string | undefined, env: Env): Command {
+  noArgument(sub);
+  const fileFlag = cmd === "backup" ? "out" : "from";
+  const o = readOptions(lexed, cmd, ["project", fileFlag, "data"]);
+  const projectId = o.last("project");
+  const file = o.last(fileFlag);
+  if (!projectId || !file) throw new UsageError(`usage: latchkey ${cmd} --project ID --${fileFlag} FILE [--data DIR]`);
+  const dataDir = dataDirOf(o, env);
+  return cmd === "backup" ? { kind: "backup", projectId, outPath: file, dataDir } : { kind: "restore", projectId, fromPath: file, dataDir };
+}
+
+/** Reads the command line; throws UsageError (exit 2) with the message to print. */
 export function parseArgs(argv: readonly string[], env: Env): Command {
-  const p = tokenize(argv);
-  if (p.bools.has("--version") && p.positional.length === 0) return { kind: "version" };
-  if (p.bools.has("--help") || p.positional.length === 0) return { kind: "help" };
-  const [cmd, sub, ...rest] = p.positional;
-  if (cmd === "serve") {
-    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "serve", ["--config", "--data", "--host", "--port", "--public-url", "--trusted-proxies", "--log-level", "--watch", "--metrics", "--plugins", "--max-open-projects"]);
-    const maxOpenText = last(p, "--max-open-projects") ?? env.LATCHKEY_MAX_OPEN_PROJECTS;
-    if (maxOpenText !== undefined && (!/^\d+$/.test(maxOpenText) || Number(maxOpenText) < 1 || !Number.isSafeInteger(Number(maxOpenText)))) {
-      throw new UsageError(`invalid --max-open-projects ${maxOpenText} (a whole number >= 1)`);
+  const lexed = lexArgs(argv);
+  if (lexed.has("version") && lexed.positional.length === 0) return { kind: "version" };
+  if (lexed.has("help") || lexed.positional.length === 0) return { kind: "help" };
+  const [cmd, sub, ...rest] = lexed.positional;
+  switch (cmd) {
+    case "serve":
+      noArgument(sub);
+      return parseServe(lexed, env);
+    case "check": {
+      noArgument(sub);
+      const o = readOptions(lexed, "check", ["config", "data", "json", "env-optional", "plugins"]);
+      return {
+        kind: "check",
+        configPaths: configPaths(o, env),
+        dataDir: o.last("data") ?? null,
+        json: o.has("json"),
+        envOptional: o.has("env-optional"),
+        pluginDirs: pluginDirs(o, env),
+      };
     }
-    const host = last(p, "--host") ?? env.LATCHKEY_HOST ?? "127.0.0.1";
-    const portText = last(p, "--port") ?? env.LATCHKEY_PORT ?? "8080";
-    const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`invalid port ${portText}`);
-    const logLevel = (last(p, "--log-level") ?? env.LATCHKEY_LOG_LEVEL ?? "info") as LogLevel;
-    if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`invalid log level ${logLevel}`);
-    const hostInUrl = host.includes(":") ? `[${host}]` : host;
-    const givenUrl = last(p, "--public-url") ?? env.LATCHKEY_PUBLIC_URL;
-    const publicUrl = (givenUrl ?? `http://${hostInUrl}:${port}`).replace(/\/+$/, "");
-    let parsedUrl: URL;
-    try {
-      parsedUrl = new URL(publicUrl);
-    } catch {
-      throw new UsageError(`invalid public URL ${publicUrl}`);
+    case "schema":
+      noArgument(sub);
+      readOptions(lexed, "schema", []);
+      return { kind: "schema" };
+    case "init": {
+      noArgument(rest[0]);
+      const o = readOptions(lexed, "init", ["force", "plugin"]);
+      const plugin = o.last("plugin") ?? null;
+      if (plugin !== null && plugin !== "mail" && plugin !== "hasher") throw new UsageError("init --plugin takes mail or hasher");
+      return { kind: "init", dir: sub ?? ".", force: o.has("force"), plugin };
     }
-    if (!["http:", "https:"].includes(parsedUrl.protocol) || parsedUrl.search || parsedUrl.hash || parsedUrl.username) {
-      throw new UsageError("the public URL must be an http(s) URL without query, fragment or credentials");
-    }
-    return {
-      kind: "serve",
-      options: {
-        configPaths: configPaths(p, env),
-        dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data",
-        host,
-        port,
-        publicUrl,
-        publicUrlDerived: givenUrl === undefined,
-        trustedProxies: last(p, "--trusted-proxies") ?? env.LATCHKEY_TRUSTED_PROXIES ?? "",
-        logLevel,
-        watch: p.bools.has("--watch"),
-        metrics: p.bools.has("--metrics"),
-        maxOpenProjects: maxOpenText === undefined ? null : Number(maxOpenText),
-        pluginDirs: pluginDirs(p, env),
-      },
-    };
-  }
-  if (cmd === "check") {
-    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "check", ["--config", "--data", "--json", "--env-optional", "--plugins"]);
-    return {
-      kind: "check",
-      configPaths: configPaths(p, env),
-      dataDir: last(p, "--data") ?? null,
-      json: p.bools.has("--json"),
-      envOptional: p.bools.has("--env-optional"),
-      pluginDirs: pluginDirs(p, env),
-    };
-  }
-  if (cmd === "schema") {
-    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    allow(p, "schema", []);
-    return { kind: "schema" };
-  }
-  if (cmd === "init") {
-    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
-    allow(p, "init", ["--force", "--plugin"]);
-    const plugin = last(p, "--plugin") ?? null;
-    if (plugin !== null && plugin !== "mail" && plugin !== "hasher") throw new UsageError("init --plugin takes mail or hasher");
-    return { kind: "init", dir: sub ?? ".", force: p.bools.has("--force"), plugin };
-  }
-  if (cmd === "plugin") return parsePluginCommand(p, sub, rest);
-  if (cmd === "keys") {
-    if (sub !== "rotate" || rest.length) throw new UsageError("usage: latchkey keys rotate --project ID (--admin | --public | --both) [--data DIR]");
-    allow(p, "keys rotate", ["--project", "--admin", "--public", "--both", "--data"]);
-    const projectId = last(p, "--project");
-    if (!projectId) throw new UsageError("keys rotate needs --project ID");
-    const which = (["--admin", "--public", "--both"] as const).filter((f) => p.bools.has(f));
-    if (which.length !== 1) throw new UsageError("keys rotate needs exactly one of --admin, --public, --both");
-    return { kind: "keys-rotate", projectId, which: which[0].slice(2) as "admin" | "public" | "both", dataDir: last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data" };
-  }
-  if (cmd === "backup" || cmd === "restore") {
-    if (sub !== undefined) throw new UsageError(`unexpected argument ${sub}`);
-    const fileFlag = cmd === "backup" ? "--out" : "--from";
-    allow(p, cmd, ["--project", fileFlag, "--data"]);
-    const projectId = last(p, "--project");
-    const file = last(p, fileFlag);
-    if (!projectId || !file) throw new UsageError(`usage: latchkey ${cmd} --project ID ${fileFlag} FILE [--data DIR]`);
-    const dataDir = last(p, "--data") ?? env.LATCHKEY_DATA_DIR ?? "./data";
-    return cmd === "backup" ? { kind: "backup", projectId, outPath: file, dataDir } : { kind: "restore", projectId, fromPath: file, dataDir };
+    case "plugin":
+      return parsePluginCommand(lexed, sub, rest);
+    case "keys":
+      return parseKeys(lexed, sub, rest, env);
+    case "backup":
+    case "restore":
+      return parseBackupOrRestore(lexed, cmd, sub, env);
   }
   throw new UsageError(`unknown command ${cmd}`);
 }

@@ -15,6 +15,8 @@ import { createSettingsRepo } from "../storage/sqlite/settings.ts";
 import { describeDrift, type DriftItem } from "../projects/drift.ts";
 import { CONFIRM_TRUE_SPENT_KEY } from "../projects/runtime.ts";
 import { formatPlan, planSchema, type SchemaChange } from "../storage/schema/index.ts";
+import { EXIT_CONFIG, EXIT_OK } from "./exit-codes.ts";
+import { loadRegistryOrReport } from "./plugins.ts";
 
 export interface CheckOptions {
   readonly configPaths: readonly string[];
@@ -107,7 +109,7 @@ export function runCheck(opts: CheckOptions, out: { stdout: (s: string) => void;
   const report = buildCheckReport(opts);
   if (opts.json) {
     out.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    return report.ok ? 0 : 2;
+    return report.ok ? EXIT_OK : EXIT_CONFIG;
   }
   for (const p of report.projects) {
     if (p.plan === null) continue;
@@ -121,5 +123,20 @@ export function runCheck(opts: CheckOptions, out: { stdout: (s: string) => void;
   for (const w of report.warnings) out.stderr(`config warning: ${formatIssue(w)}\n`);
   for (const e of report.errors) out.stderr(`config error: ${formatIssue(e)}\n`);
   if (!report.ok) out.stderr(`${report.errors.length} error(s).\n`);
-  return report.ok ? 0 : 2;
+  return report.ok ? EXIT_OK : EXIT_CONFIG;
+}
+
+/** The `check` command: plugin files first (a project may name them), then `runCheck`. */
+export async function runCheckCommand(
+  cmd: { configPaths: string[]; dataDir: string | null; json: boolean; envOptional: boolean; pluginDirs: string[] },
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  // With --json, stdout carries only the JSON document.
+  const say = cmd.json ? (t: string) => process.stderr.write(t) : (t: string) => process.stdout.write(t);
+  const registry = await loadRegistryOrReport(cmd.pluginDirs, (kind, id, file) => say(`plugin ${kind} "${id}" loaded from ${file}\n`));
+  if (!registry) return EXIT_CONFIG;
+  return runCheck(
+    { configPaths: cmd.configPaths, dataDir: cmd.dataDir, json: cmd.json, envOptional: cmd.envOptional, env, registry },
+    { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+  );
 }

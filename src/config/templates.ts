@@ -11,14 +11,9 @@ import { printable } from "./names.ts";
 import type { MailSection } from "./project-schema.ts";
 import type { TemplateName, TemplateOverride } from "./types.ts";
 import { TEMPLATE_NAMES, TEMPLATE_VARIABLES } from "./types.ts";
+import { hasUnclosedTag, SUBJECT_VARIABLES, templateVariableNames, USER_VARIABLE_PREFIX } from "./template-grammar.ts";
 
 const MAX_TEMPLATE_BYTES = 256 * 1024;
-const VARIABLE = /\{\{([^{}]*)\}\}/g;
-
-/** The trimmed names of every `{{ name }}` in a template, in order of appearance. */
-export function findTemplateVariables(template: string): string[] {
-  return [...template.matchAll(VARIABLE)].map((m: RegExpMatchArray): string => m[1].trim());
-}
 
 /** Columns of the auth table, for `user.<column>`. */
 export interface TemplateUserColumns {
@@ -30,29 +25,28 @@ export interface TemplateUserColumns {
 export type UserColumnsForTemplates = TemplateUserColumns | null | "unchecked";
 
 /**
- * Variables a subject may use. A subject is a mail header, and no user-supplied value ever goes
- * into a header (SPEC 8), so `email` and `user.<column>` are refused there at load.
+ * Checks a subject: only SUBJECT_VARIABLES (no user value goes into a mail header, SPEC 8), so
+ * `email` and `user.<column>` are refused there at load.
  */
-export const SUBJECT_VARIABLES = ["project_name", "expires_in", "app_url"] as const;
-
-function checkSubjectVariables(subject: string, path: string, issues: PathIssue[]): void {
-  for (const name of findTemplateVariables(subject)) {
+export function checkSubjectVariables(subject: string, path: string, issues: PathIssue[]): void {
+  for (const name of templateVariableNames(subject)) {
     if ((SUBJECT_VARIABLES as readonly string[]).includes(name)) continue;
     issues.push({
       path,
       message: `{{${printable(name)}}} cannot be used in a subject: no user value goes into a mail header (available: ${SUBJECT_VARIABLES.join(", ")})`,
     });
   }
-  if (subject.replace(VARIABLE, "").includes("{{")) issues.push({ path, message: "unclosed {{ in template (write {{name}})" });
+  if (hasUnclosedTag(subject)) issues.push({ path, message: "unclosed {{ in template (write {{name}})" });
 }
 
-function checkVariables(template: string, columns: UserColumnsForTemplates, path: string, issues: PathIssue[]): void {
+/** Checks a text or HTML body: the variables of SPEC 8 and `user.<column>` for a non-hidden column. */
+export function checkVariables(template: string, columns: UserColumnsForTemplates, path: string, issues: PathIssue[]): void {
   const known = new Set<string>(TEMPLATE_VARIABLES);
-  for (const name of findTemplateVariables(template)) {
+  for (const name of templateVariableNames(template)) {
     if (known.has(name)) continue;
-    if (columns === "unchecked" && name.startsWith("user.")) continue;
-    if (name.startsWith("user.") && columns !== "unchecked") {
-      const column = name.slice("user.".length);
+    if (columns === "unchecked" && name.startsWith(USER_VARIABLE_PREFIX)) continue;
+    if (name.startsWith(USER_VARIABLE_PREFIX) && columns !== "unchecked") {
+      const column = name.slice(USER_VARIABLE_PREFIX.length);
       if (columns !== null && columns.visible.includes(column)) continue;
       if (columns !== null && columns.hidden.includes(column)) {
         issues.push({ path, message: `{{${name}}} names a hidden column, which never leaves the server` });
@@ -62,8 +56,7 @@ function checkVariables(template: string, columns: UserColumnsForTemplates, path
     const userHint = columns === null ? "" : ", user.<column> for a non-hidden column of the auth table";
     issues.push({ path, message: `unknown template variable {{${printable(name)}}} (available: ${TEMPLATE_VARIABLES.join(", ")}${userHint})` });
   }
-  const withoutVariables = template.replace(VARIABLE, "");
-  if (withoutVariables.includes("{{")) issues.push({ path, message: "unclosed {{ in template (write {{name}})" });
+  if (hasUnclosedTag(template)) issues.push({ path, message: "unclosed {{ in template (write {{name}})" });
 }
 
 function readTemplateFile(relativePath: string, baseDir: string, path: string, issues: PathIssue[]): string | undefined {

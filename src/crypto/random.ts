@@ -10,8 +10,20 @@ export function toBase64Url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
 
+/**
+ * Random bytes behind every secret token the server makes (refresh tokens, link-token ids,
+ * console sessions, project keys): 256 bits, SPEC 7.3's minimum.
+ */
+export const SECRET_TOKEN_BYTES = 32;
+
+/**
+ * The text of a 32-byte value in base64url without padding (43 characters): a secret token, or an
+ * HMAC-SHA256 of one. A regex source, to anchor with a prefix where a token has one.
+ */
+export const TOKEN_TEXT_PATTERN = `[A-Za-z0-9_-]{${Math.ceil((SECRET_TOKEN_BYTES * 4) / 3)}}`;
+
 /** A URL-safe random token of `byteLength` random bytes (>= 32 for anything secret). */
-export function randomToken(random: RandomBytes, byteLength = 32): string {
+export function randomToken(random: RandomBytes, byteLength = SECRET_TOKEN_BYTES): string {
   return toBase64Url(random(byteLength));
 }
 

@@ -72,3 +72,34 @@ export function hitRateLimitSync(
   const rule = p.config.auth.rateLimits[name];
   return rule ? p.rateLimiter.hit(counterKey(name, key), rule, nowMs) : null;
 }
+
+/** One per-request limit of a route (see src/modules/route-table.ts): the rule and whom it counts. */
+export interface RouteLimit {
+  readonly rule: RateLimitName;
+  /** The counter's subject: the client IP, or the signed-in user's id. */
+  readonly per: "ip" | "user";
+  /** Set when the limit applies to one way of calling the route only (the handler names it). */
+  readonly only?: string;
+}
+
+/** Who a request is, for its route's limits. `way` selects the limits marked `only` for it. */
+export interface RouteLimitSubject {
+  readonly ip: string;
+  readonly userId?: string;
+  readonly way?: string;
+}
+
+/**
+ * Applies a route's limits from the route table: called by the handler after the request parsed
+ * (a malformed request is 400 and counts toward no limit, SPEC 5) and before the service runs.
+ * Counts each rule in the table's order and throws 429 RATE_LIMITED at the first one over.
+ */
+export async function applyRouteLimits(p: RateLimited & { readonly deps: { now(): number } }, limits: readonly RouteLimit[], subject: RouteLimitSubject): Promise<void> {
+  const nowMs = p.deps.now();
+  for (const limit of limits) {
+    if (limit.only !== undefined && limit.only !== subject.way) continue;
+    const key = limit.per === "ip" ? subject.ip : subject.userId;
+    if (key === undefined) throw new Error(`route limit ${limit.rule} counts per ${limit.per}, and the handler gave none`);
+    await enforceRateLimit(p, limit.rule, key, nowMs);
+  }
+}

@@ -7,7 +7,7 @@
  * sender rebuilds the token at send time. A stolen database file therefore yields no usable link.
  */
 import { hmacSha256, sha256Hex } from "../crypto/digest.ts";
-import { randomToken, toBase64Url } from "../crypto/random.ts";
+import { randomToken, SECRET_TOKEN_BYTES, toBase64Url, TOKEN_TEXT_PATTERN } from "../crypto/random.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import type { StoreOps } from "../storage/store.ts";
 import type { LinkTokenKind, LinkTokenRow } from "../storage/link-tokens.ts";
@@ -17,9 +17,9 @@ export type { LinkTokenKind } from "../storage/link-tokens.ts";
 export type ConsumedLinkToken = LinkTokenRow;
 
 /** Random bytes behind a token id (and so behind the token's entropy): SPEC 7.3 asks for >= 32. */
-const TOKEN_ID_BYTES = 32;
+const TOKEN_ID_BYTES = SECRET_TOKEN_BYTES;
 /** base64url of a 32-byte HMAC. Anything else cannot be one of our tokens. */
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN_PATTERN = new RegExp(`^${TOKEN_TEXT_PATTERN}$`);
 
 export interface IssuedLinkToken {
   readonly id: string;

@@ -6,6 +6,7 @@
  * its own assets from disk.
  */
 import type { ProjectConfig, TemplateName } from "../config/types.ts";
+import { fillTemplate, SUBJECT_VARIABLES, templateVariableNames, USER_VARIABLE_PREFIX } from "../config/template-grammar.ts";
 import verifyEmailText from "./templates/verify-email.txt" with { type: "text" };
 import verifyEmailHtml from "./templates/verify-email.html" with { type: "text" };
 import resetPasswordText from "./templates/reset-password.txt" with { type: "text" };
@@ -59,9 +60,7 @@ export const BUILTIN_TEMPLATES: Readonly<Record<TemplateName, MailTemplate>> = {
  * Variables allowed in a subject. A subject is a mail header, and no user-supplied value may ever
  * reach a header: `email`, `link` and `user.*` render as empty text there.
  */
-const SUBJECT_VARIABLES: ReadonlySet<string> = new Set(["project_name", "expires_in", "app_url"]);
-
-const VARIABLE = /\{\{\s*([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?)\s*\}\}/g;
+const SUBJECT_ONLY: ReadonlySet<string> = new Set(SUBJECT_VARIABLES);
 
 /** Template variables by name (`project_name`, `link`, `user.display_name`, ...). Missing = empty. */
 export type TemplateVariables = Readonly<Record<string, string>>;
@@ -81,7 +80,7 @@ export function templateFor(config: ProjectConfig, name: TemplateName): MailTemp
 export function userColumnsUsed(template: MailTemplate): string[] {
   const cols = new Set<string>();
   for (const part of [template.subject, template.text, template.html ?? ""]) {
-    for (const m of part.matchAll(VARIABLE)) if (m[1].startsWith("user.")) cols.add(m[1].slice(5));
+    for (const name of templateVariableNames(part)) if (name.startsWith(USER_VARIABLE_PREFIX)) cols.add(name.slice(USER_VARIABLE_PREFIX.length));
   }
   return [...cols];
 }
@@ -95,17 +94,18 @@ export function escapeHtml(value: string): string {
     .replace(/'/g, "&#39;");
 }
 
+/** Fills a template through the one grammar (src/config/template-grammar.ts) the loader checked it with. */
 function fill(template: string, vars: TemplateVariables, encode: (v: string) => string, allowed?: ReadonlySet<string>): string {
-  return template.replace(VARIABLE, (_m, name: string) => {
+  return fillTemplate(template, (name) => {
     if (allowed && !allowed.has(name)) return "";
-    return encode(vars[name] ?? "");
+    return encode(Object.hasOwn(vars, name) ? (vars[name] ?? "") : "");
   });
 }
 
 /** Renders subject, text and HTML. Values are HTML-escaped in the HTML body only. */
 export function renderTemplate(template: MailTemplate, vars: TemplateVariables): MailTemplate {
   // Belt and braces: the subject template and project name are validated single-line at load.
-  const subject = fill(template.subject, vars, (v) => v, SUBJECT_VARIABLES).replace(/[\s\x00-\x1f\x7f]+/g, " ").trim();
+  const subject = fill(template.subject, vars, (v) => v, SUBJECT_ONLY).replace(/[\s\x00-\x1f\x7f]+/g, " ").trim();
   return {
     subject,
     text: fill(template.text, vars, (v) => v),

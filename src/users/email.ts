@@ -14,6 +14,14 @@ const LOCAL_CHARS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/;
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 
+/**
+ * The form of an address that uniqueness, lookups and the login lockout key are decided on
+ * (lowercase). The one definition of the rule: every place that needs it calls this.
+ */
+export function canonicalEmail(email: string): string {
+  return email.toLowerCase();
+}
+
 /** Trims and checks an address; `canonical` (lowercase) is what uniqueness is decided on. */
 export function parseEmail(raw: unknown): ParsedEmail {
   if (typeof raw !== "string") return { ok: false };
@@ -29,10 +37,5 @@ export function parseEmail(raw: unknown): ParsedEmail {
   const labels = domain.split(".");
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return { ok: false };
   return { ok: true, email, canonical: canonicalEmail(email) };
-}
-
-/** The form uniqueness and the login counters are decided on: the address in lowercase. */
-export function canonicalEmail(email: string): string {
-  return email.toLowerCase();
 }
 

@@ -37,6 +37,27 @@ describe("latchkey CLI", () => {
     }
   });
 
+  it("prints the usage message the argument parser chose, then the hint, and nothing on stdout", async () => {
+    for (const [args, message] of [
+      [["serve", "--watch=1"], "--watch takes no value"],
+      [["check", "--config", "p.yaml", "--metrics"], "--metrics is not an option of `latchkey check`"],
+      [["backup", "--project", "demo"], "usage: latchkey backup --project ID --out FILE [--data DIR]"],
+    ] as const) {
+      const r = await runCli([BUN, MAIN, ...args]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: "", stderr: `latchkey: ${message}\nRun \`latchkey --help\` for usage.\n` });
+    }
+  });
+
+  it("keys rotate, backup and restore answer 2 for a project without a database, naming the file", async () => {
+    const d = tmp();
+    const keys = await runCli([BUN, MAIN, "keys", "rotate", "--project", "ghost", "--both", "--data", d]);
+    expect(keys.code).toBe(2);
+    expect(keys.stderr).toBe(`latchkey: no database for project ghost at ${join(d, "ghost.db")}\n`);
+    const backup = await runCli([BUN, MAIN, "backup", "--project", "ghost", "--out", join(d, "b.db"), "--data", d]);
+    expect(backup.code).toBe(2);
+    expect(backup.stdout).toBe("");
+  });
+
   it("check validates the example project and prints a plan without writing", async () => {
     const d = tmp();
     const r = await runCli([BUN, MAIN, "check", "--config", join(ROOT, "project.example.yaml"), "--data", join(d, "data")]);

@@ -14,7 +14,7 @@ import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-
 import { startMailSenders } from "../../src/mail/start.ts";
 import type { SenderOptions } from "../../src/mail/sender.ts";
 import type { PasswordHasher } from "../../src/plugin-api.ts";
-import { createMailCapture, createOutboxDriver, registryWithCapture, type MailCapture, type OutboxDriver } from "./mail.ts";
+import { createMailCapture, createOutboxDriver, registryWithCapture, registryWithMailSendSpy, type MailCapture, type MailSendSpy, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
 export const CHEAP_HASHER = { algorithm: "argon2id", options: { memory_cost: 1024, time_cost: 1 } };
@@ -63,7 +63,13 @@ export interface HashCalls {
   reset(): void;
 }
 
-function createHashCalls(): { calls: HashCalls; instrument: (h: PasswordHasher) => PasswordHasher } {
+/** Told of every password-hasher call as it starts (an explicit seam instead of patching `p.hashes`). */
+export interface HasherSpy {
+  hash?(hasherId: string): void;
+  verify?(hasherId: string): void;
+}
+
+function createHashCalls(spy: HasherSpy = {}): { calls: HashCalls; instrument: (h: PasswordHasher) => PasswordHasher } {
   const calls: HashCalls = {
     hash: 0,
     verify: 0,
@@ -85,10 +91,12 @@ function createHashCalls(): { calls: HashCalls; instrument: (h: PasswordHasher) 
     ...(h.needsRehash ? { needsRehash: (hash: string) => h.needsRehash?.(hash) === true } : {}),
     hash(password) {
       count(h.id, "hash");
+      spy.hash?.(h.id);
       return h.hash(password);
     },
     verify(password, hash) {
       count(h.id, "verify");
+      spy.verify?.(h.id);
       return h.verify(password, hash);
     },
   });
@@ -113,6 +121,10 @@ export async function createTestInstance(
     mailSender?: SenderOptions;
     /** The plugins to start from (default the built-ins), e.g. with plugin files loaded. */
     plugins?: PluginRegistry;
+    /** Told of every hash / verify any project's hashers run (through BootOptions.instrumentHasher). */
+    hasherSpy?: HasherSpy;
+    /** Every project's mail provider sends through this (see MailSendSpy). */
+    mailSend?: MailSendSpy;
   } = {},
 ): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), "latchkey-test-"));
@@ -125,8 +137,9 @@ export async function createTestInstance(
   const logger = createMemoryLogger("debug");
   const serverKey = new Uint8Array(32).fill(42);
   const mail = createMailCapture();
-  const hashCounter = createHashCalls();
-  const registry = registryWithCapture(opts.plugins ?? BUILTIN_PLUGINS, mail);
+  const hashCounter = createHashCalls(opts.hasherSpy);
+  const withCapture = registryWithCapture(opts.plugins ?? BUILTIN_PLUGINS, mail);
+  const registry = opts.mailSend ? registryWithMailSendSpy(withCapture, opts.mailSend) : withCapture;
   let trusted: TrustedProxies | undefined;
   if (opts.trustedProxies) {
     const t = parseTrustedProxies(opts.trustedProxies);

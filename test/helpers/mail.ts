@@ -56,6 +56,32 @@ export function registryWithCapture(base: PluginRegistry, capture: MailCapture):
   return { hashers: base.hashers, mailProviders: { ...base.mailProviders, [CAPTURE_PROVIDER_ID]: captureFactory(capture) } };
 }
 
+/**
+ * Sees every message a project's mail provider is asked to send, and decides what happens:
+ * `send` delivers it through the real provider (call it, delay it, or throw instead).
+ */
+export type MailSendSpy = (msg: MailMessage, send: (msg: MailMessage) => Promise<void>) => Promise<void>;
+
+/** `base` with every mail provider's `send` going through `spy` (an explicit seam for tests). */
+export function registryWithMailSendSpy(base: PluginRegistry, spy: MailSendSpy): PluginRegistry {
+  const mailProviders: Record<string, MailProviderFactory> = {};
+  for (const [id, factory] of Object.entries(base.mailProviders)) {
+    mailProviders[id] = {
+      ...factory,
+      create(options, ctx) {
+        const inner = factory.create(options, ctx);
+        return {
+          id: inner.id,
+          send: (msg: MailMessage) => spy(msg, (m) => inner.send(m)),
+          ...(inner.verify ? { verify: () => inner.verify!() } : {}),
+          ...(inner.close ? { close: () => inner.close!() } : {}),
+        };
+      },
+    };
+  }
+  return { hashers: base.hashers, mailProviders };
+}
+
 export interface OutboxRowView {
   id: string;
   template: string;

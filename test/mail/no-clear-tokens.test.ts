@@ -14,7 +14,16 @@ afterEach(async () => {
 });
 
 it("leaves no link token in clear in the .db, -wal or -shm files, even when a provider echoes the message in its error", async () => {
-  inst = await createTestInstance([demoProject()]);
+  // Once echoing, the provider puts the whole message (link included) into its error text.
+  let echoing = false;
+  const rendered: MailMessage[] = [];
+  inst = await createTestInstance([demoProject()], {
+    mailSend: async (m, send) => {
+      if (!echoing) return send(m);
+      rendered.push(m);
+      throw new Error(`550 rejected: ${m.text} ${m.html ?? ""}`);
+    },
+  });
   const p = inst.booted.projects.get("demo")!;
   await signup(inst, "alice@example.org");
   await signup(inst, "bob@example.org");
@@ -27,12 +36,7 @@ it("leaves no link token in clear in the .db, -wal or -shm files, even when a pr
   expect((await inst.req("POST", "/p/demo/auth/reset-password", { body: { token: aliceReset, new_password: NEW_PASSWORD } })).status).toBe(200);
   expect((await inst.req("GET", `/p/demo/auth/verify?token=${aliceVerify}`)).status).toBe(200);
 
-  // A provider that puts the whole message (link included) into its error text.
-  const rendered: MailMessage[] = [];
-  (p.mailProvider as { send: (m: MailMessage) => Promise<void> }).send = async (m) => {
-    rendered.push(m);
-    throw new Error(`550 rejected: ${m.text} ${m.html ?? ""}`);
-  };
+  echoing = true;
   await inst.req("POST", "/p/demo/auth/forgot-password", { body: { email: "bob@example.org", redirect_url: `${APP}/reset?again=1` } });
   await inst.outbox.deliver("demo");
   const errors = inst.outbox.rows("demo").filter((r) => r.template === "reset_password" && r.last_error !== null);

@@ -136,16 +136,16 @@ describe("outbox resilience", () => {
   });
 
   it("lets an in-flight send finish on shutdown", async () => {
-    inst = await createTestInstance([demoProject()], { mailSender: FAST });
     const release = Promise.withResolvers<void>();
     const started = Promise.withResolvers<void>();
-    const p = inst.booted.projects.get("demo")!;
-    const realSend = p.mailProvider.send.bind(p.mailProvider);
-    (p.mailProvider as { send: typeof realSend }).send = async (msg) => {
-      started.resolve();
-      await release.promise;
-      await realSend(msg);
-    };
+    inst = await createTestInstance([demoProject()], {
+      mailSender: FAST,
+      mailSend: async (msg, realSend) => {
+        started.resolve();
+        await release.promise;
+        await realSend(msg);
+      },
+    });
     await inst.req("POST", "/p/demo/auth/signup", { body: { email: "frank@example.org", password: PASSWORD } });
     await started.promise;
     const closing = inst.booted.close();

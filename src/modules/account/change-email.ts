@@ -12,16 +12,14 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
-import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { validateRedirectUrl } from "../../config/origins.ts";
 import { issueLinkToken } from "../../mail/link-tokens.ts";
 import { queueTemplateMail } from "../../mail/mailer.ts";
 import { originOf } from "../../mail/links.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { parseEmail } from "../../users/email.ts";
+import { canonicalEmail, parseEmail } from "../../users/email.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import type { PendingEmailChange } from "../../storage/link-tokens.ts";
-import { canonicalEmail } from "../../users/email.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { verifyLinkBase } from "../verification/service.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
@@ -35,7 +33,11 @@ export interface ChangeEmailInput {
   readonly redirectUrl: string | null;
 }
 
-export function parseChangeEmail(p: ProjectRuntime, body: JsonObject): ChangeEmailInput {
+/**
+ * Validates a change-email body for the signed-in user whose address is `currentEmail`: the new
+ * address being the current one is a bad request too (400, counted toward no limit).
+ */
+export function parseChangeEmail(p: ProjectRuntime, body: JsonObject, currentEmail: string): ChangeEmailInput {
   refuseUnknownFields(body, FIELDS, null);
   if (body.new_email === undefined || body.new_email === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "new_email", message: '"new_email" is required.' });
@@ -49,6 +51,9 @@ export function parseChangeEmail(p: ProjectRuntime, body: JsonObject): ChangeEma
     if (!r.ok) throw new ApiError("VALIDATION_REDIRECT_URL", { field: "redirect_url" });
     redirectUrl = r.url;
   }
+  if (parsed.canonical === canonicalEmail(currentEmail)) {
+    throw new ApiError("VALIDATION_INVALID_FIELD", { field: "new_email", message: '"new_email" is the current address.' });
+  }
   return { email: parsed.email, canonical: parsed.canonical, password, redirectUrl };
 }
 
@@ -58,10 +63,6 @@ function taken(): ApiError {
 
 export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
   const user = auth.user;
-  if (input.canonical === canonicalEmail(user.email)) {
-    throw new ApiError("VALIDATION_INVALID_FIELD", { field: "new_email", message: '"new_email" is the current address.' });
-  }
-  await enforceRateLimit(p, "change_email_per_user", user.id, p.deps.now());
   await checkPasswordGuess(p, user, input.password, { failedEvent: "email_change_failed", client });
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw taken();
 

@@ -7,9 +7,11 @@ import { authenticate } from "../session/authenticate.ts";
 import { endMySession, mySessions } from "./sessions.ts";
 import { parseChangeEmail, requestEmailChange } from "./change-email.ts";
 import { deleteMyAccount, parseDeleteMe } from "./delete-me.ts";
+import { routeLimiter } from "../route-table.ts";
 
 /** The signed-in user's account (SPEC 11): sessions, change of email, deletion. */
 export function accountRoutes(ctx: AppContext) {
+  const limitChangeEmail = routeLimiter("POST", "/p/:projectId/auth/change-email");
   return new Elysia({ prefix: "/p/:projectId/auth" })
     .get("/sessions", async ({ params, request, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
@@ -26,8 +28,10 @@ export function accountRoutes(ctx: AppContext) {
     .post("/change-email", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       const auth = await authenticate(p, request);
-      const input = parseChangeEmail(p, await readJsonObject(request));
-      await requestEmailChange(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
+      const input = parseChangeEmail(p, await readJsonObject(request), auth.user.email);
+      const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+      await limitChangeEmail(p, { ip: client.ip, userId: auth.user.id });
+      await requestEmailChange(p, auth, input, client);
       return ok(set, { ok: true });
     })
     .delete("/me", async ({ params, request, server, set }) => {

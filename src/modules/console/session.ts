@@ -7,7 +7,7 @@
  */
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { constantTimeEqualHex, deriveKey, hmacSha256, sha256Hex } from "../../crypto/digest.ts";
-import { randomToken } from "../../crypto/random.ts";
+import { randomToken, SECRET_TOKEN_BYTES } from "../../crypto/random.ts";
 
 export const CONSOLE_SESSION_MS = 8 * 3600 * 1000;
 export const COOKIE_NAME = "lk_console";
@@ -30,7 +30,7 @@ export function csrfTokenOf(p: ProjectRuntime, token: string): string {
 /** Starts a session (the caller has checked the admin key) and returns the cookie's token. */
 export function startConsoleSession(p: ProjectRuntime): { token: string; expiresAt: number } {
   const nowMs = p.deps.now();
-  const token = randomToken(p.deps.random, 32);
+  const token = randomToken(p.deps.random, SECRET_TOKEN_BYTES);
   const expiresAt = nowMs + CONSOLE_SESSION_MS;
   p.db.transaction(() => {
     p.db.query("DELETE FROM _console_sessions WHERE expires_at <= ?").run(nowMs);

@@ -5,6 +5,7 @@
  */
 import type { ProjectConfig, TableDef } from "../../config/types.ts";
 import pkg from "../../../package.json" with { type: "json" };
+import { ROUTE_TABLE } from "../route-table.ts";
 import {
   adminCreateUserSchema, adminPatchUserSchema, adminUserSchema, auditEventSchema, errorSchema, profilePatchSchema, sessionSchema,
   signupSchema, userSchema, type Schema,
@@ -76,7 +77,7 @@ interface OperationSpec {
   /** Status -> success response. */
   readonly ok: Record<string, Schema>;
   /** Error statuses this operation answers besides the ones every route may (404, 405, 413, 500, 503). */
-  readonly errors: readonly number[];
+  readonly errors: readonly number[]; // 429 comes from the route table (a route with any rate limit)
   readonly parameters?: readonly Schema[];
 }
 
@@ -86,26 +87,26 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
   const okBody = data({ ok: OK_TRUE });
   const ops: Record<string, OperationSpec> = {
     "GET /openapi.json": { summary: "This document", auth: "none", ok: { 200: { description: "OpenAPI 3.1 document", content: { "application/json": { schema: { type: "object" } } } } }, errors: [] },
-    "GET /v1/redirect-origins": { summary: "The allowed redirect origins", auth: "admin", ok: { 200: success("The list in force", data({ allowed_redirect_origins: { type: "array", items: STR } })) }, errors: [401, 429] },
+    "GET /v1/redirect-origins": { summary: "The allowed redirect origins", auth: "admin", ok: { 200: success("The list in force", data({ allowed_redirect_origins: { type: "array", items: STR } })) }, errors: [401] },
     "PUT /v1/redirect-origins": {
       summary: "Replace the allowed redirect origins (an API change stands until the file's list changes)",
       auth: "admin",
       body: body(obj({ allowed_redirect_origins: { type: "array", items: STR } })),
       ok: { 200: success("The list in force", data({ allowed_redirect_origins: { type: "array", items: STR } })) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/rotate-keys": {
       summary: "Rotate the admin key, the public key or both (the old key stops working at once)",
       auth: "admin",
       body: body(obj({ admin: { type: "boolean" }, public: { type: "boolean" }, both: { type: "boolean" } }, [])),
       ok: { 200: success("The new keys, shown once", data({ admin_key: STR, public_key: STR }, [])) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/rotate-jwt-secret": {
       summary: "Rotate the JWT secret: every access token issued before is refused",
       auth: "admin",
       ok: { 200: success("Rotated", data({ rotated: OK_TRUE })) },
-      errors: [401, 429],
+      errors: [401],
     },
     "GET /v1/audit": {
       summary: "The audit log, newest first (keyset pages: pass next_cursor back as cursor)",
@@ -118,7 +119,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
         CURSOR,
       ],
       ok: { 200: success("A page of events", data({ events: { type: "array", items: ref("AuditEvent") }, next_cursor: NEXT_CURSOR })) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
   };
   if (authTable === null) return ops;
@@ -129,21 +130,21 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       auth: "none",
       body: body(ref("SignupRequest")),
       ok: { 201: success(verifiedFirst ? "Created; log in once the email is verified" : "Created and logged in", verifiedFirst ? data({ user: ref("User") }) : session) },
-      errors: [400, 409, 429],
+      errors: [400, 409],
     },
     "POST /auth/login": {
       summary: "Log in with email and password",
       auth: "none",
       body: body(obj({ email: STR, password: STR })),
       ok: { 200: success("Logged in", session) },
-      errors: [400, 401, 403, 429],
+      errors: [400, 401, 403],
     },
     "POST /auth/refresh": {
       summary: "Rotate a refresh token for a new access token",
       auth: "none",
       body: body(obj({ refresh_token: STR })),
       ok: { 200: success("New tokens", data(TOKEN_FIELDS, ["token", "refresh_token"])) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "GET /auth/me": { summary: "The current user", auth: "bearer", ok: { 200: success("The user", data({ user: ref("User") })) }, errors: [401] },
     "PATCH /auth/me": {
@@ -165,21 +166,21 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       auth: "bearer",
       body: body(obj({ current_password: STR, new_password: STR })),
       ok: { 200: success("Changed", data({ ok: OK_TRUE, token: TOKEN_FIELDS.token, token_type: TOKEN_FIELDS.token_type, expires_in: TOKEN_FIELDS.expires_in }, ["ok", "token"])) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /auth/forgot-password": {
       summary: "Send a password reset link (same answer whether or not the email exists)",
       auth: "none",
       body: body(obj({ email: STR, redirect_url: { type: "string", format: "uri" } })),
       ok: { 200: success("Accepted", okBody) },
-      errors: [400, 429],
+      errors: [400],
     },
     "POST /auth/reset-password": {
       summary: "Set a new password with a reset token (single use)",
       auth: "none",
       body: body(obj({ token: STR, new_password: STR })),
       ok: { 200: success("Reset", okBody) },
-      errors: [400, 429],
+      errors: [400],
     },
     "GET /auth/verify": {
       summary: "Verify an email address (the link of the verification email)",
@@ -189,14 +190,14 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
         200: { description: "Verified: an HTML page, or JSON with Accept: application/json", content: { ...json(data({ ok: OK_TRUE, already_verified: { type: "boolean" } }, ["ok"])), "text/html": { schema: STR } } },
         303: { description: "With auth.verify_redirect_url: to that URL with verified=true or error=invalid_token" },
       },
-      errors: [400, 429],
+      errors: [400],
     },
     "POST /auth/resend-verification": {
       summary: "Send a new verification link",
       auth: verifiedFirst ? "bearer-or-none" : "bearer",
       body: body(obj({ email: STR }, []), false),
       ok: { 200: success("Queued (or already verified)", data({ ok: OK_TRUE, already_verified: { type: "boolean" } }, ["ok"])) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "GET /auth/forward": {
       summary: "Forward auth for a reverse proxy: 200 with X-Latchkey-* identity headers, or 401 / 403",
@@ -235,14 +236,14 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       auth: "bearer",
       body: body(obj({ new_email: { type: "string", format: "email" }, password: STR, redirect_url: { type: ["string", "null"], format: "uri" } }, ["new_email", "password"])),
       ok: { 200: success("Mails queued; the address changes when the link is opened", okBody) },
-      errors: [400, 401, 409, 429],
+      errors: [400, 401, 409],
     },
     "DELETE /auth/me": {
       summary: "Delete the caller's account (other tables follow their on_delete; a restrict reference is 409 CONFLICT)",
       auth: "bearer",
       body: body(obj({ password: STR })),
       ok: { 200: success("Deleted", okBody) },
-      errors: [400, 401, 409, 429],
+      errors: [400, 401, 409],
     },
     "GET /v1/users": {
       summary: "Users in (created_at, id) order (keyset pages: pass next_cursor back as cursor)",
@@ -255,23 +256,23 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
         CURSOR,
       ],
       ok: { 200: success("A page of users", data({ users: { type: "array", items: ref("AdminUser") }, next_cursor: NEXT_CURSOR })) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/users": {
       summary: "Create a user (no mail; without a password, login fails until a reset)",
       auth: "admin",
       body: body(ref("AdminUserCreate")),
       ok: { 201: success("Created", data({ user: ref("AdminUser") })) },
-      errors: [400, 401, 409, 429],
+      errors: [400, 401, 409],
     },
-    "GET /v1/users/{id}": { summary: "One user", auth: "admin", parameters: [USER_ID], ok: { 200: success("The user", adminUserBody) }, errors: [400, 401, 429] },
+    "GET /v1/users/{id}": { summary: "One user", auth: "admin", parameters: [USER_ID], ok: { 200: success("The user", adminUserBody) }, errors: [400, 401] },
     "PATCH /v1/users/{id}": {
       summary: "Change a user's columns, email or email_verified (no confirmation, no mail)",
       auth: "admin",
       parameters: [USER_ID],
       body: body(ref("AdminUserPatch")),
       ok: { 200: success("The updated user", adminUserBody) },
-      errors: [400, 401, 409, 429],
+      errors: [400, 401, 409],
     },
     "DELETE /v1/users/{id}": {
       summary: "Delete a user like DELETE /auth/me, without a mail",
@@ -279,7 +280,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({}, []), false),
       ok: { 200: success("Deleted", okBody) },
-      errors: [400, 401, 409, 429],
+      errors: [400, 401, 409],
     },
     "POST /v1/users/{id}/ban": {
       summary: "Ban a user and end every session of the user in one transaction",
@@ -287,7 +288,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({ until: { type: ["string", "null"], format: "date-time" }, reason: { type: ["string", "null"], maxLength: 500 } }, []), false),
       ok: { 200: success("The banned user", adminUserBody) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/users/{id}/unban": {
       summary: "Lift a ban (and clear the login lockout)",
@@ -295,7 +296,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({}, []), false),
       ok: { 200: success("The user", adminUserBody) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/users/{id}/clear-lockout": {
       summary: "Clear the user's failed-login counter: the account can log in at once",
@@ -303,14 +304,14 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({}, []), false),
       ok: { 200: success("The user", adminUserBody) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "GET /v1/users/{id}/sessions": {
       summary: "The user's live sessions, newest first",
       auth: "admin",
       parameters: [USER_ID],
       ok: { 200: success("The sessions", data({ sessions: { type: "array", items: ref("Session") } })) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/users/{id}/revoke-sessions": {
       summary: "End every session of the user",
@@ -318,7 +319,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({}, []), false),
       ok: { 200: success("How many sessions were live", data({ revoked: { type: "integer", minimum: 0 } })) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
     "POST /v1/users/{id}/send-password-reset": {
       summary: "Queue a password reset mail to the user, as forgot-password would",
@@ -326,7 +327,7 @@ function operations(config: ProjectConfig, authTable: TableDef | null): Record<s
       parameters: [USER_ID],
       body: body(obj({ redirect_url: { type: "string", format: "uri" } })),
       ok: { 200: success("Queued", okBody) },
-      errors: [400, 401, 429],
+      errors: [400, 401],
     },
   };
 }
@@ -376,7 +377,9 @@ export function buildOpenApiDocument(config: ProjectConfig, routes: readonly Reg
     const method = route.method.toUpperCase();
     const spec: OperationSpec = specs[`${method} ${path}`] ?? { summary: `${method} ${path}`, auth: "none", ok: {}, errors: [] };
     const responses: Record<string, Schema> = { ...spec.ok };
-    for (const status of [...spec.errors, ...ALWAYS]) {
+    const entry = ROUTE_TABLE.find((r) => r.method === method && r.path === route.path);
+    const limited = entry !== undefined && entry.limits.length + entry.inFlow.length > 0;
+    for (const status of [...spec.errors, ...(limited ? [429] : []), ...ALWAYS]) {
       responses[String(status)] ??= { description: STATUS_TEXT[status] ?? "Error", content: json(ref("Error")) };
     }
     responses.default = { description: "Any other error", content: json(ref("Error")) };

@@ -10,7 +10,6 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { validateRedirectUrl } from "../../config/origins.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
-import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { consumeLinkToken, issueLinkToken } from "../../mail/link-tokens.ts";
 import { originOf } from "../../mail/links.ts";
@@ -33,12 +32,13 @@ const RESET_FIELDS: ReadonlySet<string> = new Set(["token", "new_password"]);
  */
 const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
 
-/**
- * POST /auth/forgot-password. Returns normally (-> 200 `{ok:true}`) whether or not the email is
- * registered and whether or not the per-email mail cap is reached; throws only for a bad request
- * (redirect_url first, before anything else) or the per-IP limit.
- */
-export async function requestPasswordReset(p: ProjectRuntime, body: JsonObject, client: ClientMeta): Promise<void> {
+export interface ForgotPasswordInput {
+  readonly email: { readonly canonical: string };
+  readonly redirectUrl: string;
+}
+
+/** Validates a forgot-password body (redirect_url first, before anything else). */
+export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): ForgotPasswordInput {
   if (body.redirect_url === undefined || body.redirect_url === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
   }
@@ -46,17 +46,24 @@ export async function requestPasswordReset(p: ProjectRuntime, body: JsonObject, 
   if (!redirect.ok) throw new ApiError("VALIDATION_REDIRECT_URL", { field: "redirect_url" });
   const email = readEmailField(body);
   refuseUnknownFields(body, FORGOT_FIELDS, null);
+  return { email: { canonical: email.canonical }, redirectUrl: redirect.url };
+}
 
+/**
+ * POST /auth/forgot-password, once parsed and past the per-IP limit (the route's). Returns normally
+ * (-> 200 `{ok:true}`) whether or not the email is registered and whether or not the per-email
+ * mail cap is reached.
+ */
+export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
+  const { email } = input;
   const nowMs = p.deps.now();
-  await enforceRateLimit(p, "forgot_password_per_ip", client.ip, nowMs);
-
   const queued = await p.store.transaction(async (tx): Promise<string | null> => {
     const user = await tx.users.findByCanonicalEmail(email.canonical);
     const rule = p.config.auth.rateLimits.forgot_password_per_email;
     const cap = await tx.rateLimits.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
     // A banned user gets no reset mail (SPEC 12); the answer stays the same.
     if (user === null || !cap.allowed || isBanActive(await tx.users.status(user.id), nowMs)) return null;
-    await queueResetEmail(p, tx, user, redirect.url, nowMs);
+    await queueResetEmail(p, tx, user, input.redirectUrl, nowMs);
     return user.id;
   });
   p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
@@ -83,17 +90,27 @@ export async function queueResetEmail(p: ProjectRuntime, tx: StoreOps, user: Mai
   });
 }
 
+export interface ResetPasswordInput {
+  readonly token: string;
+  readonly password: string;
+}
+
+/** Validates a reset-password body: a token of the right shape and a new password within the policy. */
+export function parseResetPassword(p: ProjectRuntime, body: JsonObject): ResetPasswordInput {
+  const token = requireLinkToken(body.token);
+  const password = checkPasswordPolicy(p, body.new_password, "new_password");
+  refuseUnknownFields(body, RESET_FIELDS, null);
+  return { token, password };
+}
+
 /**
- * POST /auth/reset-password. The policy is checked and the new password hashed *before* the
+ * POST /auth/reset-password, once parsed and past link_per_ip (the route's). The policy is checked and the new password hashed *before* the
  * token is consumed, so a refused password leaves the link usable and no await sits inside the
  * transaction. The transaction then consumes the token with one conditional update (two
  * concurrent uses: exactly one wins) and applies every effect of the reset atomically.
  */
-export async function resetPassword(p: ProjectRuntime, body: JsonObject, client: ClientMeta): Promise<void> {
-  const token = requireLinkToken(body.token);
-  const password = checkPasswordPolicy(p, body.new_password, "new_password");
-  refuseUnknownFields(body, RESET_FIELDS, null);
-  await enforceRateLimit(p, "link_per_ip", client.ip, p.deps.now());
+export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput, client: ClientMeta): Promise<void> {
+  const { token, password } = input;
 
   // Cheap read first: a dead token costs no hash work.
   await requireLiveLinkToken(p, "reset", token, p.deps.now());

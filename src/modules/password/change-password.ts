@@ -44,7 +44,7 @@ export async function changePassword(
   client: ClientMeta,
 ): Promise<AccessGrant> {
   const { user } = auth;
-  const accountKey = canonicalEmail(user.email);
+  const accountKey = canonicalEmail(user.email); // the login lockout key (what login counts on)
   const failures = await hitRateLimit(p, "login_failures_per_account", accountKey, p.deps.now());
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user.id, ...eventFields(client) });

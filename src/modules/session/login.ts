@@ -12,7 +12,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
-import { hitRateLimit, rateLimitedError, undoRateLimit, enforceRateLimit } from "../../http/rate-limit.ts";
+import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
 import { readEmailField } from "../users/email-field.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { isBanActive, userModelOf, type UserRow } from "../../users/model.ts";
@@ -44,7 +44,6 @@ export interface LoginResult extends SessionTokens {
 }
 
 export async function login(p: ProjectRuntime, input: LoginInput, client: ClientMeta): Promise<LoginResult> {
-  await enforceRateLimit(p, "login_per_ip", client.ip, p.deps.now());
   const failures = await hitRateLimit(p, "login_failures_per_account", input.canonical, p.deps.now());
   const user = await p.store.users.findByCanonicalEmail(input.canonical);
   if (failures && !failures.allowed) {

@@ -12,7 +12,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { createHash } from "node:crypto";
 import { hmacSha256, sha256Hex } from "../../crypto/digest.ts";
-import { randomToken, toBase64Url } from "../../crypto/random.ts";
+import { randomToken, SECRET_TOKEN_BYTES, toBase64Url, TOKEN_TEXT_PATTERN } from "../../crypto/random.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import type { RotateResult } from "../../storage/refresh-tokens.ts";
 
@@ -20,7 +20,7 @@ export type { RotateResult } from "../../storage/refresh-tokens.ts";
 
 export const REFRESH_TOKEN_PREFIX = "rt_";
 /** `rt_` + 43 base64url characters (32 bytes). */
-const TOKEN_RE = /^rt_[A-Za-z0-9_-]{43}$/;
+const TOKEN_RE = new RegExp(`^${REFRESH_TOKEN_PREFIX}${TOKEN_TEXT_PATTERN}$`);
 
 /** The key of a rotated token's compact record: the first 16 bytes of SHA-256(token). */
 function rotatedTagOf(token: string): Uint8Array {
@@ -38,7 +38,7 @@ export async function issueRefreshToken(
   sessionId: string,
   nowMs: number,
 ): Promise<string> {
-  const token = REFRESH_TOKEN_PREFIX + randomToken(p.deps.random, 32);
+  const token = REFRESH_TOKEN_PREFIX + randomToken(p.deps.random, SECRET_TOKEN_BYTES);
   // A token never outlives its session's `session_max_age`, so housekeeping can drop it in time.
   const expiresAtMs = Math.min(nowMs + p.config.auth.refreshTokenTtlSeconds * 1000, nowMs + p.config.auth.sessionMaxAgeSeconds * 1000);
   await tx.refreshTokens.issue({ hash: sha256Hex(token), sessionId, nowMs, expiresAtMs });

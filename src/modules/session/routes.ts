@@ -3,6 +3,7 @@ import { requireAuthProject, type AppContext } from "../../http/context.ts";
 import { readJsonObject } from "../../http/body.ts";
 import { clientMetaOf } from "../../http/client-meta.ts";
 import { ok } from "../../http/respond.ts";
+import { routeLimiter } from "../route-table.ts";
 import { userModelOf } from "../../users/model.ts";
 import { authenticate } from "./authenticate.ts";
 import { forwardAuth, parseForwardOptions } from "./forward.ts";
@@ -13,11 +14,14 @@ import { parseRefreshInput, refreshSession } from "./refresh.ts";
 
 /** POST login, POST refresh, GET/PATCH me, POST logout (SPEC 6.1); GET|HEAD forward (SPEC 13). */
 export function sessionRoutes(ctx: AppContext) {
+  const limitLogin = routeLimiter("POST", "/p/:projectId/auth/login");
   return new Elysia({ prefix: "/p/:projectId/auth" })
     .post("/login", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       const input = parseLoginInput(await readJsonObject(request));
-      return ok(set, await login(p, input, clientMetaOf(request, ctx.clientIp(request, server), set)));
+      const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+      await limitLogin(p, client);
+      return ok(set, await login(p, input, client));
     })
     .post("/refresh", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);

@@ -2,7 +2,7 @@
  * POST /auth/signup (SPEC 6.1). Order matters:
  *  1. validate everything (unknown fields, email, password policy, custom columns) — a malformed
  *     request is 400 and counts toward no limit, and costs no hash;
- *  2. count the request against signup_per_ip;
+ *  2. (the route) count the request against signup_per_ip (src/modules/route-table.ts);
  *  3. hash the password — before the transaction, which must await nothing but store
  *     operations (it holds the write lock);
  *  4. one transaction: insert the user (the UNIQUE index on the canonical email is
@@ -13,7 +13,6 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
-import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { readEmailField } from "../users/email-field.ts";
 import { readColumnValues, refuseUnknownFields, writableColumns } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
@@ -44,7 +43,6 @@ export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInp
 export type SignupResult = { user: Record<string, unknown> } | (SessionTokens & { user: Record<string, unknown> });
 
 export async function signup(p: ProjectRuntime, input: SignupInput, client: ClientMeta): Promise<SignupResult> {
-  await enforceRateLimit(p, "signup_per_ip", client.ip, p.deps.now());
   const users = userModelOf(p);
   // Saves the hash work for an obvious duplicate; the UNIQUE index below stays the authority.
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();

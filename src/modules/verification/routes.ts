@@ -7,7 +7,8 @@ import { clientMetaOf } from "../../http/client-meta.ts";
 import { withQueryParam } from "../../mail/links.ts";
 import { authenticate } from "../session/authenticate.ts";
 import { INVALID_LINK_PAGE, PAGE_HEADERS, RATE_LIMITED_PAGE, VERIFIED_PAGE, renderVerifyPage } from "./page.ts";
-import { checkVerifyLink, resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
+import { routeLimiter } from "../route-table.ts";
+import { checkVerifyLink, parseResendByEmail, resendVerificationByEmail, resendVerificationForUser, verifyEmail } from "./service.ts";
 import { requireLinkToken } from "./token-input.ts";
 
 type VerifyAnswer = "json" | "redirect" | "html";
@@ -17,6 +18,8 @@ type VerifyAnswer = "json" | "redirect" | "html";
  * and POST /auth/resend-verification (SPEC 6.2).
  */
 export function verificationRoutes(ctx: AppContext) {
+  const limitVerify = routeLimiter("GET", "/p/:projectId/auth/verify");
+  const limitResend = routeLimiter("POST", "/p/:projectId/auth/resend-verification");
   return new Elysia({ prefix: "/p/:projectId/auth" })
     .get("/verify", async ({ params, query, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
@@ -27,6 +30,7 @@ export function verificationRoutes(ctx: AppContext) {
         // A missing token is a malformed request: answered 400 before (and without) rate limiting.
         const token = requireLinkToken(query.token);
         const client = clientMetaOf(request, ctx.clientIp(request, server), set);
+        await limitVerify(p, client);
         // Mail scanners send HEAD: answer what GET would, without spending the link.
         if (request.method === "HEAD") await checkVerifyLink(p, token, client);
         else await verifyEmail(p, token, client);
@@ -58,7 +62,9 @@ export function verificationRoutes(ctx: AppContext) {
         const r = await resendVerificationForUser(p, auth.user, await readJsonObject(request, { allowEmpty: true }), client);
         return ok(set, r.alreadyVerified ? { ok: true, already_verified: true } : { ok: true });
       }
-      await resendVerificationByEmail(p, await readJsonObject(request), client);
+      const email = parseResendByEmail(await readJsonObject(request));
+      await limitResend(p, { ip: client.ip, way: "by-email" });
+      await resendVerificationByEmail(p, email, client);
       return ok(set, { ok: true });
     });
 }

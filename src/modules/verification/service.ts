@@ -63,7 +63,6 @@ async function isAlreadyVerifiedBy(ops: StoreOps, token: string, nowMs: number):
  */
 export async function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   const nowMs = p.deps.now();
-  await enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
   const result = await p.store.transaction(async (tx): Promise<{ userId: string; alreadyVerified: boolean; changed: boolean }> => {
     const consumed = await consumeLinkToken(tx, "verify", token, nowMs);
     if (consumed === null) {
@@ -93,7 +92,6 @@ export async function verifyEmail(p: ProjectRuntime, token: string, client: Clie
  */
 export async function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
-  await enforceRateLimit(p, "link_per_ip", client.ip, nowMs);
   if (await isLinkTokenHashLive(p.store, "verify", token, nowMs)) return;
   if ((await isAlreadyVerifiedBy(p.store, token, nowMs)) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
 }
@@ -116,19 +114,23 @@ export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow
   return { alreadyVerified: false };
 }
 
+/** Validates the `{email}` body of POST /auth/resend-verification without a token. */
+export function parseResendByEmail(body: JsonObject): { readonly canonical: string } {
+  const email = readEmailField(body);
+  refuseUnknownFields(body, RESEND_FIELDS, null);
+  return { canonical: email.canonical };
+}
+
 /**
  * POST /auth/resend-verification with `{email}` and no token (only with require_verified_email,
  * when the user cannot log in to get one). Always returns normally: the answer is the same for
  * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
  * so their timing matches too.
  */
-export async function resendVerificationByEmail(p: ProjectRuntime, body: JsonObject, client: ClientMeta): Promise<void> {
-  const email = readEmailField(body);
-  refuseUnknownFields(body, RESEND_FIELDS, null);
+export async function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
+  // Before this, the route counts resend_verification_per_ip, like forgot-password: one client
+  // cannot walk through addresses (each leaving a counter row) or queue mails for many users.
   const nowMs = p.deps.now();
-  // Per IP, like forgot-password: one client cannot walk through addresses (each leaving a
-  // counter row) or queue mails for many users. Says nothing about any address.
-  await enforceRateLimit(p, "resend_verification_per_ip", client.ip, nowMs);
   const queuedFor = await p.store.transaction(async (tx): Promise<string | null> => {
     const user = await tx.users.findByCanonicalEmail(email.canonical);
     const key = user ? user.id : `email:${email.canonical}`;

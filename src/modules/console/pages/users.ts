@@ -2,6 +2,7 @@
 import type { ColumnDef } from "../../../config/types.ts";
 import { ApiError } from "../../../http/errors.ts";
 import { userModelOf } from "../../../users/model.ts";
+import { canonicalEmail } from "../../../users/email.ts";
 import { listUsers, parseUserListQuery } from "../../admin-users/list.ts";
 import {
   adminDeleteUser, banUser, clearLockout, getUser, parseBan, parsePatchUser, parseSendReset, patchUser, revokeOneSession,
@@ -254,7 +255,7 @@ export const userActions: readonly ["GET" | "POST", string, ConsoleHandler][] = 
     requireAuthTable(r);
     const u = await getUser(r.p, params.id);
     const typed = (formOf(form).get("confirm") ?? "").trim();
-    if (typed.toLowerCase() !== String(u.email).toLowerCase()) {
+    if (canonicalEmail(typed) !== canonicalEmail(String(u.email))) {
       throw new ApiError("VALIDATION_INVALID_FIELD", { field: "confirm", message: "Type the user's email exactly to confirm the deletion.", suggestion: "Nothing was deleted." });
     }
     await adminDeleteUser(r.p, params.id, r.client);
