@@ -10,6 +10,7 @@ import type { ProjectRuntime } from "../projects/runtime.ts";
 import { setOutboxWaker, type OutboxRow } from "./outbox.ts";
 import { renderOutboxMessage } from "./render.ts";
 import { createBackoff, type BackoffPolicy } from "../projects/backoff.ts";
+import { schedulerOf } from "../projects/housekeeping.ts";
 import { isPermanentMailError } from "../plugin-api.ts";
 
 export interface OutboxSchedule {
@@ -184,7 +185,7 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   const maxSleepMs = opts.maxSleepMs ?? 60_000;
   const concurrency = Math.max(1, opts.concurrency ?? MAIL_SEND_CONCURRENCY);
   const sendTimeoutMs = opts.sendTimeoutMs ?? 60_000;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  const scheduler = schedulerOf(p);
   let stopped = false;
   const hk = opts.housekeeping ?? { lastHousekeepingMs: -Infinity };
   // Rows being sent now: a send slower than its retry delay must not be picked up a second time.
@@ -202,12 +203,11 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
     await p.store.linkTokens.prune(nowMs - RETENTION_MS);
   };
 
+  // One timer per project for all its background jobs (projects/housekeeping.ts); it never keeps
+  // the process alive, the HTTP server does.
   const arm = (ms: number): void => {
     if (stopped) return;
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => void pass(), ms);
-    // The sender alone never keeps the process alive; the HTTP server does.
-    timer.unref?.();
+    scheduler.at("mail", ms, () => void pass());
   };
 
   const report = (msg: string, e: unknown): void => {
@@ -230,7 +230,6 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   };
 
   async function pass(): Promise<void> {
-    timer = null;
     if (stopped) return;
     backingOff = false;
     try {
@@ -265,8 +264,7 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
     async stop(): Promise<void> {
       stopped = true;
       setOutboxWaker(p, null);
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
+      scheduler.cancel("mail");
       if (inFlight.size > 0) {
         const limit = opts.stopTimeoutMs ?? 10_000;
         let t: ReturnType<typeof setTimeout> | undefined;

@@ -1,7 +1,8 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { ENDED_SESSION_RETENTION_MS } from "../storage/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
-import { pruneAudit } from "../modules/audit/query.ts";
+import { auditLogOf } from "../storage/sqlite/audit.ts";
+import { FIRST_TEXT_KEY, sessionPruners, type KeyValue, type PruneStep } from "../storage/sqlite/prune-window.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
@@ -25,8 +26,8 @@ export const HOUSEKEEPING_TXN_BUDGET_MS = 8;
 const MIN_WINDOW_ROWS = 16;
 
 export interface HousekeepingBatch {
-  readonly table: "_refresh_tokens" | "_sessions";
-  /** Rows looked at by this transaction (a window of the primary key). */
+  readonly table: "_refresh_tokens" | "_sessions" | "_refresh_rotated" | "_sessions_unverified" | "_rate_limits" | "_audit";
+  /** Rows looked at by this transaction (a window of the primary key; for _audit, the rows deleted). */
   readonly examined: number;
   readonly deleted: number;
 }
@@ -42,75 +43,70 @@ export interface PruneOptions {
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Runs one clean-up as many short transactions: `step(window)` does one (at most `window` rows)
+ * and says whether there is more. The window adapts to the time a transaction takes (see
+ * HOUSEKEEPING_TXN_BUDGET_MS), and between two transactions the event loop is free for as long as
+ * the last one took.
+ */
+async function inWindows(
+  table: HousekeepingBatch["table"],
+  opts: PruneOptions,
+  step: (window: number) => { examined: number; deleted: number; more: boolean },
+): Promise<number> {
+  const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
+  let window = Math.min(batch, 128);
+  let total = 0;
+  for (;;) {
+    if (opts.shouldStop?.()) return total;
+    const started = performance.now();
+    const r = step(window);
+    total += r.deleted;
+    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted });
+    if (!r.more) return total;
+    const took = performance.now() - started;
+    if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
+    else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
+    await pause(Math.max(1, Math.ceil(took)));
+  }
+}
+
+/** Walks a primary key with a window pruner (src/storage/sqlite/prune-window.ts). */
+function walkKeys(
+  table: HousekeepingBatch["table"],
+  opts: PruneOptions,
+  prune: (after: KeyValue, window: number) => PruneStep | null,
+): Promise<number> {
+  let after: KeyValue = FIRST_TEXT_KEY;
+  return inWindows(table, opts, (window) => {
+    const r = prune(after, window);
+    if (r === null) return { examined: 0, deleted: 0, more: false };
+    after = r.last;
+    return { examined: r.examined, deleted: r.deleted, more: true };
+  });
+}
+
+/**
  * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
  * the primary key of each table is walked in windows of `batchRows` rows, each window in its own
  * IMMEDIATE transaction, with the event loop free between two windows. Refresh tokens past their
  * expiry go first, then sessions ended more than 30 days ago and sessions with no usable refresh
- * token whose last access token has expired, then the tokens those sessions leave behind.
+ * token whose last access token has expired, then what those sessions leave behind (their tokens,
+ * rotation records, unverified marks) and rotation records past their token's expiry.
  */
 export async function pruneSessionsInBatches(
   p: ProjectRuntime,
   nowMs: number,
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number }> {
-  const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
-  const stop = opts.shouldStop ?? ((): boolean => false);
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
-
-  const walk = async (
-    table: "_refresh_tokens" | "_sessions",
-    key: string,
-    deleteSql: string,
-    params: (number | null)[],
-  ): Promise<number> => {
-    const db = p.db;
-    const windowEnd = db.query(`SELECT max(k) AS last, count(*) AS n FROM (SELECT ${key} AS k FROM ${table} WHERE ${key} > ?1 ORDER BY ${key} LIMIT ?2)`);
-    const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${deleteSql})`);
-    let after = "";
-    let total = 0;
-    let window = Math.min(batch, 128);
-    for (;;) {
-      if (stop()) return total;
-      const started = performance.now();
-      // Deleting rows that can no longer authenticate anyone needs no fsync of its own: if power
-      // fails they are deleted again next time. The connection is back to synchronous=FULL before
-      // anything else can run on it (bun:sqlite is synchronous), and the next FULL commit's fsync
-      // makes these frames durable with its own.
-      db.exec("PRAGMA synchronous=NORMAL");
-      let step: { last: string; examined: number; deleted: number } | null;
-      try {
-        step = db.transaction(() => {
-          const w = windowEnd.get(after, window) as { last: string | null; n: number };
-          if (w.last === null) return null;
-          const deleted = del.run(after, w.last, ...params).changes;
-          return { last: w.last, examined: w.n, deleted };
-        }).immediate();
-      } finally {
-        db.exec("PRAGMA synchronous=FULL");
-      }
-      if (step === null) return total;
-      total += step.deleted;
-      opts.onBatch?.({ table, examined: step.examined, deleted: step.deleted });
-      after = step.last;
-      const took = performance.now() - started;
-      if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
-      else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
-      await pause(Math.max(1, Math.ceil(took)));
-    }
-  };
-
-  const refreshTokens = await walk("_refresh_tokens", "token_hash", "expires_at <= ?3", [nowMs]);
-  const sessions = await walk(
-    "_sessions",
-    "id",
-    `(revoked_at IS NOT NULL AND revoked_at < ?3)
-      OR (revoked_at IS NULL AND last_used_at < ?4
-          AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.session_id = _sessions.id AND t.revoked_at IS NULL))`,
-    [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs],
-  );
+  const pr = sessionPruners(p.db);
+  const refreshTokens = await walkKeys("_refresh_tokens", opts, (a, w) => pr.expiredTokens(a, w, [nowMs]));
+  const sessions = await walkKeys("_sessions", opts, (a, w) => pr.endedSessions(a, w, [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs]));
   // Tokens of the sessions just deleted (revoked or rotated ones they still had).
-  await walk("_refresh_tokens", "token_hash", "NOT EXISTS (SELECT 1 FROM _sessions s WHERE s.id = _refresh_tokens.session_id)", []);
-  return { sessions, refreshTokens };
+  const orphans = await walkKeys("_refresh_tokens", opts, (a, w) => pr.orphanTokens(a, w, []));
+  const rotated = await walkKeys("_refresh_rotated", opts, (a, w) => pr.rotated(a, w, [nowMs]));
+  await walkKeys("_sessions_unverified", opts, (a, w) => pr.unverifiedMarks(a, w, []));
+  return { sessions, refreshTokens: refreshTokens + orphans + rotated };
 }
 
 /** When a project last had its housekeeping, kept across the closings and reopenings of the project. */
@@ -129,8 +125,99 @@ export async function runHousekeeping(
 ): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
   const nowMs = p.deps.now();
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
-  if (opts.shouldStop?.()) return { ...removed, rateLimitCounters: 0, auditRows: 0 };
-  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs), auditRows: pruneAudit(p, nowMs) };
+  const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.rateLimiter.pruneWindow(nowMs, a, w));
+  const audit = auditLogOf(p.db);
+  const auditBefore = nowMs - p.config.audit.retentionSeconds * 1000;
+  const auditRows = await inWindows("_audit", opts, (window) => {
+    const deleted = audit.pruneOldest(auditBefore, window);
+    return { examined: deleted, deleted, more: deleted === window };
+  });
+  return { ...removed, rateLimitCounters, auditRows };
+}
+
+/**
+ * The background jobs of one open project (issue 9: housekeeping, the mail sender's passes) share
+ * one scheduler and so one timer: each job says when it wants to run next, the timer is armed for
+ * the earliest, and stopping the project (closing, reload, shutdown) cancels them all at once. The
+ * timer never keeps the process alive.
+ */
+export interface ProjectScheduler {
+  /** Runs `fn` once, `ms` from now; a job scheduled again replaces its earlier time. */
+  at(job: string, ms: number, fn: () => void): void;
+  cancel(job: string): void;
+  /** Names of the jobs waiting to run (tests, metrics). */
+  pending(): string[];
+  /** Cancels every job; later `at` calls are ignored. */
+  stop(): void;
+}
+
+/** setTimeout's longest delay: a job further away is looked at again then. */
+const MAX_TIMER_MS = 2_147_000_000;
+
+export function createProjectScheduler(): ProjectScheduler {
+  const jobs = new Map<string, { dueAt: number; fn: () => void }>();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timerAt = Infinity;
+  let stopped = false;
+  const arm = (): void => {
+    let next = Infinity;
+    for (const j of jobs.values()) next = Math.min(next, j.dueAt);
+    if (next === timerAt) return;
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    timerAt = next;
+    if (next === Infinity) return;
+    timer = setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(0, next - performance.now())));
+    timer.unref?.();
+  };
+  function fire(): void {
+    timer = null;
+    timerAt = Infinity;
+    const now = performance.now();
+    const due = [...jobs].filter(([, j]) => j.dueAt <= now).sort((a, b) => a[1].dueAt - b[1].dueAt);
+    for (const [name] of due) jobs.delete(name);
+    for (const [, j] of due) {
+      if (stopped) return;
+      try {
+        j.fn();
+      } catch {
+        // each job reports its own failures; one that throws must not stop the others
+      }
+    }
+    if (!stopped) arm();
+  }
+  return {
+    at(job, ms, fn) {
+      if (stopped) return;
+      jobs.set(job, { dueAt: performance.now() + Math.max(0, ms), fn });
+      arm();
+    },
+    cancel(job) {
+      if (jobs.delete(job)) arm();
+    },
+    pending: () => [...jobs.keys()],
+    stop() {
+      stopped = true;
+      jobs.clear();
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      timerAt = Infinity;
+    },
+  };
+}
+
+const schedulers = new WeakMap<ProjectRuntime, ProjectScheduler>();
+
+/** The scheduler of an open project, created on first use and stopped when the project closes. */
+export function schedulerOf(p: ProjectRuntime): ProjectScheduler {
+  let s = schedulers.get(p);
+  if (!s) {
+    const created = createProjectScheduler();
+    s = created;
+    schedulers.set(p, created);
+    p.onClose(() => created.stop());
+  }
+  return s;
 }
 
 export interface HousekeepingOptions {
@@ -145,7 +232,7 @@ export interface HousekeepingOptions {
  * Hourly clean-up of a project's session tables, rate-limit counters and audit rows while it is
  * open (the mail sender cleans the outbox and link tokens on its own). Runs shortly after the
  * project opens unless it ran within the hour; a failed run is retried with exponential backoff
- * (one log line per attempt). The timers never keep the process alive.
+ * (one log line per attempt). Its timer is the project's scheduler (see ProjectScheduler).
  */
 export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions = {}): void {
   const state = opts.state ?? { lastRunMs: -Infinity };
@@ -153,16 +240,14 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   const backoff = createBackoff(opts.errorBackoff ?? HOUSEKEEPING_ERROR_BACKOFF);
   let stopped = false;
   let running: Promise<void> | null = null;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  const scheduler = schedulerOf(p);
   const arm = (ms: number): void => {
     if (stopped) return;
-    timer = setTimeout(run, ms);
-    timer.unref?.();
+    scheduler.at("housekeeping", ms, run);
   };
   function run(): void {
-    timer = null;
     if (stopped || running) return;
-    state.lastRunMs = Date.now();
+    state.lastRunMs = p.deps.now();
     running = runHousekeeping(p, { shouldStop: () => stopped })
       .then((removed) => {
         backoff.succeed();
@@ -186,10 +271,10 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
         running = null;
       });
   }
-  arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - Date.now()));
+  arm(opts.firstRunAfterMs ?? Math.max(FIRST_RUN_AFTER_MS, state.lastRunMs + everyMs - p.deps.now()));
   p.onClose(async () => {
     stopped = true;
-    if (timer !== null) clearTimeout(timer);
+    scheduler.cancel("housekeeping");
     await running;
   });
 }

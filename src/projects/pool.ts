@@ -152,6 +152,12 @@ export interface ProjectPool {
   remove(id: string): void;
   /** Closes the least recently used projects above the limit, and those idle too long. */
   sweep(): void;
+  /**
+   * The housekeeping of projects that stayed closed for a day since their last one (or since
+   * they were added): each is opened briefly, cleaned and closed again, one at a time. Runs every
+   * hour by itself; resolves when the pass is over.
+   */
+  housekeepClosed(): Promise<void>;
   stats(): PoolStats;
   close(): Promise<void>;
 }
@@ -163,6 +169,14 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
   /** Open runtimes, least recently used first (a Map keeps insertion order). */
   const lru = new Map<string, { runtime: ProjectRuntime; lastUsedMs: number }>();
   const closing = new Set<Promise<void>>();
+  /**
+   * Connections of runtimes taken out of use whose closing still waits for older requests. A
+   * request that reopens the project meanwhile takes the connection back instead of opening a
+   * second one: two connections to one file in one process would leave a descriptor open after
+   * the first closes (SQLite keeps it while the other holds a lock on the file, and a WAL-mode
+   * connection always holds one).
+   */
+  const closingConnections = new Map<string, { db: ProjectRuntime["db"]; adopted: boolean }>();
   let opens = 0;
   let closes = 0;
   let closed = false;
@@ -195,9 +209,17 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
 
   const openSlot = (id: string, slot: Slot): ProjectRuntime => {
     let runtime: ProjectRuntime;
+    const closingDb = closingConnections.get(id);
     try {
-      const loaded = loadProjectRuntime(slot.config, deps, { alreadyChecked: slot.checked || slot.planned });
+      const loaded = loadProjectRuntime(slot.config, deps, {
+        alreadyChecked: slot.checked || slot.planned,
+        ...(closingDb ? { db: closingDb.db } : {}),
+      });
       runtime = loaded.runtime;
+      if (closingDb) {
+        closingDb.adopted = true;
+        closingConnections.delete(id);
+      }
       if (loaded.generatedKeys.admin || loaded.generatedKeys.public) opts.onGeneratedKeys(id, loaded.generatedKeys);
     } catch (e) {
       const busy = isLockedElsewhere(e);
@@ -226,6 +248,9 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     lru.delete(id);
     if (slot && slot.open === runtime) slot.open = null;
     closes++;
+    const connection = { db: runtime.db, adopted: false };
+    closingConnections.set(id, connection);
+    const ownEntry = (): boolean => closingConnections.get(id) === connection;
     const done = (async () => {
       try {
         await runtime.release();
@@ -233,6 +258,12 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         log.warn("stopping a project's background work failed", { project: id, error: messageOf(e) });
       }
       if (opts.inflight) await opts.inflight.drained(CLOSE_DRAIN_MS);
+      if (connection.adopted || !ownEntry()) {
+        // Reopened meanwhile on this same connection: the new runtime owns it (and its outbox).
+        if (connection.adopted) log.debug("project reopened before its database closed; connection kept", { project: id });
+        return;
+      }
+      closingConnections.delete(id);
       try {
         // Mail a request enqueued on this runtime after its sender stopped: hand it on.
         const next = await runtime.store.outbox.nextDueAt();
@@ -285,11 +316,11 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     try {
       for (const [id, slot] of [...slots]) {
         if (closed) return;
-        if (slot.open || slots.get(id) !== slot || Date.now() - Math.max(slot.addedMs, slot.housekeeping.lastRunMs) < CLOSED_HOUSEKEEPING_EVERY_MS) continue;
+        if (slot.open || slots.get(id) !== slot || deps.now() - Math.max(slot.addedMs, slot.housekeeping.lastRunMs) < CLOSED_HOUSEKEEPING_EVERY_MS) continue;
         try {
           const runtime = openSlot(id, slot);
           const openedAt = lru.get(id)?.lastUsedMs;
-          slot.housekeeping.lastRunMs = Date.now();
+          slot.housekeeping.lastRunMs = deps.now();
           await runHousekeeping(runtime, { shouldStop: () => slot.open !== runtime });
           // Closed again unless a request used it meanwhile.
           const entry = lru.get(id);
@@ -342,7 +373,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         open: null,
         // Open projects get their first housekeeping shortly after opening, closed ones a day after boot.
         housekeeping: { lastRunMs: -Infinity },
-        addedMs: Date.now(),
+        addedMs: deps.now(),
         mailHousekeeping: { lastHousekeepingMs: -Infinity },
         mailTimer: null,
       });
@@ -408,6 +439,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       else log.info(REMOVED_CLOSED_MSG, { project: id });
     },
     sweep,
+    housekeepClosed,
     stats: () => ({ configured: slots.size, open: lru.size, closing: closing.size, opens, closes }),
     async close() {
       closed = true;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { authSpec, signUp } from "../helpers/auth.ts";
 import { pruneSessions } from "../../src/modules/session/sessions.ts";
-import { pruneSessionsInBatches, type HousekeepingBatch } from "../../src/projects/housekeeping.ts";
+import { pruneSessionsInBatches, runHousekeeping, type HousekeepingBatch } from "../../src/projects/housekeeping.ts";
 
 const DAY = 86_400_000;
 let inst: TestInstance | undefined;
@@ -80,10 +80,23 @@ describe("housekeeping in batches", () => {
     const user = await signUp(t, "owner@example.com");
     seed(t, user.user.id, 1_200, 700);
     const db = t.booted.projects.get("demo")!.db;
+    // Rotation records (expired, live, of deleted and of kept sessions) and unverified marks.
+    const rotated = db.prepare("INSERT INTO _refresh_rotated(tag, session_id, rotated_at, expires_at) VALUES (?, ?, ?, ?)");
+    const unverified = db.prepare("INSERT INTO _sessions_unverified(session_id, user_id) VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 0; i < 1_200; i += 3) {
+        const sid = `s-${String(i).padStart(7, "0")}`;
+        rotated.run(new Bun.CryptoHasher("sha256").update(`r${i}`).digest().subarray(0, 16), sid, t.clock.now - 5 * DAY, i % 2 ? t.clock.now - DAY : t.clock.now + DAY);
+        unverified.run(sid, user.user.id);
+      }
+    })();
     const snapshot = (): string => JSON.stringify([
       db.query("SELECT id FROM _sessions ORDER BY id").all(),
       db.query("SELECT token_hash FROM _refresh_tokens ORDER BY token_hash").all(),
+      db.query("SELECT hex(tag) AS tag FROM _refresh_rotated ORDER BY tag").all(),
+      db.query("SELECT session_id FROM _sessions_unverified ORDER BY session_id").all(),
     ]);
+    const before = snapshot();
     db.exec("SAVEPOINT compare");
     const expected = await pruneSessions(t.booted.projects.get("demo")!, t.clock.now);
     const after = snapshot();
@@ -91,5 +104,63 @@ describe("housekeeping in batches", () => {
     const got = await pruneSessionsInBatches(t.booted.projects.get("demo")!, t.clock.now, { batchRows: 128 });
     expect(got).toEqual(expected);
     expect(snapshot()).toBe(after);
+    expect(after).not.toBe(before);
+    expect(count(t, "_refresh_rotated")).toBeGreaterThan(0);
+    expect(count(t, "_refresh_rotated")).toBeLessThan(400);
+  });
+
+  it("deletes ended rate-limit counters and old audit rows in short transactions too", async () => {
+    inst = await createTestInstance([
+      { ...authSpec({ auth: { rate_limits: { signup_per_ip: "off", login_failures_per_account: { max: 5, window: "15m" } } } }), audit: { retention: "30d" } },
+    ]);
+    const t = inst;
+    await signUp(t, "owner@example.com");
+    const p = t.booted.projects.get("demo")!;
+    const db = p.db;
+    const now = t.clock.now;
+    const counter = db.prepare("INSERT INTO _rate_limits(key, window_start, count) VALUES (?, ?, 1)");
+    const audit = db.prepare("INSERT INTO _audit(at, type, details) VALUES (?, 'login_failed', '{}')");
+    db.transaction(() => {
+      for (let i = 0; i < 3_000; i++) {
+        // Ended (16 minutes old) and running (1 minute old) counters, interleaved in key order.
+        counter.run(`login_failures_per_account:${String(i).padStart(5, "0")}@example.com`, now - (i % 3 === 0 ? 60_000 : 16 * 60_000));
+        // Audit rows 40 days old (past the 30-day retention) and 10 days old.
+        audit.run(now - (i % 4 === 0 ? 10 : 40) * DAY + i);
+      }
+      counter.run("no_such_rule:x", now - 40 * DAY); // under no rule: kept 31 days at most
+      counter.run("no_such_rule:y", now - DAY);
+    })();
+    const countersBefore = count(t, "_rate_limits");
+    const auditBefore = count(t, "_audit");
+    const batches: HousekeepingBatch[] = [];
+    let writes = 0;
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await signUp(t, `during${i}@example.com`);
+        writes++;
+      }
+    })();
+    const removed = await runHousekeeping(p, { batchRows: 250, onBatch: (b) => batches.push(b) });
+    stop = true;
+    await writer;
+
+    expect(removed.rateLimitCounters).toBe(2_000 + 1);
+    expect(removed.auditRows).toBe(2_250);
+    expect(count(t, "_rate_limits")).toBe(countersBefore - 2_001);
+    expect(count(t, "_audit")).toBeGreaterThanOrEqual(auditBefore - 2_250);
+    expect((db.query("SELECT count(*) AS n FROM _audit WHERE at < ?").get(now - 30 * DAY) as { n: number }).n).toBe(0);
+    expect((db.query("SELECT count(*) AS n FROM _rate_limits WHERE key LIKE 'login_failures_per_account:%' AND window_start <= ?").get(now - 15 * 60_000) as { n: number }).n).toBe(0);
+    expect(db.query("SELECT key FROM _rate_limits WHERE key LIKE 'no_such_rule:%'").all()).toEqual([{ key: "no_such_rule:y" }]);
+    for (const table of ["_rate_limits", "_audit"] as const) {
+      const mine = batches.filter((b) => b.table === table);
+      expect(mine.length).toBeGreaterThanOrEqual(Math.ceil(2_000 / 250));
+      for (const b of mine) {
+        expect(b.examined).toBeLessThanOrEqual(250);
+        expect(b.deleted).toBeLessThanOrEqual(b.examined);
+      }
+    }
+    expect(writes).toBeGreaterThan(0);
+    expect((db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
   });
 });

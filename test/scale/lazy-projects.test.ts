@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
@@ -120,6 +120,66 @@ describe("a project closed by the open-projects limit", () => {
   }, 30_000);
 });
 
+describe("housekeeping of projects that stay closed", () => {
+  it("opens a project closed for a day, deletes its expired tokens, ended counters and old audit rows, and closes it again", async () => {
+    inst = await createTestInstance(
+      [{ ...authSpec({ id: "aa", auth: LOCKOUT }), audit: { retention: "30d" } }, authSpec({ id: "bb", auth: LOCKOUT })],
+      { boot: { maxOpenProjects: 1 } },
+    );
+    const t = inst;
+    const alice = await signUp(t, "alice@example.com", { project: "aa" });
+    const db = t.booted.projects.get("aa")!.db;
+    const now = t.clock.now;
+    const DAY = 86_400_000;
+    db.transaction(() => {
+      db.query("INSERT INTO _sessions(id, user_id, created_at, last_used_at) VALUES ('old-session', ?1, ?2, ?2)").run(alice.user.id, now - 60 * DAY);
+      db.query("INSERT INTO _refresh_tokens(token_hash, session_id, created_at, expires_at) VALUES ('old-token', 'old-session', ?1, ?2)").run(now - 60 * DAY, now - 30 * DAY);
+      db.query("INSERT INTO _rate_limits(key, window_start, count) VALUES ('login_failures_per_account:gone@example.com', ?1, 2)").run(now - 16 * 60_000);
+      db.query("INSERT INTO _audit(at, type, details) VALUES (?1, 'login_failed', '{}')").run(now - 40 * DAY);
+    })();
+    const rows = (database: Database): Record<string, number> =>
+      Object.fromEntries(
+        ["_sessions", "_refresh_tokens", "_rate_limits", "_audit"].map((table) => [table, (database.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n]),
+      );
+    const before = rows(db);
+    await closeByLru(t, "aa", "bb");
+    // "bb" goes idle too: nothing is open, and nothing is asked of "aa" from here on.
+    t.booted.projects.sweep();
+    await waitFor("both projects closed", () => t.booted.projects.stats().open <= 1 && t.booted.projects.stats().closing === 0);
+    const readRows = (): Record<string, number> => {
+      const ro = new Database(join(t.dataDir, "aa.db"), { readonly: true });
+      try {
+        return rows(ro);
+      } finally {
+        ro.close();
+      }
+    };
+
+    // Less than a day after boot: not visited.
+    const opensBefore = t.booted.projects.stats().opens;
+    t.clock.advance(23 * 3_600_000);
+    await t.booted.projects.housekeepClosed();
+    expect(t.booted.projects.stats().opens).toBe(opensBefore);
+    expect(readRows()).toEqual(before);
+
+    // A day after: opened, cleaned, closed again.
+    t.clock.advance(2 * 3_600_000);
+    await t.booted.projects.housekeepClosed();
+    expect(t.booted.projects.openRuntime("aa")).toBeNull();
+    await waitFor("the cleaned project closed", () => t.booted.projects.stats().closing === 0);
+    expect(readRows()).toEqual({ _sessions: before._sessions - 1, _refresh_tokens: before._refresh_tokens - 1, _rate_limits: before._rate_limits - 1, _audit: before._audit - 1 });
+    // Alice's live session is intact.
+    expect((await t.req("POST", "/p/aa/auth/refresh", { body: { refresh_token: alice.refresh_token } })).status).toBe(200);
+
+    // The next pass within the day leaves it alone (no open).
+    await closeByLru(t, "aa", "bb");
+    const opensAfter = t.booted.projects.stats().opens;
+    t.clock.advance(3_600_000);
+    await t.booted.projects.housekeepClosed();
+    expect(t.booted.projects.stats().opens).toBe(opensAfter);
+  });
+});
+
 describe("serve --max-open-projects 2 with 5 projects", () => {
   it("answers a mixed concurrent load without an error, closing projects past the limit", async () => {
     const dir = mkdtempSync(join(tmpdir(), "latchkey-lru-"));
@@ -192,6 +252,28 @@ describe("serve --max-open-projects 2 with 5 projects", () => {
 
       const closedByLimit = logLines(running.stdout()).filter((l) => l.msg === "project database closed" && l.reason === "open-projects limit");
       expect(closedByLimit.length).toBeGreaterThan(0);
+      // Once the requests are over, at most 2 project databases (and their WAL and shared-memory
+      // files) are still open in the server: a closed connection leaves no descriptor behind.
+      const pid = running.proc.pid;
+      const openFiles = (): string[] =>
+        readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+          try {
+            return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+          } catch {
+            return [];
+          }
+        });
+      const projectFiles = (suffix: string): string[] => openFiles().filter((f) => f.startsWith(data) && f.endsWith(suffix));
+      try {
+        await waitFor("at most 2 open project databases", () => projectFiles(".db").length <= 2, 10_000);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}: ${openFiles().join(", ")}\n${running.stdout().split("\n").slice(-15).join("\n")}`);
+      }
+      // A project reopened while its closing waited for older requests reuses that connection: a
+      // second connection to the same file would leave its descriptor open after closing.
+      expect(new Set(projectFiles(".db")).size).toBe(projectFiles(".db").length);
+      expect(projectFiles(".db-wal").length).toBeLessThanOrEqual(2);
+      expect(projectFiles(".db-shm").length).toBeLessThanOrEqual(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@
  * table lives here.
  */
 import type { Database, Statement } from "bun:sqlite";
+import { withoutSync } from "./prune-window.ts";
 
 export interface AuditRow {
   readonly at: number;
@@ -39,6 +40,12 @@ export interface AuditLog {
   list(q: AuditQuery): AuditEvent[];
   /** Deletes rows older than `beforeMs`; returns how many. */
   prune(beforeMs: number): number;
+  /**
+   * Deletes at most `limit` of the oldest rows older than `beforeMs` (found through the index on
+   * `at`), in one short transaction; returns how many. Housekeeping calls it until it returns
+   * less than `limit`.
+   */
+  pruneOldest(beforeMs: number, limit: number): number;
 }
 
 const logs = new WeakMap<Database, AuditLog>();
@@ -85,6 +92,11 @@ function createAuditLog(db: Database): AuditLog {
     },
     prune(beforeMs) {
       return db.query("DELETE FROM _audit WHERE at < ?").run(beforeMs).changes;
+    },
+    pruneOldest(beforeMs, limit) {
+      // Old audit rows are not needed by anyone: no fsync of their own (see withoutSync).
+      const del = db.query("DELETE FROM _audit WHERE id IN (SELECT id FROM _audit WHERE at < ?1 ORDER BY at LIMIT ?2)");
+      return withoutSync(db, () => db.transaction(() => del.run(beforeMs, limit).changes).immediate());
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { RateLimitName, RateLimitRule } from "../../config/types.ts";
 import type { RateLimitResult, RateLimits } from "../rate-limits.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
+import { windowPruner, type KeyValue, type PruneStep } from "./prune-window.ts";
 
 export type { RateLimitResult } from "../rate-limits.ts";
 
@@ -17,6 +18,11 @@ export interface RateLimiter {
    * lives only as long as its window. Returns how many went.
    */
   prune(nowMs: number): number;
+  /**
+   * The same clean-up, one window of the key space at a time (housekeeping): looks at the next
+   * `window` counters after `after` and deletes the ended ones, in one short transaction.
+   */
+  pruneWindow(nowMs: number, after: KeyValue, window: number): PruneStep | null;
 }
 
 /**
@@ -43,7 +49,12 @@ export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<R
   // Keys are `<rule>:<subject>`: a primary-key range per rule, then each by its own window.
   const pruneRule: Statement = db.query("DELETE FROM _rate_limits WHERE key >= ?1 AND key < ?2 AND window_start + ?3 <= ?4");
   const pruneOld: Statement = db.query("DELETE FROM _rate_limits WHERE window_start < ?");
-  let lastPruneMs = 0;
+  // One condition for every rule: a counter under `<rule>:` ends with its rule's window (names
+  // and windows come from the validated configuration, not from a request).
+  const ended = Object.entries(rules)
+    .filter(([name]) => /^[a-z_]+$/.test(name))
+    .map(([name, rule]) => `(key >= '${name}:' AND key < '${name};' AND window_start + ${(rule?.windowSeconds ?? OFF_RULE_WINDOW_SECONDS) * 1000} <= ?3)`);
+  let windowed: ReturnType<typeof windowPruner> | null = null;
   const prune = (nowMs: number): number => {
     let removed = 0;
     for (const [name, rule] of Object.entries(rules)) {
@@ -60,11 +71,10 @@ export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<R
   });
 
   return {
+    // Ended counters are deleted by housekeeping (hourly while the project is open, daily while
+    // it stays closed), a window at a time: never here, where one large DELETE would hold up the
+    // request and every other one.
     hit(key, rule, nowMs) {
-      if (nowMs - lastPruneMs > 3_600_000) {
-        lastPruneMs = nowMs;
-        prune(nowMs);
-      }
       const r = hitStmt.get(key, nowMs, rule.windowSeconds * 1000) as { count: number; window_start: number };
       return result(r.count, r.window_start, rule, nowMs);
     },
@@ -77,6 +87,10 @@ export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<R
       undoStmt.run(key);
     },
     prune,
+    pruneWindow(nowMs, after, window) {
+      windowed ??= windowPruner(db, "_rate_limits", "key", [...ended, "window_start < ?4"].join(" OR "));
+      return windowed(after, window, [nowMs, nowMs - UNKNOWN_KEY_RETENTION_MS]);
+    },
   };
 }
 

@@ -68,8 +68,24 @@ export function sqliteDatabaseOf(store: ProjectStore): Database {
   return db;
 }
 
+/**
+ * One gate per connection, not per store: two runtimes of a project can share a connection (a
+ * reload hands it on, a project reopened while its closing waited for older requests takes it
+ * back), and their transactions must still wait for each other.
+ */
+const gates = new WeakMap<Database, TransactionGate>();
+
+function gateOf(db: Database): TransactionGate {
+  let gate = gates.get(db);
+  if (!gate) {
+    gate = new TransactionGate(db);
+    gates.set(db, gate);
+  }
+  return gate;
+}
+
 function buildStore(ctx: SqliteStoreContext): { store: ProjectStore; groups: SyncStoreOps } {
-  const gate = new TransactionGate(ctx.db);
+  const gate = gateOf(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
   const sessions = sqliteSessions(ctx);
   const rateLimits = sqliteRateLimits(ctx);
