@@ -154,7 +154,7 @@ function runKeysRotate(projectId: string, which: "admin" | "public" | "both", da
     return EXIT_RUNTIME;
   }
   try {
-    const keys = createProjectKeys(createSettingsRepo(db), defaultRandomBytes);
+    const keys = createProjectKeys(db, createSettingsRepo(db), defaultRandomBytes);
     const kinds = which === "both" ? (["admin", "public"] as const) : ([which] as const);
     const out = keys.rotate(kinds, new Date().toISOString());
     if (out.admin) process.stdout.write(`admin_key=${out.admin}\n`);

@@ -1,7 +1,7 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { ENDED_SESSION_RETENTION_MS } from "../modules/session/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
-import { pruneAudit } from "../modules/audit/query.ts";
+import type { PruneSet } from "../storage/housekeeping.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
@@ -57,37 +57,16 @@ export async function pruneSessionsInBatches(
   const stop = opts.shouldStop ?? ((): boolean => false);
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
 
-  const walk = async (
-    table: "_refresh_tokens" | "_sessions",
-    key: string,
-    deleteSql: string,
-    params: (number | null)[],
-  ): Promise<number> => {
-    const db = p.db;
-    const windowEnd = db.query(`SELECT max(k) AS last, count(*) AS n FROM (SELECT ${key} AS k FROM ${table} WHERE ${key} > ?1 ORDER BY ${key} LIMIT ?2)`);
-    const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${deleteSql})`);
+  const cutoffs = { nowMs, endedBeforeMs: nowMs - ENDED_SESSION_RETENTION_MS, idleBeforeMs: nowMs - accessTtlMs };
+
+  const walk = async (set: PruneSet, table: HousekeepingBatch["table"]): Promise<number> => {
     let after = "";
     let total = 0;
     let window = Math.min(batch, 128);
     for (;;) {
       if (stop()) return total;
       const started = performance.now();
-      // Deleting rows that can no longer authenticate anyone needs no fsync of its own: if power
-      // fails they are deleted again next time. The connection is back to synchronous=FULL before
-      // anything else can run on it (bun:sqlite is synchronous), and the next FULL commit's fsync
-      // makes these frames durable with its own.
-      db.exec("PRAGMA synchronous=NORMAL");
-      let step: { last: string; examined: number; deleted: number } | null;
-      try {
-        step = db.transaction(() => {
-          const w = windowEnd.get(after, window) as { last: string | null; n: number };
-          if (w.last === null) return null;
-          const deleted = del.run(after, w.last, ...params).changes;
-          return { last: w.last, examined: w.n, deleted };
-        }).immediate();
-      } finally {
-        db.exec("PRAGMA synchronous=FULL");
-      }
+      const step = await p.store.housekeeping.pruneWindow(set, after, window, cutoffs);
       if (step === null) return total;
       total += step.deleted;
       opts.onBatch?.({ table, examined: step.examined, deleted: step.deleted });
@@ -99,17 +78,10 @@ export async function pruneSessionsInBatches(
     }
   };
 
-  const refreshTokens = await walk("_refresh_tokens", "token_hash", "expires_at <= ?3", [nowMs]);
-  const sessions = await walk(
-    "_sessions",
-    "id",
-    `(revoked_at IS NOT NULL AND revoked_at < ?3)
-      OR (revoked_at IS NULL AND last_used_at < ?4
-          AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.session_id = _sessions.id AND t.revoked_at IS NULL))`,
-    [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs],
-  );
+  const refreshTokens = await walk("expiredRefreshTokens", "_refresh_tokens");
+  const sessions = await walk("endedSessions", "_sessions");
   // Tokens of the sessions just deleted (revoked or rotated ones they still had).
-  await walk("_refresh_tokens", "token_hash", "NOT EXISTS (SELECT 1 FROM _sessions s WHERE s.id = _refresh_tokens.session_id)", []);
+  await walk("orphanRefreshTokens", "_refresh_tokens");
   return { sessions, refreshTokens };
 }
 
@@ -130,7 +102,9 @@ export async function runHousekeeping(
   const nowMs = p.deps.now();
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
   if (opts.shouldStop?.()) return { ...removed, rateLimitCounters: 0, auditRows: 0 };
-  return { ...removed, rateLimitCounters: p.rateLimiter.prune(nowMs), auditRows: pruneAudit(p, nowMs) };
+  const rateLimitCounters = p.rateLimiter.prune(nowMs);
+  // Audit rows older than `audit.retention` (SPEC 12).
+  return { ...removed, rateLimitCounters, auditRows: await p.store.audit.prune(nowMs - p.config.audit.retentionSeconds * 1000) };
 }
 
 export interface HousekeepingOptions {

@@ -15,9 +15,24 @@
  *   and its verification mail). `fn` receives the same operations bound to the transaction and
  *   must await nothing else (no hashing, no network): the write lock is held until it returns.
  */
+import type { AdminOps } from "./admin.ts";
+import type { AuditOps } from "./audit.ts";
+import type { ConsoleSessionsOps } from "./console-sessions.ts";
+import type { HousekeepingOps } from "./housekeeping.ts";
+import type { KeysOps } from "./keys.ts";
+import type { SettingsOps } from "./settings.ts";
+import type { UserListingOps } from "./user-listing.ts";
 
 /** The operation groups of a project store (one interface per group, in `src/storage/<group>.ts`). */
-export interface StoreOps {}
+export interface StoreOps {
+  readonly settings: SettingsOps;
+  readonly keys: KeysOps;
+  readonly audit: AuditOps;
+  readonly consoleSessions: ConsoleSessionsOps;
+  readonly admin: AdminOps;
+  readonly userListing: UserListingOps;
+  readonly housekeeping: HousekeepingOps;
+}
 
 export interface ProjectStore extends StoreOps {
   /** Which engine serves this project. */

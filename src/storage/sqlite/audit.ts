@@ -1,63 +1,22 @@
 /**
- * The audit log's storage (SPEC 12): `_audit` rows, newest first by id. Every statement of the
+ * The SQLite audit group (SPEC 12): `_audit` rows, newest first by id. Every statement of the
  * table lives here.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import type { AuditOps } from "../audit.ts";
+import type { Sync } from "./store.ts";
+import { lazyStatements } from "./statements.ts";
 
-export interface AuditRow {
-  readonly at: number;
-  readonly type: string;
-  readonly userId: string | null;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly requestId: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
+export type AuditLog = Sync<AuditOps>;
 
-export interface AuditEvent {
-  id: number;
-  type: string;
-  at: string;
-  user_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-}
-
-export interface AuditQuery {
-  readonly userId?: string;
-  readonly type?: string;
-  readonly sinceMs?: number;
-  /** Only rows with an id below this one (the cursor). */
-  readonly beforeId?: number;
-  readonly limit: number;
-}
-
-export interface AuditLog {
-  record(row: AuditRow): void;
-  list(q: AuditQuery): AuditEvent[];
-  /** Deletes rows older than `beforeMs`; returns how many. */
-  prune(beforeMs: number): number;
-}
-
-const logs = new WeakMap<Database, AuditLog>();
-
-export function auditLogOf(db: Database): AuditLog {
-  let log = logs.get(db);
-  if (!log) {
-    log = createAuditLog(db);
-    logs.set(db, log);
-  }
-  return log;
-}
-
-function createAuditLog(db: Database): AuditLog {
-  let insert: Statement | null = null;
+export function createAuditLog(db: Database): AuditLog {
+  const s = lazyStatements(db, {
+    insert: "INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    prune: "DELETE FROM _audit WHERE at < ?",
+  });
   return {
-    record(row) {
-      insert ??= db.prepare("INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)");
-      insert.run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
+    append(row) {
+      s.insert.run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
     },
     list(q) {
       const where: string[] = [];
@@ -84,7 +43,7 @@ function createAuditLog(db: Database): AuditLog {
       }));
     },
     prune(beforeMs) {
-      return db.query("DELETE FROM _audit WHERE at < ?").run(beforeMs).changes;
+      return s.prune.run(beforeMs).changes;
     },
   };
 }

@@ -1,13 +1,23 @@
 import type { Database } from "bun:sqlite";
 import type { ProjectConfig } from "../../config/types.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
+import type { RandomBytes } from "../../crypto/random.ts";
 import { TransactionGate } from "./transactions.ts";
+import { createSettingsRepo } from "./settings.ts";
+import { createProjectKeys } from "./keys.ts";
+import { createAuditLog } from "./audit.ts";
+import { createConsoleSessions } from "./console-sessions.ts";
+import { createAdminOps } from "./admin.ts";
+import { createUserListing } from "./user-listing.ts";
+import { createHousekeeping } from "./housekeeping.ts";
 
 /** What the SQLite engine of one project is built from. */
 export interface SqliteStoreContext {
   readonly db: Database;
   readonly config: ProjectConfig;
   now(): number;
+  /** Randomness for what a group generates (project keys). */
+  readonly random: RandomBytes;
 }
 
 /** The synchronous form of an operation group: what the SQLite engine implements. */
@@ -48,13 +58,22 @@ export function sqliteDatabaseOf(store: ProjectStore): Database {
 function buildStore(ctx: SqliteStoreContext): ProjectStore {
   const gate = new TransactionGate(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
-  const groups = {} satisfies Sync<StoreOps>;
+  const settings = createSettingsRepo(ctx.db);
+  const groups = {
+    settings,
+    keys: createProjectKeys(ctx.db, settings, ctx.random),
+    audit: createAuditLog(ctx.db),
+    consoleSessions: createConsoleSessions(ctx.db),
+    admin: createAdminOps(ctx.db),
+    userListing: createUserListing(ctx.db),
+    housekeeping: createHousekeeping(ctx.db),
+  } satisfies { [K in keyof StoreOps]: Sync<StoreOps[K]> };
   const outside = (op: (...args: unknown[]) => unknown) => gate.outside(op);
   const inside = (op: (...args: unknown[]) => unknown) => gate.inside(op);
   const bindAll = (wrap: typeof outside): StoreOps => {
     const ops: Record<string, unknown> = {};
     for (const [name, group] of Object.entries(groups)) ops[name] = bind(group as Sync<object>, wrap);
-    return ops as StoreOps;
+    return ops as unknown as StoreOps;
   };
   const tx = bindAll(inside);
   return {
