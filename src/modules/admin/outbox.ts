@@ -13,18 +13,20 @@ import { usersOf } from "../users/repo.ts";
 import { issueVerificationEmail } from "../verification/service.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
-import type { OutboxMessageRow } from "../../storage/admin.ts";
+import type { OutboxMessageView as StoredMessageView } from "../../storage/outbox.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 export const RETRIABLE_TEMPLATES: ReadonlySet<string> = new Set(["verify_email", "reset_password", "password_changed"]);
 const EMAIL_RE = /[^\s@<>"']+@[^\s@<>"']+/g;
 
 /** An unsent message as operators see it: the provider's error with any address masked, never the recipient. */
-export type OutboxMessageView = OutboxMessageRow;
+export interface OutboxMessageView extends StoredMessageView {
+  readonly status: "pending" | "failed";
+}
 
 export async function outboxStatus(p: ProjectRuntime, limit = 100): Promise<{ pending: number; failed: number; messages: OutboxMessageView[] }> {
-  const counts = await p.store.admin.outboxCounts();
-  const rows = await p.store.admin.outboxMessages(limit);
+  const counts = await p.store.outbox.counts();
+  const rows = (await p.store.outbox.listUnsent(limit)) as OutboxMessageView[];
   return { ...counts, messages: rows.map((m) => ({ ...m, last_error: m.last_error === null ? null : m.last_error.replace(EMAIL_RE, "[address]") })) };
 }
 
@@ -34,12 +36,12 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
   const id = rawId.toLowerCase();
   const nowMs = p.deps.now();
   const template = await p.store.transaction(async (tx): Promise<string> => {
-    const row = await tx.admin.failedMessage(id);
+    const row = await tx.outbox.findFailed(id);
     if (!row) throw new ApiError("NOT_FOUND", { message: "No failed message with that id." });
     if (!RETRIABLE_TEMPLATES.has(row.template)) {
       throw new ApiError("CONFLICT", { message: `A failed ${row.template} message cannot be rebuilt: what it was about is gone.` });
     }
-    const parsed = parseEmail(row.toAddr);
+    const parsed = parseEmail(row.to_addr);
     const user = parsed.ok ? usersOf(p).findByCanonicalEmail(parsed.canonical) : null;
     if (!user) throw new ApiError("CONFLICT", { message: "The recipient is no longer a user of this project." });
     const recipient = { id: user.id, email: user.email };
@@ -52,7 +54,7 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
     } else {
       queuePasswordChangedEmail(p, recipient, nowMs);
     }
-    await tx.admin.removeMessage(id);
+    await tx.outbox.remove(id);
     return row.template;
   });
   p.log.event("admin.mail_retried", { template, outbox_id: id, ...eventFields(client) });

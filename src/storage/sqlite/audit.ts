@@ -5,18 +5,18 @@
 import type { Database } from "bun:sqlite";
 import type { AuditOps } from "../audit.ts";
 import type { Sync } from "./store.ts";
-import { lazyStatements } from "./statements.ts";
+import { prepared } from "./prepared.ts";
 
 export type AuditLog = Sync<AuditOps>;
 
 export function createAuditLog(db: Database): AuditLog {
-  const s = lazyStatements(db, {
-    insert: "INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    prune: "DELETE FROM _audit WHERE at < ?",
-  });
+  const s = {
+    insert: prepared(db, "INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    prune: prepared(db, "DELETE FROM _audit WHERE at < ?"),
+  };
   return {
     append(row) {
-      s.insert.run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
+      s.insert().run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
     },
     list(q) {
       const where: string[] = [];
@@ -43,7 +43,7 @@ export function createAuditLog(db: Database): AuditLog {
       }));
     },
     prune(beforeMs) {
-      return s.prune.run(beforeMs).changes;
+      return s.prune().run(beforeMs).changes;
     },
   };
 }

@@ -3,6 +3,13 @@ import type { ProjectConfig } from "../../config/types.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
 import type { RandomBytes } from "../../crypto/random.ts";
 import { TransactionGate } from "./transactions.ts";
+import { sqliteLinkTokens } from "./link-tokens.ts";
+import { sqliteOutbox } from "./outbox.ts";
+import { sqliteRateLimits } from "./rate-limits.ts";
+import { sqliteRefreshTokens } from "./refresh-tokens.ts";
+import { sqliteSessions } from "./sessions.ts";
+import { sqliteUsers } from "./users.ts";
+import { isWriteLockedElsewhere } from "./write-lock.ts";
 import { createSettingsRepo } from "./settings.ts";
 import { createProjectKeys } from "./keys.ts";
 import { createAuditLog } from "./audit.ts";
@@ -59,7 +66,15 @@ function buildStore(ctx: SqliteStoreContext): ProjectStore {
   const gate = new TransactionGate(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
   const settings = createSettingsRepo(ctx.db);
+  const sessions = sqliteSessions(ctx);
+  const rateLimits = sqliteRateLimits(ctx);
   const groups = {
+    users: sqliteUsers(ctx),
+    sessions,
+    refreshTokens: sqliteRefreshTokens(ctx, { sessions, rateLimits }),
+    linkTokens: sqliteLinkTokens(ctx),
+    outbox: sqliteOutbox(ctx),
+    rateLimits,
     settings,
     keys: createProjectKeys(ctx.db, settings, ctx.random),
     audit: createAuditLog(ctx.db),
@@ -80,5 +95,7 @@ function buildStore(ctx: SqliteStoreContext): ProjectStore {
     engine: "sqlite",
     ...bindAll(outside),
     transaction: (fn) => gate.run(() => fn(tx)),
+    // Not gated: while this connection's own transaction is open, nobody else holds the lock.
+    writeLockedElsewhere: async () => !ctx.db.inTransaction && isWriteLockedElsewhere(ctx.db),
   };
 }
