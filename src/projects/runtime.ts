@@ -18,7 +18,7 @@ import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
 import { createRateLimiter, type RateLimiter } from "../storage/sqlite/rate-limits.ts";
 import { buildDrizzleTables } from "../storage/schema/index.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
-import { withAuditTrail } from "../modules/audit/trail.ts";
+import { withAuditTrail } from "./audit-trail.ts";
 import type { ProjectStore } from "../storage/store.ts";
 import { createSqliteStore } from "../storage/sqlite/store.ts";
 import { ORIGINS_KEY } from "../storage/settings.ts";

@@ -7,6 +7,7 @@ import type { Statement } from "bun:sqlite";
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { ClientMeta } from "../../http/client-meta.ts";
 import { uuidV4 } from "../../crypto/random.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../../projects/housekeeping.ts";
 
 interface SessionStatements {
   insert: Statement;
@@ -109,8 +110,6 @@ export function touchSession(p: ProjectRuntime, sessionId: string, nowMs: number
   statementsOf(p).touch.run(nowMs, sessionId);
 }
 
-/** Ended sessions are kept this long for audit before housekeeping deletes them. */
-export const ENDED_SESSION_RETENTION_MS = 30 * 86_400_000;
 
 /**
  * Deletes what can no longer authenticate anyone, so the tables do not grow forever:

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { auditDetails, auditTypeOf, withAuditTrail } from "./trail.ts";
-import { createMemoryLogger } from "../../log.ts";
-import internalSql from "../../storage/sqlite/internal.sql" with { type: "text" };
-import { createAuditLog } from "../../storage/sqlite/audit.ts";
+import { auditDetails, auditTypeOf, withAuditTrail } from "./audit-trail.ts";
+import { createMemoryLogger } from "../log.ts";
+import internalSql from "../storage/sqlite/internal.sql" with { type: "text" };
+import { createAuditLog } from "../storage/sqlite/audit.ts";
 
 describe("audit trail", () => {
   it("maps log events to the SPEC's audit types and keeps unknown ones as they are", () => {

@@ -6,8 +6,8 @@
  * A row never holds a secret: only the caller's id fields and a small `details` object of
  * booleans, numbers and short strings, with any key that names a secret dropped on the way in.
  */
-import type { Logger } from "../../log.ts";
-import type { AuditOps } from "../../storage/audit.ts";
+import type { Logger } from "../log.ts";
+import type { AuditOps } from "../storage/audit.ts";
 
 /** Log event name -> audit type (SPEC 12 names). Unlisted events keep their own name. */
 const AUDIT_TYPES: Readonly<Record<string, string>> = {
