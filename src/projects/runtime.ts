@@ -15,6 +15,7 @@ import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
 import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
+import { createSignerStorage } from "../storage/sqlite/signing-keys.ts";
 import { createRateLimiter, type RateLimiter } from "../storage/sqlite/rate-limits.ts";
 import { buildDrizzleTables } from "../storage/schema/index.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
@@ -225,12 +226,11 @@ function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database,
       const generated = keys.ensure(config.keys, nowIso);
       settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
       const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
-      const signing = createTokenSigner(db, {
-        projectId: config.id,
+      const signerStorage = createSignerStorage(db, { sealKey: deriveKey(deps.serverKey, "signing-key-seal"), projectId: config.id });
+      const signing = createTokenSigner(signerStorage, {
         algorithm: config.auth.signing.algorithm,
         rotateEverySeconds: config.auth.signing.rotateEverySeconds,
         accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-        sealKey: deriveKey(deps.serverKey, "signing-key-seal"),
         secrets,
         settings,
         nowMs: deps.now(),
