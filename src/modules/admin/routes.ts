@@ -27,7 +27,7 @@ export function adminRoutes(ctx: AppContext) {
     })
     .post("/rotate-jwt-secret", async ({ params, request, server, set }) => {
       const { p, client } = await admin(params.projectId, request, server, set);
-      rotateJwtSecret(p, await readJsonObject(request, { allowEmpty: true }), client);
+      await rotateJwtSecret(p, await readJsonObject(request, { allowEmpty: true }), client);
       return ok(set, { rotated: true });
     });
 }

@@ -94,8 +94,11 @@ export async function rotateKeys(p: ProjectRuntime, body: Record<string, unknown
  * the JWKS, so verifiers refuse them too once they refetch it. Takes no fields: anything in the
  * body is refused, as on every endpoint.
  */
-export function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): void {
+export async function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<void> {
   refuseUnknownFields(body, NO_FIELDS, null);
-  p.signer.rotateNow(p.deps.now());
+  // The signer writes the new secret (or key pair) synchronously on the project's connection: run
+  // it while the store's transaction gate is held, so it never lands inside another request's
+  // open transaction.
+  await p.store.transaction(async () => p.signer.rotateNow(p.deps.now()));
   p.log.event("jwt_secret_rotated", eventFields(client));
 }

@@ -62,8 +62,21 @@ export function sqliteDatabaseOf(store: ProjectStore): Database {
   return db;
 }
 
+/**
+ * One gate per connection: a reload builds a new store (new config) on the connection the running
+ * project hands on, and requests still running on the old store must wait for the new store's
+ * transactions (and the other way round).
+ */
+const gates = new WeakMap<Database, TransactionGate>();
+
+function gateOf(db: Database): TransactionGate {
+  let gate = gates.get(db);
+  if (!gate) gates.set(db, (gate = new TransactionGate(db)));
+  return gate;
+}
+
 function buildStore(ctx: SqliteStoreContext): ProjectStore {
-  const gate = new TransactionGate(ctx.db);
+  const gate = gateOf(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
   const settings = createSettingsRepo(ctx.db);
   const sessions = sqliteSessions(ctx);

@@ -173,9 +173,9 @@ export const projectActions: readonly ["GET" | "POST", string, ConsoleHandler][]
     return { redirect: `${r.base}/origins?notice=origins_saved` };
   }],
   ["POST", "/keys/rotate", rotateKeysAction],
-  ["POST", "/jwt/rotate", (r, _params, form) => {
+  ["POST", "/jwt/rotate", async (r, _params, form) => {
     if (form?.get("confirm") !== "yes") throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "confirm", message: "Tick the confirmation box to rotate the JWT secret.", suggestion: "Nothing was rotated." });
-    rotateJwtSecret(r.p, {}, r.client);
+    await rotateJwtSecret(r.p, {}, r.client);
     return { redirect: `${r.base}/keys?notice=jwt_rotated` };
   }],
   ["POST", "/outbox/:mid/retry", async (r, params, form) => {
