@@ -2,6 +2,7 @@
  * The admin users list (SPEC 12): keyset pages on (created_at, id) of the auth table, with each
  * user's status columns. The query is parsed and checked by the caller; an engine reads one page.
  */
+import type { UserRow, UserStatus } from "./users.ts";
 
 export interface UserListQuery {
   readonly q?: string;
@@ -26,8 +27,13 @@ export interface BannedWalk {
 }
 export const BANNED_WALK: BannedWalk = { min: 2000, perBan: 10 };
 
-/** One raw page: rows of the auth table with `__banned_at`, `__banned_until`, `__ban_reason`, `__last_login_at`. */
+/** One user of a page, with the state beside it (bans, last login). */
+export interface ListedUser {
+  readonly user: UserRow;
+  readonly status: UserStatus;
+}
+
 export interface UserListingOps {
-  /** Up to `q.limit + 1` users after `q.after` (one more says there is a next page). */
-  page(table: string, q: UserListQuery, nowMs: number, walk: BannedWalk): Promise<Record<string, unknown>[]>;
+  /** Up to `q.limit + 1` users after `q.after`, in (created_at, id) order (one more says there is a next page). */
+  page(table: string, q: UserListQuery, nowMs: number, walk: BannedWalk): Promise<ListedUser[]>;
 }

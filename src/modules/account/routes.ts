@@ -11,28 +11,28 @@ import { deleteMyAccount, parseDeleteMe } from "./delete-me.ts";
 /** The signed-in user's account (SPEC 11): sessions, change of email, deletion. */
 export function accountRoutes(ctx: AppContext) {
   return new Elysia({ prefix: "/p/:projectId/auth" })
-    .get("/sessions", ({ params, request, set }) => {
+    .get("/sessions", async ({ params, request, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
-      return ok(set, { sessions: mySessions(p, auth) });
+      const auth = await authenticate(p, request);
+      return ok(set, { sessions: await mySessions(p, auth) });
     })
     .delete("/sessions/:sid", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       await readJsonObject(request, { allowEmpty: true });
-      endMySession(p, auth, params.sid, clientMetaOf(request, ctx.clientIp(request, server), set));
+      await endMySession(p, auth, params.sid, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });
     })
     .post("/change-email", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       const input = parseChangeEmail(p, await readJsonObject(request));
       await requestEmailChange(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });
     })
     .delete("/me", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       const password = parseDeleteMe(await readJsonObject(request));
       await deleteMyAccount(p, auth, password, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });

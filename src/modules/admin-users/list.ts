@@ -8,7 +8,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
 import { BANNED_WALK, type BannedWalk, type UserListQuery } from "../../storage/user-listing.ts";
-import { usersOf } from "../users/repo.ts";
+import { userModelOf } from "../../users/model.ts";
 import { toAdminUser } from "./view.ts";
 
 const LIST_PARAMS = new Set(["q", "verified", "banned", "limit", "cursor"]);
@@ -68,27 +68,15 @@ export function parseUserListQuery(p: ProjectRuntime, query: Record<string, stri
 export async function listUsers(
   p: ProjectRuntime, q: UserListQuery, walk: BannedWalk = BANNED_WALK,
 ): Promise<{ users: Record<string, unknown>[]; next_cursor: string | null }> {
-  const users = usersOf(p);
+  const users = userModelOf(p);
   const nowMs = p.deps.now();
   const rows = await p.store.userListing.page(users.table.name, q, nowMs, walk);
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
-  const out = page.map((raw) => {
-    const status = {
-      bannedAt: raw.__banned_at as number | null,
-      bannedUntil: raw.__banned_until as number | null,
-      banReason: raw.__ban_reason as string | null,
-      lastLoginAt: raw.__last_login_at as number | null,
-    };
-    delete raw.__banned_at;
-    delete raw.__banned_until;
-    delete raw.__ban_reason;
-    delete raw.__last_login_at;
-    return toAdminUser(p, users.fromDb(raw), status, nowMs);
-  });
+  const out = page.map(({ user, status }) => toAdminUser(p, user, status, nowMs));
   const last = page.at(-1);
   return {
     users: out,
-    next_cursor: more && last ? encodeCursor(p, "users", [last.created_at as string, last.id as string]) : null,
+    next_cursor: more && last ? encodeCursor(p, "users", [last.user.created_at, last.user.id]) : null,
   };
 }

@@ -8,8 +8,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { parseEmail } from "../users/email.ts";
-import { usersOf } from "../users/repo.ts";
+import { parseEmail } from "../../users/email.ts";
 import { issueVerificationEmail } from "../verification/service.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
@@ -42,20 +41,20 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
       throw new ApiError("CONFLICT", { message: `A failed ${row.template} message cannot be rebuilt: what it was about is gone.` });
     }
     const parsed = parseEmail(row.to_addr);
-    const user = parsed.ok ? usersOf(p).findByCanonicalEmail(parsed.canonical) : null;
+    const user = parsed.ok ? await tx.users.findByCanonicalEmail(parsed.canonical) : null;
     if (!user) throw new ApiError("CONFLICT", { message: "The recipient is no longer a user of this project." });
     const recipient = { id: user.id, email: user.email };
     if (row.template === "verify_email") {
       if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
-      issueVerificationEmail(p, recipient, nowMs);
+      await issueVerificationEmail(p, tx, recipient, nowMs);
     } else if (row.template === "reset_password") {
       if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
-      queueResetEmail(p, recipient, redirectUrl, nowMs);
+      await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
     } else {
-      queuePasswordChangedEmail(p, recipient, nowMs);
+      await queuePasswordChangedEmail(p, tx, recipient, nowMs);
     }
     await tx.outbox.remove(id);
     return row.template;
-  });
+    });
   p.log.event("admin.mail_retried", { template, outbox_id: id, ...eventFields(client) });
 }

@@ -25,7 +25,7 @@ export async function authorizeAdmin(p: ProjectRuntime, presented: string | null
   const seen = { admin: await p.store.keys.storedHash("admin"), public: await p.store.keys.storedHash("public") };
   if (await p.store.keys.matches("admin", presented)) return { seen };
   p.log.event("admin_key_failed", eventFields(client));
-  const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
+  const after = await hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
 }

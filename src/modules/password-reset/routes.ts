@@ -11,7 +11,7 @@ export function passwordResetRoutes(ctx: AppContext) {
     .post("/forgot-password", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       const body = await readJsonObject(request);
-      requestPasswordReset(p, body, clientMetaOf(request, ctx.clientIp(request, server), set));
+      await requestPasswordReset(p, body, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });
     })
     .post("/reset-password", async ({ params, request, server, set }) => {

@@ -3,7 +3,8 @@
  * `(created_at, id)` index (see src/modules/admin-users/list.ts for the contract).
  */
 import type { Database } from "bun:sqlite";
-import type { BannedWalk, UserListQuery, UserListingOps } from "../user-listing.ts";
+import type { BannedWalk, ListedUser, UserListQuery, UserListingOps } from "../user-listing.ts";
+import { userFromSqlite } from "./users.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import type { Sync } from "./store.ts";
 
@@ -105,12 +106,31 @@ function bannedPage(db: Database, table: string, q: UserListQuery, nowMs: number
   return [...found, ...all(userListSql(table, { ...q, after, limit: q.limit - found.length }, nowMs, { drive: "bans" }))];
 }
 
+/** A row of the page query: the auth table's columns and the status columns beside them. */
+function listed(raw: Record<string, unknown>): ListedUser {
+  const status = {
+    bannedAt: raw.__banned_at as number | null,
+    bannedUntil: raw.__banned_until as number | null,
+    banReason: raw.__ban_reason as string | null,
+    lastLoginAt: raw.__last_login_at as number | null,
+  };
+  delete raw.__banned_at;
+  delete raw.__banned_until;
+  delete raw.__ban_reason;
+  delete raw.__last_login_at;
+  return { user: userFromSqlite(raw), status };
+}
+
 export function createUserListing(db: Database): Sync<UserListingOps> {
   return {
     page(table, q, nowMs, walk) {
-      if (q.banned === true && q.q === undefined) return bannedPage(db, table, q, nowMs, walk);
-      const { sql, args } = userListSql(table, q, nowMs);
-      return db.query(sql).all(...args) as Record<string, unknown>[];
+      const rows = q.banned === true && q.q === undefined
+        ? bannedPage(db, table, q, nowMs, walk)
+        : (() => {
+            const { sql, args } = userListSql(table, q, nowMs);
+            return db.query(sql).all(...args) as Record<string, unknown>[];
+          })();
+      return rows.map(listed);
     },
   };
 }

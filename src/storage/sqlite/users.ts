@@ -171,7 +171,8 @@ export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
     },
     update(id, values, nowIso) {
       const { orm, users } = declared();
-      const known = new Set(authTable().columns.map((c) => c.name));
+      // Custom columns, and the built-in ones an admin may set (the address and its verification).
+      const known = new Set([...authTable().columns.map((c) => c.name), "email", "_email_canonical", "email_verified"]);
       const set: Record<string, SqlValue> = { updated_at: nowIso };
       for (const [name, value] of Object.entries(values)) if (known.has(name)) set[name] = value;
       return one(unwrapDbErrors(() => orm.update(users).set(set).where(eq(users.id, id)).returning().get()));
