@@ -103,7 +103,7 @@ export async function runHousekeeping(
   const nowMs = p.deps.now();
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
   if (opts.shouldStop?.()) return { ...removed, rateLimitCounters: 0, auditRows: 0 };
-  const rateLimitCounters = p.rateLimiter.prune(nowMs);
+  const rateLimitCounters = await p.store.rateLimits.prune(nowMs);
   // Audit rows older than `audit.retention` (SPEC 12).
   return { ...removed, rateLimitCounters, auditRows: await p.store.audit.prune(nowMs - p.config.audit.retentionSeconds * 1000) };
 }

@@ -1,6 +1,5 @@
 import type { Database } from "bun:sqlite";
 import { safeParse } from "valibot";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
@@ -16,8 +15,6 @@ import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
 import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
 import { createSignerStorage } from "../storage/sqlite/signing-keys.ts";
-import { createRateLimiter, type RateLimiter } from "../storage/sqlite/rate-limits.ts";
-import { buildDrizzleTables } from "../storage/schema/index.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
 import { withAuditTrail } from "./audit-trail.ts";
 import type { ProjectStore } from "../storage/store.ts";
@@ -55,15 +52,16 @@ export interface ProjectRuntime {
   readonly config: ProjectConfig;
   /** Everything the services may ask of the project's database (see src/storage/store.ts). */
   readonly store: ProjectStore;
+  /**
+   * The SQLite connection, for the tests that read stored rows (`sqliteDatabaseOf(store)` is the
+   * same). No service uses it: they go through `store`.
+   */
   readonly db: Database;
-  readonly orm: BunSQLiteDatabase;
-  readonly tables: ReturnType<typeof buildDrizzleTables>;
   /** Checks the public key on end-user routes (src/http/public-key.ts); rotation goes through `store.keys`. */
   readonly keys: ProjectKeys;
   readonly jwt: JwtSecrets;
   /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
   readonly signer: TokenSigner;
-  readonly rateLimiter: RateLimiter;
   readonly hashes: HashService;
   readonly mailProvider: MailProvider;
   /** `iss` of this project's access tokens. */
@@ -306,10 +304,6 @@ function buildRuntime(
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
-    // Built on first use: most requests never touch drizzle, and an idle project never does.
-    let orm: BunSQLiteDatabase | null = null;
-    let tables: ReturnType<typeof buildDrizzleTables> | null = null;
-    let rateLimiter: RateLimiter | null = null;
     let store: ProjectStore | null = null;
     const runtime: ProjectRuntime = {
       id: config.id,
@@ -318,19 +312,9 @@ function buildRuntime(
         return (store ??= createSqliteStore({ db, config, now: deps.now, random: deps.random }));
       },
       db,
-      get orm() {
-        return (orm ??= drizzle({ client: db }));
-      },
-      get tables() {
-        // Stored-value mode: the modules validate and convert column values themselves.
-        return (tables ??= buildDrizzleTables(config.tables, { storedValues: true }));
-      },
       keys,
       jwt,
       signer,
-      get rateLimiter() {
-        return (rateLimiter ??= createRateLimiter(db, config.auth.rateLimits));
-      },
       hashes: createProjectHashes(config, deps, log),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,

@@ -91,7 +91,7 @@ export function adminUsersRoutes(ctx: AppContext) {
     })
     .post("/users/:id/send-password-reset", async ({ params, request, server, set }) => {
       const { p, client } = await adminAuth(params.projectId, request, server, set);
-      const redirectUrl = parseSendReset(p, await readJsonObject(request));
+      const redirectUrl = await parseSendReset(p, await readJsonObject(request));
       await sendPasswordReset(p, params.id, redirectUrl, client);
       return ok(set, { ok: true });
     })

@@ -180,7 +180,7 @@ export const projectActions: readonly ["GET" | "POST", string, ConsoleHandler][]
   }],
   ["POST", "/outbox/:mid/retry", async (r, params, form) => {
     const raw = form?.get("redirect_url") ?? null;
-    const url = raw === null ? null : parseSendReset(r.p, { redirect_url: raw });
+    const url = raw === null ? null : await parseSendReset(r.p, { redirect_url: raw });
     await retryFailedMessage(r.p, params.mid, url, r.client);
     return { redirect: `${r.base}/outbox?notice=retried` };
   }],

@@ -236,7 +236,7 @@ export const userActions: readonly ["GET" | "POST", string, ConsoleHandler][] = 
   }],
   ["POST", "/users/:id/send-password-reset", async (r, params, form) => {
     requireAuthTable(r);
-    const url = parseSendReset(r.p, { redirect_url: formOf(form).get("redirect_url") ?? undefined });
+    const url = await parseSendReset(r.p, { redirect_url: formOf(form).get("redirect_url") ?? undefined });
     await sendPasswordReset(r.p, params.id, url, r.client);
     return back(r, params.id, "reset_sent");
   }],
