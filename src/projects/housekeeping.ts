@@ -1,10 +1,9 @@
 import type { ProjectRuntime } from "./runtime.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../storage/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
 import type { PruneSet } from "../storage/housekeeping.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
-/** Ended sessions are kept this long for audit before housekeeping deletes them. */
-export const ENDED_SESSION_RETENTION_MS = 30 * 86_400_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
 const FIRST_RUN_AFTER_MS = 5_000;
 /** After a failure (disk full, read-only database): 30 s, 1 min, 2 min, ... at most the hourly period. */

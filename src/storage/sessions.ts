@@ -4,6 +4,9 @@
  * operation. The `sessions` operation group.
  */
 
+/** Ended sessions are kept this long for audit before housekeeping deletes them. */
+export const ENDED_SESSION_RETENTION_MS = 30 * 86_400_000;
+
 export interface NewSession {
   readonly id: string;
   readonly userId: string;

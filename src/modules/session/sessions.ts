@@ -7,7 +7,9 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { ClientMeta } from "../../http/client-meta.ts";
 import { uuidV4 } from "../../crypto/random.ts";
 import type { StoreOps } from "../../storage/store.ts";
-import { ENDED_SESSION_RETENTION_MS } from "../../projects/housekeeping.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../../storage/sessions.ts";
+
+export { ENDED_SESSION_RETENTION_MS };
 
 /**
  * Creates a live session for `user` through `tx` and returns its id. A session opened while the

@@ -54,7 +54,7 @@ export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
   const config = ctx.config;
   // Built on first use: a project without an auth table (or never asked about users) builds none.
   let model: { orm: BunSQLiteDatabase; tables: ReturnType<typeof buildDrizzleTables> } | null = null;
-  const drizzleModel = () => (model ??= { orm: drizzle({ client: db }), tables: buildDrizzleTables(config.tables, { storedValues: true }) });
+  const drizzleModel = () => (model ??= { orm: drizzle({ client: db }), tables: buildDrizzleTables(config.tables) });
   let authDef: TableDef | null = null;
   const authTable = (): TableDef => {
     if (authDef) return authDef;
