@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { applyProjectSchema, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
+import { applyProjectSchema, assertWritable, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
 import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
@@ -150,6 +150,7 @@ export function planProjectDb(
   if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
   const key = cache ? planCacheKey(path, config) : "";
   const known = cache?.get(config.id);
+  assertWritable(path);
   if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
   // The integrity check (a read of the whole file) runs here, at boot, for files that changed
   // since the boot that last checked them; an untouched file was checked then.
