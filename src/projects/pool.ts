@@ -21,6 +21,8 @@ import type { InflightTracker } from "../http/inflight.ts";
 import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
 import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
+import { unwatchCheckpoints, watchCheckpoints } from "../storage/sqlite/checkpointer.ts";
+import { join } from "node:path";
 import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 
@@ -236,6 +238,8 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     slot.checked = true;
     slot.open = runtime;
     clearMailTimer(slot);
+    // Its WAL checkpoints run on the checkpoint thread, not inside a request's commit.
+    watchCheckpoints(runtime.db, join(deps.dataDir, `${id}.db`), log);
     opens++;
     lru.set(id, { runtime, lastUsedMs: performance.now() });
     opts.startBackground?.(runtime, slot.housekeeping, slot.mailHousekeeping);
@@ -276,6 +280,8 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         // a database that cannot be read now: the next open looks at the outbox anyway
       }
       try {
+        // The checkpoint thread lets go of the database before its connection closes.
+        await unwatchCheckpoints(runtime.db);
         closeProjectDb(runtime.db);
       } catch (e) {
         log.error("closing a project database failed", { project: id, error: messageOf(e) });
@@ -452,6 +458,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         const slot = slots.get(id);
         if (slot) slot.open = null;
       }
+      await Promise.all(open.map(([, { runtime }]) => unwatchCheckpoints(runtime.db)));
       // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
       // paid once per shutdown, not once per project. One failing close leaves the others closing.
       const results = await Promise.allSettled(open.map(([, { runtime }]) => runtime.close()));
