@@ -32,8 +32,12 @@ export const CLOSED_HOUSEKEEPING_EVERY_MS = 24 * HOUSEKEEPING_EVERY_MS;
 export const DEFAULT_IDLE_CLOSE_MS = 10 * 60_000;
 /** How long a closing database waits for the requests that began before its closing. */
 const CLOSE_DRAIN_MS = 60_000;
-/** File descriptors one open project holds: the database, its WAL and its shared-memory file. */
-export const FDS_PER_OPEN_PROJECT = 3;
+/**
+ * File descriptors one open project holds: the database, its WAL and its shared-memory file, and
+ * the database descriptor SQLite keeps from the checkpoint thread's connection while the file is
+ * locked (storage/sqlite/checkpointer.ts).
+ */
+export const FDS_PER_OPEN_PROJECT = 4;
 /** Descriptors kept for sockets, the binary, logs and projects still closing. */
 const FD_RESERVE = 512;
 const MAX_DEFAULT_OPEN = 1_000;
@@ -262,6 +266,9 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         log.warn("stopping a project's background work failed", { project: id, error: messageOf(e) });
       }
       if (opts.inflight) await opts.inflight.drained(CLOSE_DRAIN_MS);
+      // The checkpoint thread lets go of the database first; a request may still take the
+      // connection back meanwhile (its runtime watches it again).
+      if (!connection.adopted && ownEntry()) await unwatchCheckpoints(runtime.db);
       if (connection.adopted || !ownEntry()) {
         // Reopened meanwhile on this same connection: the new runtime owns it (and its outbox).
         if (connection.adopted) log.debug("project reopened before its database closed; connection kept", { project: id });
@@ -280,8 +287,6 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         // a database that cannot be read now: the next open looks at the outbox anyway
       }
       try {
-        // The checkpoint thread lets go of the database before its connection closes.
-        await unwatchCheckpoints(runtime.db);
         closeProjectDb(runtime.db);
       } catch (e) {
         log.error("closing a project database failed", { project: id, error: messageOf(e) });
