@@ -10,7 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeProjectDb, openProjectDb } from "../../src/storage/sqlite/open.ts";
-import { checkpointerStats, isWatched, onCheckpoint, unwatchCheckpoints, watchCheckpoints, type CheckpointEvent } from "../../src/storage/sqlite/checkpointer.ts";
+import { checkpointerStats, isWatched, onCheckpoint, setCheckpointLimits, unwatchCheckpoints, watchCheckpoints, type CheckpointEvent } from "../../src/storage/sqlite/checkpointer.ts";
+import { Database as SqliteDatabase } from "bun:sqlite";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { authSpec, signUp } from "../helpers/auth.ts";
 import { waitFor } from "../ops/helpers.ts";
@@ -18,6 +19,7 @@ import { waitFor } from "../ops/helpers.ts";
 const dirs: string[] = [];
 let inst: TestInstance | undefined;
 afterEach(async () => {
+  setCheckpointLimits({});
   await inst?.close();
   inst = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -81,8 +83,10 @@ describe("the checkpoint thread", () => {
         await Bun.sleep(3); // the event loop runs between commits, as in the server
       }
       await waitFor("a checkpoint that copied the whole WAL", () => events.some((e) => !e.busy && e.frames > 0 && e.copied === e.frames), 5_000);
-      // The writer reused the log from its start after the worker's checkpoints, many times over.
-      expect(walResets(path) - resetsBefore).toBeGreaterThanOrEqual(2);
+      // The writer reused the log from its start after the worker's checkpoints (the serving
+      // connection never checkpoints by itself: its WAL stays far below the help limit).
+      expect(walResets(path) - resetsBefore).toBeGreaterThanOrEqual(1);
+      expect(pragma(db, "wal_autocheckpoint")).toBe(0);
       // And the WAL file stayed far smaller than what was written (without checkpoints it holds
       // every page written since the connection opened).
       expect(written).toBeGreaterThan(8 * 2 ** 20);
@@ -131,6 +135,48 @@ describe("the checkpoint thread", () => {
       closeProjectDb(db);
     }
     expect(openFiles(path)).toEqual([]);
+  }, 30_000);
+
+  it("with a reader holding an old snapshot: logs the growing WAL, lets the serving connection help, and starts over once the reader ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
+    dirs.push(dir);
+    const path = join(dir, "demo.db");
+    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
+    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = { warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }), error: () => undefined };
+    setCheckpointLimits({ warnBytes: 2 ** 20, helpBytes: 2 * 2 ** 20 });
+    const reader = new SqliteDatabase(path);
+    try {
+      watchCheckpoints(db, path, log);
+      db.query("INSERT INTO filler(body) VALUES (randomblob(1000))").run();
+      // Another connection's read transaction keeps the snapshot of this moment.
+      reader.exec("BEGIN");
+      expect((reader.query("SELECT count(*) AS n FROM filler").get() as { n: number }).n).toBe(1);
+      const resets = walResets(path);
+      for (let i = 0; i < 60; i++) {
+        db.query("INSERT INTO filler(body) VALUES (randomblob(100000))").run();
+        await Bun.sleep(15);
+      }
+      await waitFor("the stuck-WAL warning", () => warnings.find((w) => /cannot be checkpointed to its end/.test(w.msg)), 5_000);
+      // No checkpoint could start the log over past the reader, so it grew with every write...
+      expect(walResets(path)).toBe(resets);
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(4 * 2 ** 20);
+      // ...and past the help limit the serving connection checkpoints by itself again.
+      expect(pragma(db, "wal_autocheckpoint")).toBe(1_000);
+      reader.exec("COMMIT");
+      for (let i = 0; i < 5; i++) {
+        db.query("INSERT INTO filler(body) VALUES (randomblob(1000))").run();
+        await Bun.sleep(150);
+      }
+      await waitFor("the WAL started over", () => walResets(path) > resets, 5_000);
+      // Back to a small log: the worker does the checkpoints alone again.
+      await waitFor("the automatic checkpoint off again", () => pragma(db, "wal_autocheckpoint") === 0, 5_000);
+    } finally {
+      reader.close();
+      await unwatchCheckpoints(db);
+      closeProjectDb(db);
+    }
   }, 30_000);
 
   it("follows a project through the pool: watched while open, let go and closed with no descriptor when the LRU closes it", async () => {

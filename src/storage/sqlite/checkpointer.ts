@@ -75,6 +75,8 @@ let watchdog: ReturnType<typeof setInterval> | null = null;
 /** The serving connections do their own checkpoints (the worker is missing or stalled). */
 let fallback = false;
 let checkpoints = 0;
+/** The size limits in use (tests lower them). */
+const limits = { warnBytes: WAL_WARN_BYTES, helpBytes: WAL_HELP_BYTES };
 /** Unwatches waiting for the worker's answer: the worker stops only when none is left. */
 let pendingUnwatches = 0;
 
@@ -92,6 +94,17 @@ function workerEntry(): string | URL {
 
 function post(m: ToWorker): void {
   worker?.postMessage(m);
+}
+
+function postConfig(): void {
+  post({ t: "config", tickMs: CHECKPOINT_TICK_MS, warnAboveBytes: limits.warnBytes, aliveEveryMs: ALIVE_EVERY_MS });
+}
+
+/** Lowers (or restores) the WAL size limits: tests, which cannot write hundreds of MiB. */
+export function setCheckpointLimits(next: { warnBytes?: number; helpBytes?: number }): void {
+  limits.warnBytes = next.warnBytes ?? WAL_WARN_BYTES;
+  limits.helpBytes = next.helpBytes ?? WAL_HELP_BYTES;
+  postConfig();
 }
 
 function setAutocheckpoint(e: Entry, on: boolean): void {
@@ -130,10 +143,11 @@ function onMessage(m: FromWorker): void {
       checkpoints++;
       const e = byId.get(m.id);
       if (!e || !entries.has(e.db)) return;
-      if (!e.helped && m.walBytes > WAL_HELP_BYTES) {
+      // The file's size stays until the log starts over; the frames in use tell when it has.
+      if (!e.helped && m.walBytes > limits.helpBytes && m.frames >= AUTOCHECKPOINT_PAGES) {
         e.helped = true;
         if (!fallback) setAutocheckpoint(e, true);
-      } else if (e.helped && m.walBytes <= WAL_SIZE_LIMIT_BYTES) {
+      } else if (e.helped && m.frames < AUTOCHECKPOINT_PAGES) {
         e.helped = false;
         if (!fallback) setAutocheckpoint(e, false);
       }
@@ -168,7 +182,7 @@ function startWorker(log: Logger): void {
     w.addEventListener("close", () => lose("worker exited"));
     w.unref();
     lastAliveMs = performance.now();
-    post({ t: "config", tickMs: CHECKPOINT_TICK_MS, warnAboveBytes: WAL_WARN_BYTES, aliveEveryMs: ALIVE_EVERY_MS });
+    postConfig();
     // Connections still watched from before a stopped worker: the new one takes them over.
     for (const e of entries.values()) post({ t: "watch", id: e.id, path: e.path });
     watchdog = setInterval(() => {
