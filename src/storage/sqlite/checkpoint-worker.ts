@@ -39,6 +39,8 @@ interface Watched {
   /** The last checkpoint could not copy every frame (a reader in the way): try again next tick. */
   incomplete: boolean;
   lastStuckLogMs: number;
+  lastFailure: string;
+  lastFailureLogMs: number;
 }
 
 declare const self: Worker;
@@ -96,6 +98,7 @@ function checkpoint(id: number, w: Watched): void {
       if (caughtUp) break;
     }
     passive.finalize();
+    w.lastFailure = "";
     const incomplete = r.busy !== 0 || r.checkpointed < r.log;
     w.incomplete = incomplete;
     const after = walState(w.path);
@@ -107,8 +110,15 @@ function checkpoint(id: number, w: Watched): void {
       send({ t: "stuck", id, walBytes: wal.bytes, frames: r.log, copied: r.checkpointed });
     }
   } catch (e) {
+    // A full disk or a read-only mount: tried again every tick, told at most once a minute.
     w.incomplete = true;
-    send({ t: "failed", id, message: e instanceof Error ? e.message : String(e) });
+    const message = e instanceof Error ? e.message : String(e);
+    const now = performance.now();
+    if (message !== w.lastFailure || now - w.lastFailureLogMs > STUCK_LOG_EVERY_MS) {
+      w.lastFailure = message;
+      w.lastFailureLogMs = now;
+      send({ t: "failed", id, message });
+    }
   } finally {
     try {
       db?.close();
@@ -136,7 +146,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       send({ t: "alive" });
       return;
     case "watch":
-      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity });
+      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity });
       return;
     case "unwatch":
       // Messages and ticks run one at a time here: once this is answered, no checkpoint of that
