@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { closeProjectDb, openProjectDb } from "../storage/sqlite/open.ts";
+import { checkFilesWritable, closeProjectDb, openProjectDb } from "../storage/sqlite/open.ts";
 import { createSettingsRepo, type SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
@@ -149,6 +149,7 @@ export function planProjectDb(
 ): { inSync: boolean; nextMailAt: number | null } {
   const path = join(deps.dataDir, `${config.id}.db`);
   if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  checkFilesWritable(path);
   const key = cache ? planCacheKey(path, config) : "";
   const known = cache?.get(config.id);
   if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };

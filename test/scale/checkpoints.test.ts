@@ -83,11 +83,11 @@ describe("the checkpoint thread", () => {
       // Pages reach the database file only through checkpoints, and the serving connection does
       // none: the worker copied them while the loop wrote (several times over).
       expect(pragma(db, "wal_autocheckpoint")).toBe(0);
-      expect(events.filter((e) => e.copied > 0).length).toBeGreaterThanOrEqual(3);
+      expect(events.filter((e) => e.copied > 0).length).toBeGreaterThanOrEqual(2);
       expect(statSync(path).size - dbBytesBefore).toBeGreaterThan(4 * 2 ** 20);
       // Once the writes pause, the worker catches up and the next commit starts the log over.
       await waitFor("a checkpoint that copied the whole WAL", () => events.some((e) => !e.busy && e.frames > 0 && e.copied === e.frames), 5_000);
-      await Bun.sleep(300);
+      await Bun.sleep(1_500); // past the worker's interval between two checkpoints
       insert.run(row);
       expect(walResets(path) - resetsBefore).toBeGreaterThanOrEqual(1);
       expect(pragma(db, "wal_autocheckpoint")).toBe(0);
@@ -134,7 +134,7 @@ describe("the checkpoint thread", () => {
       const dbFile = (): string => `${statSync(path).size}:${statSync(path).mtimeMs}`;
       const before = dbFile();
       db.query("INSERT INTO filler(body) VALUES (randomblob(50000))").run();
-      await Bun.sleep(400); // four ticks of the worker
+      await Bun.sleep(1_300); // past the worker's interval between two checkpoints of one database
       expect(events.length).toBe(seen);
       // Nothing was copied into the database file (a checkpoint would have written it).
       expect(dbFile()).toBe(before);

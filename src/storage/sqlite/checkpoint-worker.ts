@@ -6,8 +6,8 @@
  * of the compiled binary.
  *
  * Every `tickMs` it looks at the WAL file of each watched database (one stat) and checkpoints
- * those whose WAL changed since their last checkpoint, on a connection opened for that checkpoint
- * and closed right after (no descriptor held between two checkpoints). A database whose file is no
+ * those whose WAL changed since their last checkpoint (at most once per `minIntervalMs` each), on
+ * a connection opened for that checkpoint and closed right after (no descriptor held between two checkpoints). A database whose file is no
  * longer the one it was told about (replaced, removed) is not touched. It never takes the write
  * lock (no TRUNCATE or RESTART checkpoint: with nothing left to copy they are cheap, but a commit
  * slipping in between would make the serving thread wait for a copy and an fsync); the serving
@@ -18,7 +18,7 @@ import { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 
 export type ToWorker =
-  | { t: "config"; tickMs: number; warnAboveBytes: number; aliveEveryMs: number }
+  | { t: "config"; tickMs: number; minIntervalMs: number; warnAboveBytes: number; aliveEveryMs: number }
   | { t: "watch"; id: number; path: string }
   | { t: "unwatch"; id: number; seq: number }
   | { t: "stop"; seq: number };
@@ -39,6 +39,8 @@ interface Watched {
   /** The last checkpoint could not copy every frame (a reader in the way): try again next tick. */
   incomplete: boolean;
   lastStuckLogMs: number;
+  /** When its last checkpoint ran (performance.now()). */
+  lastRunMs: number;
   lastFailure: string;
   lastFailureLogMs: number;
 }
@@ -46,6 +48,7 @@ interface Watched {
 declare const self: Worker;
 
 let tickMs = 100;
+let minIntervalMs = 1_000;
 let warnAboveBytes = 256 * 2 ** 20;
 let aliveEveryMs = 1_000;
 const watched = new Map<number, Watched>();
@@ -53,7 +56,7 @@ let timer: ReturnType<typeof setInterval> | null = null;
 let alive: ReturnType<typeof setInterval> | null = null;
 const STUCK_LOG_EVERY_MS = 60_000;
 /** Checkpoints in a row while a writer keeps adding to the log (see `checkpoint`). */
-const CATCH_UP_ROUNDS = 8;
+const CATCH_UP_ROUNDS = 4;
 
 const send = (m: FromWorker): void => postMessage(m);
 
@@ -78,6 +81,10 @@ function walState(path: string): { bytes: number; sig: string } | null {
 function checkpoint(id: number, w: Watched): void {
   const wal = walState(w.path);
   if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return;
+  // At most one checkpoint (and so one fsync of the database file) per database per interval:
+  // each fsync also slows the serving thread's own WAL fsyncs on the same disk.
+  if (performance.now() - w.lastRunMs < minIntervalMs) return;
+  w.lastRunMs = performance.now();
   if (w.identity === null || identityOf(w.path) !== w.identity) return; // not the file we were given
   const started = performance.now();
   let db: Database | null = null;
@@ -137,6 +144,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   switch (m.t) {
     case "config":
       tickMs = m.tickMs;
+      minIntervalMs = m.minIntervalMs;
       warnAboveBytes = m.warnAboveBytes;
       aliveEveryMs = m.aliveEveryMs;
       if (timer !== null) clearInterval(timer);
@@ -146,7 +154,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       send({ t: "alive" });
       return;
     case "watch":
-      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity });
+      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity });
       return;
     case "unwatch":
       // Messages and ticks run one at a time here: once this is answered, no checkpoint of that

@@ -23,6 +23,11 @@ import type { FromWorker, ToWorker } from "./checkpoint-worker.ts";
 
 /** How often the worker looks at the WAL files (one stat per open database). */
 export const CHECKPOINT_TICK_MS = 100;
+/**
+ * At most one checkpoint per database this often: about what the automatic checkpoint (every
+ * 1,000 pages) came to during a large clean-up, so no more fsyncs than before, off the thread.
+ */
+export const CHECKPOINT_MIN_INTERVAL_MS = 1_000;
 /** A WAL larger than this that cannot be checkpointed to its end is logged. */
 export const WAL_WARN_BYTES = 256 * 2 ** 20;
 /**
@@ -97,7 +102,7 @@ function post(m: ToWorker): void {
 }
 
 function postConfig(): void {
-  post({ t: "config", tickMs: CHECKPOINT_TICK_MS, warnAboveBytes: limits.warnBytes, aliveEveryMs: ALIVE_EVERY_MS });
+  post({ t: "config", tickMs: CHECKPOINT_TICK_MS, minIntervalMs: CHECKPOINT_MIN_INTERVAL_MS, warnAboveBytes: limits.warnBytes, aliveEveryMs: ALIVE_EVERY_MS });
 }
 
 /** Lowers (or restores) the WAL size limits: tests, which cannot write hundreds of MiB. */

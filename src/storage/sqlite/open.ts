@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { diagnoseStorage, isStorageError, sqliteCode } from "./storage-cause.ts";
 import internalSql from "./internal.sql" with { type: "text" };
@@ -192,6 +192,22 @@ function checkWritable(db: Database, path: string): void {
     db.exec("BEGIN IMMEDIATE; DELETE FROM _latchkey_meta WHERE 0; ROLLBACK");
   } catch (e) {
     if (db.inTransaction) db.exec("ROLLBACK");
+    throw storageFailure(path, e);
+  }
+}
+
+/**
+ * A database found in sync at boot stays closed until its first request, so the boot's read-only
+ * look must still find out that the server could not write it (a read-only mount, a file or
+ * directory the server may not write): the cause is named and the project retried, never ready.
+ * Two access() calls: the read-only look proves nothing about writing (after a crash, a WAL the
+ * checkpoint thread had already copied opens read-only even on a read-only mount).
+ */
+export function checkFilesWritable(path: string): void {
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    accessSync(path, constants.W_OK);
+  } catch (e) {
     throw storageFailure(path, e);
   }
 }
