@@ -9,7 +9,8 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { applyProjectSchema, assertWritable, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
+import { applyProjectSchema, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
+import { checkFilesWritable } from "../storage/sqlite/open.ts";
 import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
@@ -148,9 +149,9 @@ export function planProjectDb(
 ): { inSync: boolean; nextMailAt: number | null } {
   const path = join(deps.dataDir, `${config.id}.db`);
   if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  checkFilesWritable(path);
   const key = cache ? planCacheKey(path, config) : "";
   const known = cache?.get(config.id);
-  assertWritable(path);
   if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
   // The integrity check (a read of the whole file) runs here, at boot, for files that changed
   // since the boot that last checked them; an untouched file was checked then.

@@ -9,9 +9,6 @@ import type { Logger } from "../../log.ts";
 import { applySchema, planSchema } from "../schema/index.ts";
 import { backupBeforeDestructivePlan } from "./backup.ts";
 import { createSettingsRepo, type SettingsRepo } from "./settings.ts";
-import { accessSync, constants } from "node:fs";
-import { dirname } from "node:path";
-import { storageFailure } from "./open.ts";
 
 export { closeProjectDb, openProjectDb } from "./open.ts";
 export { nextMailAt } from "./admin.ts";
@@ -20,22 +17,6 @@ export { nextMailAt } from "./admin.ts";
 export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
 
 /** Number of changes the declared tables need (0: the database is in sync). */
-/**
- * Throws the storage failure (naming its cause: a read-only mount, no permission) when the
- * database file or its directory (where `-wal` and `-shm` live) cannot be written. A database
- * planned read-only at boot is only "in sync" if the project can also write to it: otherwise a
- * read-only mount would report ready and fail at the first write.
- */
-export function assertWritable(path: string): void {
-  for (const p of [path, dirname(path)]) {
-    try {
-      accessSync(p, constants.W_OK);
-    } catch (e) {
-      throw storageFailure(path, e);
-    }
-  }
-}
-
 export function pendingSchemaChanges(db: Database, config: ProjectConfig): number {
   return planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive }).changes.length;
 }
