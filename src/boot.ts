@@ -13,7 +13,7 @@ import { startHousekeeping } from "./projects/housekeeping.ts";
 import { reloadProjects, type ProjectSet, type ReloadReport } from "./projects/reload.ts";
 import { createProjectPool, defaultMaxOpenProjects, readOpenFilesLimit, type ProjectPool } from "./projects/pool.ts";
 import { createInflightTracker } from "./http/inflight.ts";
-import { outboxRepo } from "./mail/outbox.ts";
+import { sqliteOpsOf } from "./storage/sqlite/store.ts";
 import type { ServerMetrics } from "./metrics/server-metrics.ts";
 import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/backoff.ts";
 import { DbOpenError, storageFailure } from "./storage/sqlite/open.ts";
@@ -278,7 +278,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     // Open projects only: a scrape never opens a database.
     outbox: () => projects.openRuntimes().flatMap((p) => {
       try {
-        return [{ project: p.id, ...outboxRepo.countPendingAndFailed(p) }];
+        return [{ project: p.id, ...sqliteOpsOf(p.store).outbox.counts() }];
       } catch {
         return []; // a busy or closing database: this scrape goes without it
       }

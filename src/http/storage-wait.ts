@@ -1,4 +1,3 @@
-import { isWriteLockedElsewhere } from "../storage/sqlite/write-lock.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
 import { ApiError } from "./errors.ts";
@@ -21,8 +20,8 @@ export class StorageLockedError extends ApiError {
  * Retry-After. So a locked database costs only its own project's requests; every other project
  * and /healthz keep answering at once. The check runs before the handler, so nothing is half done.
  */
-export async function waitForStorage(p: Pick<ProjectRuntime, "db">, budgetMs: number = STORAGE_WAIT_BUDGET_MS): Promise<void> {
-  if (!isWriteLockedElsewhere(p.db)) return;
+export async function waitForStorage(p: Pick<ProjectRuntime, "store">, budgetMs: number = STORAGE_WAIT_BUDGET_MS): Promise<void> {
+  if (!(await p.store.writeLockedElsewhere())) return;
   const deadline = Date.now() + budgetMs;
   let pollMs = FIRST_POLL_MS;
   for (;;) {
@@ -32,7 +31,7 @@ export async function waitForStorage(p: Pick<ProjectRuntime, "db">, budgetMs: nu
     }
     await Bun.sleep(Math.min(pollMs, left));
     pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
-    if (!isWriteLockedElsewhere(p.db)) return;
+    if (!(await p.store.writeLockedElsewhere())) return;
   }
 }
 

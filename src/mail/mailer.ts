@@ -4,6 +4,7 @@
  */
 import type { ColumnDef, TemplateName } from "../config/types.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
+import type { StoreOps } from "../storage/store.ts";
 import { enqueueMail, type OutboxLink } from "./outbox.ts";
 import { formatDuration, templateFor, userColumnsUsed } from "./templates.ts";
 
@@ -24,18 +25,17 @@ export interface QueueMailArgs {
 }
 
 /**
- * Queues one message. Synchronous, no await: runs inside the caller's transaction.
- * `user.<column>` values are captured now (only the columns the template uses), so the message
- * says what was true when it was requested.
+ * Queues one message through the caller's transaction `tx`. `user.<column>` values are captured
+ * now (only the columns the template uses), so the message says what was true when it was requested.
  */
-export function queueTemplateMail(p: ProjectRuntime, args: QueueMailArgs): string {
+export async function queueTemplateMail(p: ProjectRuntime, tx: Pick<StoreOps, "outbox" | "users">, args: QueueMailArgs): Promise<string> {
   const vars: Record<string, string> = {
     email: args.user.email,
     app_url: args.appUrl ?? defaultAppUrl(p),
     expires_in: args.expiresInSeconds === undefined ? "" : formatDuration(args.expiresInSeconds),
-    ...userVariables(p, args.user.id, userColumnsUsed(templateFor(p.config, args.template))),
+    ...(await userVariables(p, tx, args.user.id, userColumnsUsed(templateFor(p.config, args.template)))),
   };
-  return enqueueMail(p, {
+  return enqueueMail(p, tx, {
     template: args.template,
     to: args.user.email,
     payload: args.link ? { vars, link: args.link } : { vars },
@@ -54,16 +54,13 @@ export function defaultAppUrl(p: ProjectRuntime): string {
   return p.deps.publicUrl;
 }
 
-function userVariables(p: ProjectRuntime, userId: string, wanted: readonly string[]): Record<string, string> {
+async function userVariables(p: ProjectRuntime, tx: Pick<StoreOps, "users">, userId: string, wanted: readonly string[]): Promise<Record<string, string>> {
   if (wanted.length === 0 || p.config.authTableName === null) return {};
   const table = p.config.tables.find((t) => t.name === p.config.authTableName);
   // Hidden columns are never shown to end users, so never to their inbox either.
   const cols = (table?.columns ?? []).filter((c) => !c.hidden && wanted.includes(c.name));
   if (cols.length === 0) return {};
-  // Names were validated against ^[a-z][a-z0-9_]{0,62}$ at load, so quoting them is safe.
-  const row = p.db
-    .query(`SELECT ${cols.map((c) => `"${c.name}"`).join(", ")} FROM "${p.config.authTableName}" WHERE id = ?`)
-    .get(userId) as Record<string, unknown> | null;
+  const row = await tx.users.readColumns(userId, cols.map((c) => c.name));
   const out: Record<string, string> = {};
   for (const c of cols) out[`user.${c.name}`] = displayValue(c, row?.[c.name]);
   return out;

@@ -4,7 +4,7 @@
  */
 import type { MailMessage } from "../plugin-api.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
-import { isLinkTokenLive, linkTokenFor } from "./link-tokens.ts";
+import { linkTokenFor } from "./link-tokens.ts";
 import { withQueryParam } from "./links.ts";
 import type { OutboxPayload, OutboxRow } from "./outbox.ts";
 import { renderTemplate, templateFor } from "./templates.ts";
@@ -13,7 +13,7 @@ export type RenderResult =
   | { readonly ok: true; readonly message: MailMessage; /** Values to scrub from any error text. */ readonly secrets: readonly string[] }
   | { readonly ok: false; readonly reason: string };
 
-export function renderOutboxMessage(p: ProjectRuntime, row: OutboxRow, nowMs: number): RenderResult {
+export async function renderOutboxMessage(p: ProjectRuntime, row: OutboxRow, nowMs: number): Promise<RenderResult> {
   if (row.payload === null) return { ok: false, reason: "the message has no payload" };
   let payload: OutboxPayload;
   try {
@@ -25,7 +25,7 @@ export function renderOutboxMessage(p: ProjectRuntime, row: OutboxRow, nowMs: nu
   let link = "";
   if (payload.link) {
     // A link that was used, superseded (resend, reset) or has expired would only confuse: drop it.
-    if (!isLinkTokenLive(p, payload.link.tokenId, nowMs)) return { ok: false, reason: "the link is no longer valid" };
+    if (!(await p.store.linkTokens.isLive(payload.link.tokenId, nowMs))) return { ok: false, reason: "the link is no longer valid" };
     const token = linkTokenFor(p, payload.link.tokenId);
     link = withQueryParam(payload.link.base, "token", token);
     secrets.push(token, link);

@@ -7,8 +7,7 @@
  * provider is called, so a crash mid-send leads to a retry, not a lost message.
  */
 import type { ProjectRuntime } from "../projects/runtime.ts";
-import { pruneLinkTokens } from "./link-tokens.ts";
-import { outboxRepo, setOutboxWaker, type OutboxRow } from "./outbox.ts";
+import { setOutboxWaker, type OutboxRow } from "./outbox.ts";
 import { renderOutboxMessage } from "./render.ts";
 import { createBackoff, type BackoffPolicy } from "../projects/backoff.ts";
 import { schedulerOf } from "../projects/housekeeping.ts";
@@ -95,7 +94,7 @@ export async function deliverDue(
   while (!halted()) {
     // Every row of a batch is claimed (its retry time moved on) before the next query, so a
     // message in flight is never picked up twice.
-    const rows = outboxRepo.due(p, p.deps.now(), BATCH);
+    const rows = await p.store.outbox.due(p.deps.now(), BATCH);
     if (rows.length === 0) break;
     for (const row of rows) {
       while (inFlight.size >= concurrency && !halted()) await Promise.race(inFlight);
@@ -124,12 +123,12 @@ async function deliverOne(
 ): Promise<keyof DeliveryCounts | null> {
   const attempt = row.attempts + 1;
   const startedMs = p.deps.now();
-  if (!outboxRepo.claim(p, row, startedMs + retryDelayMs(schedule, attempt))) return null;
+  if (!(await p.store.outbox.claim(row.id, row.attempts, startedMs + retryDelayMs(schedule, attempt)))) return null;
   const fields = { outbox_id: row.id, template: row.template, attempt };
 
-  const rendered = renderOutboxMessage(p, row, startedMs);
+  const rendered = await renderOutboxMessage(p, row, startedMs);
   if (!rendered.ok) {
-    outboxRepo.markFailed(p, row.id, p.deps.now(), rendered.reason);
+    await p.store.outbox.markFailed(row.id, p.deps.now(), rendered.reason);
     p.log.warn("mail dropped", { ...fields, reason: rendered.reason });
     return "failed";
   }
@@ -139,20 +138,20 @@ async function deliverOne(
     const error = describeError(e, rendered.secrets);
     if (isPermanentMailError(e)) {
       // The receiver refused this message for good (an SMTP 5xx, an HTTP 4xx): retrying cannot help.
-      outboxRepo.markFailed(p, row.id, p.deps.now(), error);
+      await p.store.outbox.markFailed(row.id, p.deps.now(), error);
       p.log.error("mail rejected; not retried", { ...fields, error });
       return "failed";
     }
     if (attempt >= schedule.maxAttempts) {
-      outboxRepo.markFailed(p, row.id, p.deps.now(), error);
+      await p.store.outbox.markFailed(row.id, p.deps.now(), error);
       p.log.error("mail delivery failed; giving up", { ...fields, max_attempts: schedule.maxAttempts, error });
       return "failed";
     }
-    outboxRepo.recordError(p, row.id, error);
+    await p.store.outbox.recordError(row.id, error);
     p.log.warn("mail delivery failed; will retry", { ...fields, retry_in_ms: retryDelayMs(schedule, attempt), error });
     return "retried";
   }
-  outboxRepo.markSent(p, row.id, p.deps.now());
+  await p.store.outbox.markSent(row.id, p.deps.now());
   p.log.info("mail sent", fields);
   return "sent";
 }
@@ -196,19 +195,19 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
   const backoff = createBackoff(opts.errorBackoff ?? SENDER_ERROR_BACKOFF);
   let backingOff = false;
 
-  const housekeep = (): void => {
+  const housekeep = async (): Promise<void> => {
     const nowMs = p.deps.now();
     if (nowMs - hk.lastHousekeepingMs < HOUSEKEEPING_EVERY_MS) return;
     hk.lastHousekeepingMs = nowMs;
-    outboxRepo.pruneFinished(p, nowMs - RETENTION_MS);
-    pruneLinkTokens(p, nowMs - RETENTION_MS);
+    await p.store.outbox.pruneFinished(nowMs - RETENTION_MS);
+    await p.store.linkTokens.prune(nowMs - RETENTION_MS);
   };
 
   // One timer per project for all its background jobs (projects/housekeeping.ts); it never keeps
   // the process alive, the HTTP server does.
   const arm = (ms: number): void => {
     if (stopped) return;
-    scheduler.at("mail", ms, pass);
+    scheduler.at("mail", ms, () => void pass());
   };
 
   const report = (msg: string, e: unknown): void => {
@@ -230,19 +229,21 @@ export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): 
     inFlight.set(row.id, task);
   };
 
-  function pass(): void {
+  async function pass(): Promise<void> {
     if (stopped) return;
     backingOff = false;
     try {
-      housekeep();
+      await housekeep();
       let nextAt: number | null = null;
       while (inFlight.size < concurrency && !stopped) {
-        const rows = outboxRepo.due(p, p.deps.now(), BATCH).filter((r) => !inFlight.has(r.id));
-        if (rows.length === 0) break;
+        // Filtered after the read: a pass that overlapped this one may have launched some of them.
+        const rows = (await p.store.outbox.due(p.deps.now(), BATCH)).filter((r) => !inFlight.has(r.id));
+        if (rows.length === 0 || stopped) break;
         for (const row of rows.slice(0, concurrency - inFlight.size)) launch(row);
       }
+      if (stopped) return;
       if (inFlight.size === 0) backoff.succeed();
-      nextAt = outboxRepo.nextDueAt(p);
+      nextAt = await p.store.outbox.nextDueAt();
       const nowMs = p.deps.now();
       // Sleep until the earliest retry; when idle, until housekeeping is due. A due row that is
       // in flight (or waits for a free place) brings us back when a send settles; an enqueue

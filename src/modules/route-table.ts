@@ -196,7 +196,7 @@ export function routeEntry(method: RouteEntry["method"], path: string): RouteEnt
  * The per-request limits of one route, bound for its handler: call it after parsing, before the
  * service. Looked up once, when the routes are built.
  */
-export function routeLimiter(method: RouteEntry["method"], path: string): (p: ProjectRuntime, subject: RouteLimitSubject) => void {
+export function routeLimiter(method: RouteEntry["method"], path: string): (p: ProjectRuntime, subject: RouteLimitSubject) => Promise<void> {
   const { limits } = routeEntry(method, path);
   return (p, subject) => applyRouteLimits(p, limits, subject);
 }

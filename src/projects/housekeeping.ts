@@ -1,5 +1,5 @@
 import type { ProjectRuntime } from "./runtime.ts";
-import { ENDED_SESSION_RETENTION_MS } from "../modules/session/sessions.ts";
+import { ENDED_SESSION_RETENTION_MS } from "../storage/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
 import { auditLogOf } from "../storage/sqlite/audit.ts";
 import { FIRST_TEXT_KEY, sessionPruners, type KeyValue, type PruneStep } from "../storage/sqlite/prune-window.ts";

@@ -18,7 +18,7 @@
  */
 import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
-import { outboxRepo, wakeOutbox } from "../mail/outbox.ts";
+import { wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
 import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
 import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
@@ -266,7 +266,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       closingConnections.delete(id);
       try {
         // Mail a request enqueued on this runtime after its sender stopped: hand it on.
-        const next = outboxRepo.nextDueAt(runtime);
+        const next = await runtime.store.outbox.nextDueAt();
         if (next !== null) {
           const current = slots.get(id);
           if (current?.open) wakeOutbox(current.open);

@@ -340,8 +340,7 @@ function buildRuntime(
         return (orm ??= drizzle({ client: db }));
       },
       get tables() {
-        // Stored-value mode: the modules validate and convert column values themselves.
-        return (tables ??= buildDrizzleTables(config.tables, { storedValues: true }));
+        return (tables ??= buildDrizzleTables(config.tables));
       },
       settings,
       keys,

@@ -14,14 +14,39 @@
  * - `transaction(fn)` groups operations that must commit together (a new user, its first session
  *   and its verification mail). `fn` receives the same operations bound to the transaction and
  *   must await nothing else (no hashing, no network): the write lock is held until it returns.
+ *
+ * Where SQL lives: only under `src/storage/<engine>/`. In the SQLite engine, statements on tables
+ * whose shape comes from the project file (the auth table's custom columns, ref targets) are built
+ * with drizzle from the declared model; statements on the internal `_` tables (and on the auth
+ * table's fixed built-in columns) are plain prepared statements, each prepared once per store on
+ * first use.
  */
 
+import type { LinkTokens } from "./link-tokens.ts";
+import type { Outbox } from "./outbox.ts";
+import type { RateLimits } from "./rate-limits.ts";
+import type { RefreshTokens } from "./refresh-tokens.ts";
+import type { Sessions } from "./sessions.ts";
+import type { Users } from "./users.ts";
+
 /** The operation groups of a project store (one interface per group, in `src/storage/<group>.ts`). */
-export interface StoreOps {}
+export interface StoreOps {
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly refreshTokens: RefreshTokens;
+  readonly linkTokens: LinkTokens;
+  readonly outbox: Outbox;
+  readonly rateLimits: RateLimits;
+}
 
 export interface ProjectStore extends StoreOps {
   /** Which engine serves this project. */
   readonly engine: "sqlite";
   /** Runs `fn` in one transaction: all its operations commit together, or none does. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /**
+   * True when another process holds the database's write lock right now (a backup, a shell).
+   * Never waits; write requests poll it before they start (src/http/storage-wait.ts).
+   */
+  writeLockedElsewhere(): Promise<boolean>;
 }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
 import { runtimeOf } from "../helpers/auth.ts";
-import { setBan } from "../../src/modules/users/status.ts";
+import { sqliteOpsOf } from "../../src/storage/sqlite/store.ts";
 import { ACTIVE_BANS_SQL, ANY_ACTIVE_BAN_SQL, listUsers, parseUserListQuery, userListSql, userWindowSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { accountsInstance, admin } from "./helpers.ts";
@@ -47,7 +47,7 @@ function seed(p: ProjectRuntime, n: number, nowMs: number, banEvery = 0): Seeded
       if (banEvery > 0 && i % banEvery === 0) {
         const kind = (i / banEvery) % 3;
         const untilMs = kind === 0 ? null : kind === 1 ? nowMs + 3_600_000 : nowMs - 1;
-        setBan(p, id, { nowMs: nowMs - 7_200_000, untilMs, reason: null });
+        sqliteOpsOf(p.store).users.setBan(id, { nowMs: nowMs - 7_200_000, untilMs, reason: null });
         banned = kind !== 2;
       }
       out.push({ id, at, verified, banned });
@@ -190,7 +190,7 @@ describe("GET /v1/users: filtered pages", () => {
     inst = await accountsInstance();
     const p = runtimeOf(inst);
     const [u] = seed(p, 1, inst.clock.now);
-    setBan(p, u.id, { nowMs: inst.clock.now, untilMs: inst.clock.now + 1000, reason: "cool off" });
+    sqliteOpsOf(p.store).users.setBan(u.id, { nowMs: inst.clock.now, untilMs: inst.clock.now + 1000, reason: "cool off" });
     const ids = async (qs: string) => ((await admin(inst, "GET", `/users?${qs}`)).body.data.users as { id: string }[]).map((x) => x.id);
     expect(await ids("banned=true")).toEqual([u.id]);
     expect(await ids("banned=false")).toEqual([]);

@@ -43,7 +43,7 @@ describe("session housekeeping", () => {
     // 36 days: the idle session's only refresh token expired 6 days ago, and so did the busy
     // session's first (rotated) one; the busy session's later tokens are still within their TTL.
     expect(counts(t)).toEqual({ sessions: 2, tokens: 2, rotated: 3 });
-    expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 2 });
+    expect(await pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 2 });
     expect(counts(t)).toEqual({ sessions: 1, tokens: 1, rotated: 2 });
     const stillBusy = await t.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: refresh } });
     expect(stillBusy.status).toBe(200);
@@ -60,7 +60,7 @@ describe("session housekeeping", () => {
     const p = t.booted.projects.get("demo")!;
     const s = await t.req("POST", "/p/demo/auth/signup", { body: { email: "a@example.com", password: PASSWORD } });
     t.clock.advance(DAY + 3_600_000); // the refresh token expired; the access token has ~23 h left
-    expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 0, refreshTokens: 1 });
+    expect(await pruneSessions(p, t.clock.now)).toEqual({ sessions: 0, refreshTokens: 1 });
     expect((await t.req("GET", "/p/demo/auth/me", { token: s.body.data.token })).status).toBe(200);
     // A password change issues a fresh access token for this session and records its use.
     const changed = await t.req("POST", "/p/demo/auth/change-password", {
@@ -69,10 +69,10 @@ describe("session housekeeping", () => {
     });
     expect(changed.status).toBe(200);
     t.clock.advance(DAY); // the signup token expired; the new one has ~1 day left
-    expect(pruneSessions(p, t.clock.now).sessions).toBe(0);
+    expect((await pruneSessions(p, t.clock.now)).sessions).toBe(0);
     expect((await t.req("GET", "/p/demo/auth/me", { token: changed.body.data.token })).status).toBe(200);
     t.clock.advance(DAY + 60_000); // every access token of the session has expired
-    expect(pruneSessions(p, t.clock.now).sessions).toBe(1);
+    expect((await pruneSessions(p, t.clock.now)).sessions).toBe(1);
     expect(counts(t).sessions).toBe(0);
   });
 
@@ -82,10 +82,10 @@ describe("session housekeeping", () => {
     const s = await t.req("POST", "/p/demo/auth/signup", { body: { email: "a@example.com", password: PASSWORD } });
     await t.req("POST", "/p/demo/auth/logout", { token: s.body.data.token });
     t.clock.advance(2 * DAY);
-    expect(pruneSessions(p, t.clock.now).sessions).toBe(0);
+    expect((await pruneSessions(p, t.clock.now)).sessions).toBe(0);
     expect(counts(t)).toEqual({ sessions: 1, tokens: 1, rotated: 0 });
     t.clock.advance(29 * DAY);
-    expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 1 });
+    expect(await pruneSessions(p, t.clock.now)).toEqual({ sessions: 1, refreshTokens: 1 });
     expect(counts(t)).toEqual({ sessions: 0, tokens: 0, rotated: 0 });
   });
 
@@ -94,7 +94,7 @@ describe("session housekeeping", () => {
     const p = t.booted.projects.get("demo")!;
     const s = await t.req("POST", "/p/demo/auth/signup", { body: { email: "a@example.com", password: PASSWORD } });
     t.clock.advance(2 * 3_600_000);
-    expect(pruneSessions(p, t.clock.now)).toEqual({ sessions: 0, refreshTokens: 0 });
+    expect(await pruneSessions(p, t.clock.now)).toEqual({ sessions: 0, refreshTokens: 0 });
     const r = await t.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: s.body.data.refresh_token } });
     expect(r.status).toBe(200);
   });

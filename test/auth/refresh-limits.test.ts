@@ -68,7 +68,7 @@ describe("rotated-out tokens", () => {
     const tags = runtimeOf(inst).db.query("SELECT DISTINCT length(tag) AS n FROM _refresh_rotated").all();
     expect(tags).toEqual([{ n: 16 }]);
     inst.clock.advance(DAY);
-    pruneSessions(runtimeOf(inst), inst.clock.now);
+    await pruneSessions(runtimeOf(inst), inst.clock.now);
     expect(rowsOf(inst, sid).rotated).toBe(0);
   });
 

@@ -1,7 +1,9 @@
 /** Helpers for the end-user auth flows (test/auth/). */
 import { createHmac } from "node:crypto";
 import { expect } from "bun:test";
+import type { Database } from "bun:sqlite";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
+import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
 import type { ProjectSpec, TestInstance, TestResponse } from "./instance.ts";
 
 export const PASSWORD = "correct horse battery";
@@ -66,7 +68,7 @@ export function expectError(r: TestResponse, status: number, code: string, field
 
 /** Rows of the mail outbox, optionally of one template. */
 export function mailCount(inst: TestInstance, template?: string, project = "demo"): number {
-  const db = runtimeOf(inst, project).db;
+  const db = dbOf(inst, project);
   const row = (template
     ? db.query("SELECT count(*) AS n FROM _outbox WHERE template = ?").get(template)
     : db.query("SELECT count(*) AS n FROM _outbox").get()) as { n: number };
@@ -91,4 +93,12 @@ export function decodeJwtPayload(token: string): Record<string, unknown> {
 export function counterOf(inst: TestInstance, key: string, project = "demo"): number {
   const r = runtimeOf(inst, project).db.query("SELECT count FROM _rate_limits WHERE key = ?").get(key) as { count: number } | null;
   return r?.count ?? 0;
+}
+
+/**
+ * The SQLite connection behind a project's store, for assertions on stored rows (services reach
+ * the database only through `p.store`).
+ */
+export function dbOf(inst: TestInstance, project = "demo"): Database {
+  return sqliteDatabaseOf(runtimeOf(inst, project).store);
 }

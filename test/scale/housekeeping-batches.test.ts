@@ -98,7 +98,7 @@ describe("housekeeping in batches", () => {
     ]);
     const before = snapshot();
     db.exec("SAVEPOINT compare");
-    const expected = pruneSessions(t.booted.projects.get("demo")!, t.clock.now);
+    const expected = await pruneSessions(t.booted.projects.get("demo")!, t.clock.now);
     const after = snapshot();
     db.exec("ROLLBACK TO compare; RELEASE compare");
     const got = await pruneSessionsInBatches(t.booted.projects.get("demo")!, t.clock.now, { batchRows: 128 });

@@ -32,37 +32,11 @@ describe("buildDrizzleTables", () => {
     }
   });
 
-  it("inserts and selects rows with JSON-friendly values (booleans, parsed JSON, numbers)", () => {
+  it("reads and writes exactly what SQLite stores (0/1, JSON text)", () => {
     current = openTestDb();
     applySchema(current.db, [users, events], { confirmDestructive: false, nowIso: NOW });
-    const tables = buildDrizzleTables([users, events]);
-    const usersTable = tables.users;
-    const eventsTable = tables.events;
-    if (!usersTable || !eventsTable) throw new Error("tables missing");
-    const orm = drizzle(current.db);
-
-    orm.insert(usersTable).values({
-      id: "u1", created_at: NOW, updated_at: NOW, email: "A@x.io", _email_canonical: "a@x.io", password_hash: "h", email_verified: true,
-    }).run();
-    orm.insert(eventsTable).values({
-      id: "e1", created_at: NOW, updated_at: NOW, owner: "u1", public: true, payload: { tags: ["x"], n: 1 }, at: 1_700_000_000, weight: 0.5, count: 3, kind: "b",
-    }).run();
-
-    expect(orm.select().from(usersTable).where(eq(usersTable.id, "u1")).get()).toEqual({
-      id: "u1", created_at: NOW, updated_at: NOW, email: "A@x.io", _email_canonical: "a@x.io", email_verified: true,
-      password_hash: "h", _password_version: 1, nickname: null,
-    });
-    expect(orm.select().from(eventsTable).all()).toEqual([{
-      id: "e1", created_at: NOW, updated_at: NOW, owner: "u1", public: true, payload: { tags: ["x"], n: 1 }, at: 1_700_000_000, weight: 0.5, count: 3, kind: "b",
-    }]);
-    expect(current.db.query("SELECT public, payload FROM events").get()).toEqual({ public: 1, payload: '{"tags":["x"],"n":1}' });
-  });
-
-  it("in stored-value mode reads and writes exactly what SQLite stores (0/1, JSON text)", () => {
-    current = openTestDb();
-    applySchema(current.db, [users, events], { confirmDestructive: false, nowIso: NOW });
-    const eventsTable = buildDrizzleTables([users, events], { storedValues: true }).events;
-    const usersTable = buildDrizzleTables([users, events], { storedValues: true }).users;
+    const eventsTable = buildDrizzleTables([users, events]).events;
+    const usersTable = buildDrizzleTables([users, events]).users;
     if (!usersTable || !eventsTable) throw new Error("tables missing");
     const orm = drizzle(current.db);
     orm.insert(usersTable).values({ id: "u1", created_at: NOW, updated_at: NOW, email: "a@x.io", _email_canonical: "a@x.io", password_hash: "h" }).run();

@@ -16,10 +16,10 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { issueLinkToken } from "../../mail/link-tokens.ts";
 import { queueTemplateMail } from "../../mail/mailer.ts";
 import { originOf } from "../../mail/links.ts";
-import { quoteIdent } from "../../storage/schema/sql-text.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { canonicalEmail, parseEmail } from "../users/email.ts";
-import { usersOf } from "../users/repo.ts";
+import { canonicalEmail, parseEmail } from "../../users/email.ts";
+import type { StoreOps } from "../../storage/store.ts";
+import type { PendingEmailChange } from "../../storage/link-tokens.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { verifyLinkBase } from "../verification/service.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
@@ -64,83 +64,43 @@ function taken(): ApiError {
 export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
   const user = auth.user;
   await checkPasswordGuess(p, user, input.password, { failedEvent: "email_change_failed", client });
-  const users = usersOf(p);
-  if (users.findByCanonicalEmail(input.canonical)) throw taken();
+  if (await p.store.users.findByCanonicalEmail(input.canonical)) throw taken();
 
   const nowMs = p.deps.now();
   const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
-  p.db
-    .transaction(() => {
-      const current = users.findById(user.id);
-      if (!current || current.email !== user.email) throw new ApiError("AUTH_INVALID_TOKEN");
-      // Only the newest request can be confirmed.
-      p.db
-        .query(
-          `UPDATE _link_tokens SET revoked_at = ?1 WHERE used_at IS NULL AND revoked_at IS NULL
-             AND id IN (SELECT token_id FROM _email_changes WHERE user_id = ?2)`,
-        )
-        .run(nowMs, user.id);
-      const token = issueLinkToken(p, { kind: "verify", userId: user.id, email: input.email, ttlSeconds, nowMs });
-      p.db
-        .query("INSERT INTO _email_changes(token_id, user_id, old_email, new_email, new_canonical, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(token.id, user.id, user.email, input.email, input.canonical, nowMs);
-      const base = input.redirectUrl ?? verifyLinkBase(p);
-      queueTemplateMail(p, {
-        template: "email_change_confirm",
-        user: { id: user.id, email: input.email },
-        link: { tokenId: token.id, base },
-        expiresInSeconds: ttlSeconds,
-        ...(input.redirectUrl ? { appUrl: originOf(input.redirectUrl) } : {}),
-        nowMs,
-      });
-      queueTemplateMail(p, { template: "email_change_notice", user: { id: user.id, email: user.email }, nowMs });
-    })
-    .immediate();
+  await p.store.transaction(async (tx) => {
+    const current = await tx.users.findById(user.id);
+    if (!current || current.email !== user.email) throw new ApiError("AUTH_INVALID_TOKEN");
+    const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: input.email, ttlSeconds, nowMs });
+    // Only the newest request can be confirmed: older pending changes are revoked with this one's record.
+    await tx.linkTokens.addEmailChange({ tokenId: token.id, userId: user.id, oldEmail: user.email, newEmail: input.email, newCanonical: input.canonical, nowMs });
+    const base = input.redirectUrl ?? verifyLinkBase(p);
+    await queueTemplateMail(p, tx, {
+      template: "email_change_confirm",
+      user: { id: user.id, email: input.email },
+      link: { tokenId: token.id, base },
+      expiresInSeconds: ttlSeconds,
+      ...(input.redirectUrl ? { appUrl: originOf(input.redirectUrl) } : {}),
+      nowMs,
+    });
+    await queueTemplateMail(p, tx, { template: "email_change_notice", user: { id: user.id, email: user.email }, nowMs });
+  });
   p.log.event("email_change_requested", { user_id: user.id, ...eventFields(client) });
 }
 
-export interface PendingEmailChange {
-  readonly userId: string;
-  readonly oldEmail: string;
-  readonly newEmail: string;
-  readonly newCanonical: string;
-}
-
-/** The change a consumed `verify` token confirms, or null for a plain verification link. */
-export function emailChangeOf(p: ProjectRuntime, tokenId: string): PendingEmailChange | null {
-  const r = p.db.query("SELECT user_id, old_email, new_email, new_canonical FROM _email_changes WHERE token_id = ?").get(tokenId) as
-    | { user_id: string; old_email: string; new_email: string; new_canonical: string }
-    | null;
-  return r ? { userId: r.user_id, oldEmail: r.old_email, newEmail: r.new_email, newCanonical: r.new_canonical } : null;
-}
+export type { PendingEmailChange } from "../../storage/link-tokens.ts";
 
 /**
- * Applies a confirmed change. Synchronous, inside the transaction that consumed the token: a
- * refusal (address taken in between → 409, account changed since → invalid link) rolls the
- * consumption back too, so nothing changes.
+ * Applies a confirmed change, inside the transaction `tx` that consumed the token: a refusal
+ * (address taken in between → 409, account changed since → invalid link) rolls the consumption
+ * back too, so nothing changes.
  */
-export function applyEmailChange(p: ProjectRuntime, change: PendingEmailChange, nowMs: number): void {
-  const users = usersOf(p);
-  const user = users.findById(change.userId);
+export async function applyEmailChange(tx: StoreOps, change: PendingEmailChange, nowMs: number): Promise<void> {
+  const user = await tx.users.findById(change.userId);
   if (!user || user.email !== change.oldEmail) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
-  const holder = users.findByCanonicalEmail(change.newCanonical);
+  const holder = await tx.users.findByCanonicalEmail(change.newCanonical);
   if (holder && holder.id !== user.id) throw taken();
-  try {
-    p.db
-      .query(
-        `UPDATE ${quoteIdent(users.table.name)} SET "email" = ?, "_email_canonical" = ?, "email_verified" = 1,
-           "_password_version" = "_password_version" + 1, "updated_at" = ? WHERE "id" = ?`,
-      )
-      .run(change.newEmail, change.newCanonical, new Date(nowMs).toISOString(), user.id);
-  } catch (e) {
-    if ((e as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE") throw taken();
-    throw e;
-  }
+  if ((await tx.users.changeEmail(user.id, change.newEmail, change.newCanonical, new Date(nowMs).toISOString())) === "taken") throw taken();
   // Other pending changes and every reset link (bound to the old address) stop working.
-  p.db
-    .query(
-      `UPDATE _link_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND used_at IS NULL AND revoked_at IS NULL
-         AND (kind = 'reset' OR id IN (SELECT token_id FROM _email_changes WHERE user_id = ?2))`,
-    )
-    .run(nowMs, user.id);
+  await tx.linkTokens.revokeAfterEmailChange(user.id, nowMs);
 }

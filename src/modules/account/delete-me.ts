@@ -4,7 +4,6 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { usersOf } from "../users/repo.ts";
 import { deleteUser } from "../users/delete.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
@@ -19,13 +18,11 @@ export function parseDeleteMe(body: JsonObject): string {
 export async function deleteMyAccount(p: ProjectRuntime, auth: Authenticated, password: string, client: ClientMeta): Promise<void> {
   await checkPasswordGuess(p, auth.user, password, { failedEvent: "account_delete_failed", client });
   const nowMs = p.deps.now();
-  p.db
-    .transaction(() => {
-      const user = usersOf(p).findById(auth.user.id);
-      // Changed or gone while the password was checked: the token is stale.
-      if (!user || user.password_version !== auth.user.password_version) throw new ApiError("AUTH_INVALID_TOKEN");
-      deleteUser(p, user, nowMs, { notice: true });
-    })
-    .immediate();
+  await p.store.transaction(async (tx) => {
+    const user = await tx.users.findById(auth.user.id);
+    // Changed or gone while the password was checked: the token is stale.
+    if (!user || user.password_version !== auth.user.password_version) throw new ApiError("AUTH_INVALID_TOKEN");
+    await deleteUser(p, tx, user, nowMs, { notice: true });
+  });
   p.log.event("account_deleted", { user_id: auth.user.id, ...eventFields(client) });
 }

@@ -8,8 +8,8 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
-import type { UserRow } from "../users/repo.ts";
-import { canonicalEmail } from "../users/email.ts";
+import type { UserRow } from "../../users/model.ts";
+import { canonicalEmail } from "../../users/email.ts";
 import { verifyPassword } from "../password/hashing.ts";
 
 export async function checkPasswordGuess(
@@ -19,7 +19,7 @@ export async function checkPasswordGuess(
   opts: { failedEvent: string; client: ClientMeta },
 ): Promise<void> {
   const canonical = canonicalEmail(user.email);
-  const failures = hitRateLimit(p, "login_failures_per_account", canonical, p.deps.now());
+  const failures = await hitRateLimit(p, "login_failures_per_account", canonical, p.deps.now());
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user.id, ...eventFields(opts.client) });
     throw rateLimitedError(failures);
@@ -28,14 +28,14 @@ export async function checkPasswordGuess(
   try {
     ({ ok } = await verifyPassword(p, password, user.password_hash));
   } catch (e) {
-    undoRateLimit(p, "login_failures_per_account", canonical);
+    await undoRateLimit(p, "login_failures_per_account", canonical);
     throw e;
   }
   if (!ok) {
     p.log.event(opts.failedEvent, { user_id: user.id, ...eventFields(opts.client) });
     throw new ApiError("AUTH_INVALID_CREDENTIALS", { message: "The password is wrong." });
   }
-  undoRateLimit(p, "login_failures_per_account", canonical);
+  await undoRateLimit(p, "login_failures_per_account", canonical);
 }
 
 /** `password` must be a non-empty string (no policy: it is checked against the stored hash). */

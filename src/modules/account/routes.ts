@@ -13,30 +13,30 @@ import { routeLimiter } from "../route-table.ts";
 export function accountRoutes(ctx: AppContext) {
   const limitChangeEmail = routeLimiter("POST", "/p/:projectId/auth/change-email");
   return new Elysia({ prefix: "/p/:projectId/auth" })
-    .get("/sessions", ({ params, request, set }) => {
+    .get("/sessions", async ({ params, request, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
-      return ok(set, { sessions: mySessions(p, auth) });
+      const auth = await authenticate(p, request);
+      return ok(set, { sessions: await mySessions(p, auth) });
     })
     .delete("/sessions/:sid", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       await readJsonObject(request, { allowEmpty: true });
-      endMySession(p, auth, params.sid, clientMetaOf(request, ctx.clientIp(request, server), set));
+      await endMySession(p, auth, params.sid, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });
     })
     .post("/change-email", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       const input = parseChangeEmail(p, await readJsonObject(request), auth.user.email);
       const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-      limitChangeEmail(p, { ip: client.ip, userId: auth.user.id });
+      await limitChangeEmail(p, { ip: client.ip, userId: auth.user.id });
       await requestEmailChange(p, auth, input, client);
       return ok(set, { ok: true });
     })
     .delete("/me", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
-      const auth = authenticate(p, request);
+      const auth = await authenticate(p, request);
       const password = parseDeleteMe(await readJsonObject(request));
       await deleteMyAccount(p, auth, password, clientMetaOf(request, ctx.clientIp(request, server), set));
       return ok(set, { ok: true });

@@ -3,26 +3,23 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { Authenticated } from "../session/authenticate.ts";
-import { listLiveSessions, liveSessionOwner, type SessionView } from "../session/list.ts";
-import { revokeSession } from "../session/sessions.ts";
+import { listLiveSessions, type SessionView } from "../session/list.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-export function mySessions(p: ProjectRuntime, auth: Authenticated): (SessionView & { current: boolean })[] {
-  return listLiveSessions(p, auth.user.id, p.deps.now()).map((s) => ({ ...s, current: s.id === auth.sessionId }));
+export async function mySessions(p: ProjectRuntime, auth: Authenticated): Promise<(SessionView & { current: boolean })[]> {
+  return (await listLiveSessions(p, auth.user.id, p.deps.now())).map((s) => ({ ...s, current: s.id === auth.sessionId }));
 }
 
 /**
  * Ends one of the caller's sessions (the current one too). Another user's session and an unknown
  * or already ended one answer the same 404, so session ids of others cannot be probed.
  */
-export function endMySession(p: ProjectRuntime, auth: Authenticated, rawSid: string, client: ClientMeta): void {
+export async function endMySession(p: ProjectRuntime, auth: Authenticated, rawSid: string, client: ClientMeta): Promise<void> {
   if (!UUID_RE.test(rawSid)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "sid", message: "The session id must be a UUID." });
   const sid = rawSid.toLowerCase();
   const nowMs = p.deps.now();
-  const ended = p.db
-    .transaction(() => liveSessionOwner(p, sid) === auth.user.id && revokeSession(p, sid, nowMs, "user"))
-    .immediate();
+  const ended = await p.store.sessions.revokeOwned(sid, auth.user.id, nowMs, "user");
   if (!ended) throw new ApiError("NOT_FOUND", { message: "No such session of yours.", suggestion: "List your sessions with GET /auth/sessions." });
   p.log.event("session_revoked", { user_id: auth.user.id, session_id: sid, by: "user", ...eventFields(client) });
 }

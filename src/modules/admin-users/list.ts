@@ -8,7 +8,8 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
 import { quoteIdent } from "../../storage/schema/sql-text.ts";
-import { usersOf } from "../users/repo.ts";
+import { userModelOf } from "../../users/model.ts";
+import { userFromSqlite } from "../../storage/sqlite/users.ts";
 import { toAdminUser } from "./view.ts";
 
 const LIST_PARAMS = new Set(["q", "verified", "banned", "limit", "cursor"]);
@@ -184,7 +185,7 @@ function bannedPage(p: ProjectRuntime, table: string, q: UserListQuery, nowMs: n
 export function listUsers(
   p: ProjectRuntime, q: UserListQuery, walk: BannedWalk = BANNED_WALK,
 ): { users: Record<string, unknown>[]; next_cursor: string | null } {
-  const users = usersOf(p);
+  const users = userModelOf(p);
   const nowMs = p.deps.now();
   const rows = q.banned === true && q.q === undefined
     ? bannedPage(p, users.table.name, q, nowMs, walk)
@@ -205,7 +206,7 @@ export function listUsers(
     delete raw.__banned_until;
     delete raw.__ban_reason;
     delete raw.__last_login_at;
-    return toAdminUser(p, users.fromDb(raw), status, nowMs);
+    return toAdminUser(p, userFromSqlite(raw), status, nowMs);
   });
   const last = page.at(-1);
   return {

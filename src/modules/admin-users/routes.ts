@@ -50,49 +50,49 @@ export function adminUsersRoutes(ctx: AppContext) {
       const input = parseCreateUser(p, await readJsonObject(request));
       return ok(set, { user: await createUser(p, input, client) }, { status: 201 });
     })
-    .get("/users/:id", ({ params, request, server, set }) => {
+    .get("/users/:id", async ({ params, request, server, set }) => {
       const { p } = adminAuth(params.projectId, request, server, set);
-      return ok(set, { user: getUser(p, params.id) });
+      return ok(set, { user: await getUser(p, params.id) });
     })
     .patch("/users/:id", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       const input = parsePatchUser(p, await readJsonObject(request));
-      return ok(set, { user: patchUser(p, params.id, input, client) });
+      return ok(set, { user: await patchUser(p, params.id, input, client) });
     })
     .delete("/users/:id", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
-      adminDeleteUser(p, params.id, client);
+      await adminDeleteUser(p, params.id, client);
       return ok(set, { ok: true });
     })
     .post("/users/:id/ban", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       const input = parseBan(p, await readJsonObject(request, { allowEmpty: true }));
-      return ok(set, { user: banUser(p, params.id, input, client) });
+      return ok(set, { user: await banUser(p, params.id, input, client) });
     })
     .post("/users/:id/unban", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
-      return ok(set, { user: unbanUser(p, params.id, client) });
+      return ok(set, { user: await unbanUser(p, params.id, client) });
     })
     .post("/users/:id/clear-lockout", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
-      return ok(set, { user: clearLockout(p, params.id, client) });
+      return ok(set, { user: await clearLockout(p, params.id, client) });
     })
-    .get("/users/:id/sessions", ({ params, request, server, set }) => {
+    .get("/users/:id/sessions", async ({ params, request, server, set }) => {
       const { p } = adminAuth(params.projectId, request, server, set);
-      return ok(set, { sessions: userSessions(p, params.id) });
+      return ok(set, { sessions: await userSessions(p, params.id) });
     })
     .post("/users/:id/revoke-sessions", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
-      return ok(set, { revoked: revokeSessionsOf(p, params.id, client) });
+      return ok(set, { revoked: await revokeSessionsOf(p, params.id, client) });
     })
     .post("/users/:id/send-password-reset", async ({ params, request, server, set }) => {
       const { p, client } = adminAuth(params.projectId, request, server, set);
       const redirectUrl = parseSendReset(p, await readJsonObject(request));
-      sendPasswordReset(p, params.id, redirectUrl, client);
+      await sendPasswordReset(p, params.id, redirectUrl, client);
       return ok(set, { ok: true });
     })
     .get("/audit", ({ params, request, server, set }) => {

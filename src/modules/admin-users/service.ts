@@ -11,14 +11,15 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { readColumnValues, refuseUnknownFields } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
-import { canonicalEmail, parseEmail } from "../users/email.ts";
-import { newUserValues, usersOf, type SqlValue, type UserRow } from "../users/repo.ts";
-import { clearBan, setBan, userStatusOf } from "../users/status.ts";
+import { parseEmail } from "../../users/email.ts";
+import { newUserValues, userModelOf, type SqlValue, type UserRow } from "../../users/model.ts";
+import { canonicalEmail } from "../../users/email.ts";
+import { counterKey } from "../../http/rate-limit.ts";
+import type { StoreOps } from "../../storage/store.ts";
 import { deleteUser } from "../users/delete.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { revokeSession, revokeUserSessions } from "../session/sessions.ts";
-import { listLiveSessions, liveSessionOwner, type SessionView } from "../session/list.ts";
+import { listLiveSessions, type SessionView } from "../session/list.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { toAdminUser } from "./view.ts";
 
@@ -37,15 +38,16 @@ export function readUserId(raw: string): string {
   return raw.toLowerCase();
 }
 
-function requireUser(p: ProjectRuntime, id: string): UserRow {
-  const user = usersOf(p).findById(id);
+/** The user `id` through `ops` (the store, or a transaction), or 404. */
+async function requireUser(ops: Pick<StoreOps, "users">, id: string): Promise<UserRow> {
+  const user = await ops.users.findById(id);
   if (!user) throw new ApiError("USER_NOT_FOUND");
   return user;
 }
 
-function view(p: ProjectRuntime, user: UserRow): Record<string, unknown> {
+async function view(p: ProjectRuntime, user: UserRow): Promise<Record<string, unknown>> {
   const nowMs = p.deps.now();
-  return toAdminUser(p, user, userStatusOf(p, user.id), nowMs);
+  return toAdminUser(p, user, await p.store.users.status(user.id), nowMs);
 }
 
 function readEmail(body: JsonObject, field: string): { email: string; canonical: string } {
@@ -62,12 +64,12 @@ function readBoolField(body: JsonObject, field: string): boolean | undefined {
 }
 
 function mapWriteError(e: unknown, p: ProjectRuntime): unknown {
-  const mapped = constraintErrorToApi(e, usersOf(p).table);
+  const mapped = constraintErrorToApi(e, userModelOf(p).table);
   return mapped ?? e;
 }
 
-export function getUser(p: ProjectRuntime, rawId: string): Record<string, unknown> {
-  return view(p, requireUser(p, readUserId(rawId)));
+export async function getUser(p: ProjectRuntime, rawId: string): Promise<Record<string, unknown>> {
+  return view(p, await requireUser(p.store, readUserId(rawId)));
 }
 
 export interface CreateUserInput {
@@ -79,7 +81,7 @@ export interface CreateUserInput {
 }
 
 export function parseCreateUser(p: ProjectRuntime, body: JsonObject): CreateUserInput {
-  const table = usersOf(p).table;
+  const table = userModelOf(p).table;
   refuseUnknownFields(body, new Set(["email", "password", "email_verified", ...table.columns.map((c) => c.name)]), table);
   if (body.email === undefined || body.email === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
   const email = readEmail(body, "email");
@@ -90,20 +92,18 @@ export function parseCreateUser(p: ProjectRuntime, body: JsonObject): CreateUser
 }
 
 export async function createUser(p: ProjectRuntime, input: CreateUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
-  const users = usersOf(p);
-  if (users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
+  const users = userModelOf(p);
+  if (await p.store.users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
   const hash = input.password === null ? NO_PASSWORD : await hashPassword(p, input.password);
   const nowIso = new Date(p.deps.now()).toISOString();
   let user: UserRow;
   try {
-    user = p.db
-      .transaction(() => {
-        checkRefTargets(p, users.table, input.columns);
-        return users.insert(
-          newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash: hash, emailVerified: input.emailVerified, columns: input.columns }, nowIso),
-        );
-      })
-      .immediate();
+    user = await p.store.transaction(async (tx) => {
+      await checkRefTargets(tx, users.table, input.columns);
+      return tx.users.insert(
+        newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash: hash, emailVerified: input.emailVerified, columns: input.columns }, nowIso),
+      );
+    });
   } catch (e) {
     const mapped = mapWriteError(e, p);
     if (mapped instanceof ApiError && mapped.code === "VALIDATION_DUPLICATE" && mapped.field === "email") throw duplicateEmail();
@@ -124,7 +124,7 @@ export interface PatchUserInput {
 }
 
 export function parsePatchUser(p: ProjectRuntime, body: JsonObject): PatchUserInput {
-  const table = usersOf(p).table;
+  const table = userModelOf(p).table;
   refuseUnknownFields(body, new Set(["email", "email_verified", ...table.columns.map((c) => c.name)]), table);
   const out: { email?: { email: string; canonical: string }; emailVerified?: boolean; columns: Record<string, SqlValue> } = {
     columns: readColumnValues(table, body, { mode: "update", nowMs: p.deps.now(), random: p.deps.random, admin: true }),
@@ -135,28 +135,26 @@ export function parsePatchUser(p: ProjectRuntime, body: JsonObject): PatchUserIn
   return out;
 }
 
-export function patchUser(p: ProjectRuntime, rawId: string, input: PatchUserInput, client: ClientMeta): Record<string, unknown> {
+export async function patchUser(p: ProjectRuntime, rawId: string, input: PatchUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
-  const users = usersOf(p);
+  const users = userModelOf(p);
   const nowIso = new Date(p.deps.now()).toISOString();
-  const t = `"${users.table.name}"`;
   let row: UserRow;
   try {
-    row = p.db
-      .transaction((): UserRow => {
-        if (!users.findById(id)) throw new ApiError("USER_NOT_FOUND");
-        checkRefTargets(p, users.table, input.columns);
-        if (input.email) {
-          p.db.query(`UPDATE ${t} SET "email" = ?, "_email_canonical" = ?, "updated_at" = ? WHERE "id" = ?`).run(input.email.email, input.email.canonical, nowIso, id);
-        }
-        if (input.emailVerified !== undefined) {
-          p.db.query(`UPDATE ${t} SET "email_verified" = ?, "updated_at" = ? WHERE "id" = ?`).run(input.emailVerified ? 1 : 0, nowIso, id);
-        }
-        const updated = users.update(id, input.columns, nowIso);
-        if (!updated) throw new ApiError("USER_NOT_FOUND");
-        return updated;
-      })
-      .immediate();
+    row = await p.store.transaction(async (tx): Promise<UserRow> => {
+      if (!(await tx.users.findById(id))) throw new ApiError("USER_NOT_FOUND");
+      await checkRefTargets(tx, users.table, input.columns);
+      // The address and its verification are built-in columns: set with the custom ones, in one update.
+      const values: Record<string, SqlValue> = { ...input.columns };
+      if (input.email) {
+        values.email = input.email.email;
+        values._email_canonical = input.email.canonical;
+      }
+      if (input.emailVerified !== undefined) values.email_verified = input.emailVerified ? 1 : 0;
+      const updated = await tx.users.update(id, values, nowIso);
+      if (!updated) throw new ApiError("USER_NOT_FOUND");
+      return updated;
+    });
   } catch (e) {
     throw mapWriteError(e, p);
   }
@@ -165,15 +163,13 @@ export function patchUser(p: ProjectRuntime, rawId: string, input: PatchUserInpu
   return view(p, row);
 }
 
-export function adminDeleteUser(p: ProjectRuntime, rawId: string, client: ClientMeta): void {
+export async function adminDeleteUser(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
-  p.db
-    .transaction(() => {
-      const user = requireUser(p, id);
-      deleteUser(p, user, nowMs, { notice: false });
-    })
-    .immediate();
+  await p.store.transaction(async (tx) => {
+    const user = await requireUser(tx, id);
+    await deleteUser(p, tx, user, nowMs, { notice: false });
+  });
   p.log.event("admin.user_deleted", { user_id: id, ...eventFields(client) });
 }
 
@@ -203,66 +199,59 @@ export function parseBan(p: ProjectRuntime, body: JsonObject): BanInput {
 }
 
 /** Bans and ends every session in one transaction: from its commit on, no refresh or access token of the user works. */
-export function banUser(p: ProjectRuntime, rawId: string, input: BanInput, client: ClientMeta): Record<string, unknown> {
+export async function banUser(p: ProjectRuntime, rawId: string, input: BanInput, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
-  const { user, revoked } = p.db
-    .transaction(() => {
-      const user = requireUser(p, id);
-      setBan(p, id, { nowMs, untilMs: input.untilMs, reason: input.reason });
-      return { user, revoked: revokeUserSessions(p, id, nowMs, { reason: "banned" }) };
-    })
-    .immediate();
+  const { user, revoked } = await p.store.transaction(async (tx) => {
+    const user = await requireUser(tx, id);
+    await tx.users.setBan(id, { nowMs, untilMs: input.untilMs, reason: input.reason });
+    return { user, revoked: await tx.sessions.revokeUser(id, nowMs, { reason: "banned" }) };
+  });
   p.log.event("admin.user_banned", { user_id: id, until: input.untilMs === null ? null : new Date(input.untilMs).toISOString(), sessions_revoked: revoked, ...eventFields(client) });
   return view(p, user);
 }
 
 /** Lifts a ban and clears the login lockout of the user's address. */
-export function unbanUser(p: ProjectRuntime, rawId: string, client: ClientMeta): Record<string, unknown> {
+export async function unbanUser(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
-  const user = p.db
-    .transaction(() => {
-      const user = requireUser(p, id);
-      clearBan(p, id);
-      clearLockoutOf(p, user);
-      return user;
-    })
-    .immediate();
+  const user = await p.store.transaction(async (tx) => {
+    const user = await requireUser(tx, id);
+    await tx.users.clearBan(id);
+    await clearLockoutOf(tx, user);
+    return user;
+  });
   p.log.event("admin.user_unbanned", { user_id: id, ...eventFields(client) });
   return view(p, user);
 }
 
-function clearLockoutOf(p: ProjectRuntime, user: UserRow): void {
-  const canonical = canonicalEmail(user.email);
-  p.db.query("DELETE FROM _rate_limits WHERE key = ?").run(`login_failures_per_account:${canonical}`);
+async function clearLockoutOf(tx: Pick<StoreOps, "rateLimits">, user: UserRow): Promise<void> {
+  await tx.rateLimits.clear(counterKey("login_failures_per_account", canonicalEmail(user.email)));
 }
 
-export function clearLockout(p: ProjectRuntime, rawId: string, client: ClientMeta): Record<string, unknown> {
+export async function clearLockout(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
-  const user = p.db.transaction(() => {
-    const user = requireUser(p, id);
-    clearLockoutOf(p, user);
+  const user = await p.store.transaction(async (tx) => {
+    const user = await requireUser(tx, id);
+    await clearLockoutOf(tx, user);
     return user;
-  }).immediate();
+  });
   p.log.event("admin.lockout_cleared", { user_id: id, ...eventFields(client) });
   return view(p, user);
 }
 
-export function userSessions(p: ProjectRuntime, rawId: string): SessionView[] {
+export async function userSessions(p: ProjectRuntime, rawId: string): Promise<SessionView[]> {
   const id = readUserId(rawId);
-  requireUser(p, id);
+  await requireUser(p.store, id);
   return listLiveSessions(p, id, p.deps.now());
 }
 
-export function revokeSessionsOf(p: ProjectRuntime, rawId: string, client: ClientMeta): number {
+export async function revokeSessionsOf(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<number> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
-  const revoked = p.db
-    .transaction(() => {
-      requireUser(p, id);
-      return revokeUserSessions(p, id, nowMs, { reason: "admin" });
-    })
-    .immediate();
+  const revoked = await p.store.transaction(async (tx) => {
+    await requireUser(tx, id);
+    return tx.sessions.revokeUser(id, nowMs, { reason: "admin" });
+  });
   p.log.event("admin.sessions_revoked", { user_id: id, sessions_revoked: revoked, ...eventFields(client) });
   return revoked;
 }
@@ -277,30 +266,26 @@ export function parseSendReset(p: ProjectRuntime, body: JsonObject): string {
   return redirect.url;
 }
 
-export function sendPasswordReset(p: ProjectRuntime, rawId: string, redirectUrl: string, client: ClientMeta): void {
+export async function sendPasswordReset(p: ProjectRuntime, rawId: string, redirectUrl: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
-  p.db
-    .transaction(() => {
-      const user = requireUser(p, id);
-      queueResetEmail(p, { id: user.id, email: user.email }, redirectUrl, nowMs);
-    })
-    .immediate();
+  await p.store.transaction(async (tx) => {
+    const user = await requireUser(tx, id);
+    await queueResetEmail(p, tx, { id: user.id, email: user.email }, redirectUrl, nowMs);
+  });
   p.log.event("admin.password_reset_sent", { user_id: id, ...eventFields(client) });
 }
 
 /** Ends one live session of the user (console, SPEC 12); another user's or an ended one is a 404. */
-export function revokeOneSession(p: ProjectRuntime, rawId: string, rawSid: string, client: ClientMeta): void {
+export async function revokeOneSession(p: ProjectRuntime, rawId: string, rawSid: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   if (!UUID_RE.test(rawSid)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "sid", message: "The session id must be a UUID." });
   const sid = rawSid.toLowerCase();
   const nowMs = p.deps.now();
-  const ended = p.db
-    .transaction(() => {
-      requireUser(p, id);
-      return liveSessionOwner(p, sid) === id && revokeSession(p, sid, nowMs, "admin");
-    })
-    .immediate();
+  const ended = await p.store.transaction(async (tx) => {
+    await requireUser(tx, id);
+    return tx.sessions.revokeOwned(sid, id, nowMs, "admin");
+  });
   if (!ended) throw new ApiError("NOT_FOUND", { message: "No such live session of this user." });
   p.log.event("session_revoked", { user_id: id, session_id: sid, by: "admin", ...eventFields(client) });
 }

@@ -1,13 +1,12 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
-import { decodeColumn, usersOf, type UserRow } from "../users/repo.ts";
-import { isBanActive, type UserStatus } from "../users/status.ts";
+import { decodeColumn, isBanActive, userModelOf, type UserRow, type UserStatus } from "../../users/model.ts";
 
 /**
  * The admin user object (SPEC 12): the end-user object plus hidden columns, `banned`,
  * `banned_until` (null for a ban without end), `ban_reason` and `last_login_at`. Never the hash.
  */
 export function toAdminUser(p: ProjectRuntime, row: UserRow, status: UserStatus, nowMs: number): Record<string, unknown> {
-  const users = usersOf(p);
+  const users = userModelOf(p);
   const out = users.toPublic(row);
   for (const col of users.table.columns) if (col.hidden) out[col.name] = decodeColumn(col, row[col.name]);
   const banned = isBanActive(status, nowMs);

@@ -8,8 +8,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { parseEmail } from "../users/email.ts";
-import { usersOf } from "../users/repo.ts";
+import { parseEmail } from "../../users/email.ts";
 import { issueVerificationEmail } from "../verification/service.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
@@ -29,44 +28,38 @@ export interface OutboxMessageView {
   readonly last_error: string | null;
 }
 
-export function outboxStatus(p: ProjectRuntime, limit = 100): { pending: number; failed: number; messages: OutboxMessageView[] } {
-  const counts = p.db
-    .query("SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(status = 'failed'), 0) AS failed FROM _outbox WHERE status != 'sent'")
-    .get() as { pending: number; failed: number };
-  const rows = p.db
-    .query("SELECT id, template, status, attempts, next_attempt_at, created_at, last_error FROM _outbox WHERE status != 'sent' ORDER BY created_at DESC, id LIMIT ?")
-    .all(limit) as OutboxMessageView[];
+export async function outboxStatus(p: ProjectRuntime, limit = 100): Promise<{ pending: number; failed: number; messages: OutboxMessageView[] }> {
+  const counts = await p.store.outbox.counts();
+  const rows = (await p.store.outbox.listUnsent(limit)) as OutboxMessageView[];
   return { ...counts, messages: rows.map((m) => ({ ...m, last_error: m.last_error === null ? null : m.last_error.replace(EMAIL_RE, "[address]") })) };
 }
 
 /** Queues a failed message again (see above). `redirectUrl` is needed for reset_password (already validated). */
-export function retryFailedMessage(p: ProjectRuntime, rawId: string, redirectUrl: string | null, client: ClientMeta): void {
+export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redirectUrl: string | null, client: ClientMeta): Promise<void> {
   if (!UUID_RE.test(rawId)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "id", message: "The message id must be a UUID." });
   const id = rawId.toLowerCase();
   const nowMs = p.deps.now();
-  const template = p.db
-    .transaction((): string => {
-      const row = p.db.query("SELECT template, to_addr FROM _outbox WHERE id = ? AND status = 'failed'").get(id) as { template: string; to_addr: string } | null;
+  const template = await p.store.transaction(async (tx): Promise<string> => {
+      const row = await tx.outbox.findFailed(id);
       if (!row) throw new ApiError("NOT_FOUND", { message: "No failed message with that id." });
       if (!RETRIABLE_TEMPLATES.has(row.template)) {
         throw new ApiError("CONFLICT", { message: `A failed ${row.template} message cannot be rebuilt: what it was about is gone.` });
       }
       const parsed = parseEmail(row.to_addr);
-      const user = parsed.ok ? usersOf(p).findByCanonicalEmail(parsed.canonical) : null;
+      const user = parsed.ok ? await tx.users.findByCanonicalEmail(parsed.canonical) : null;
       if (!user) throw new ApiError("CONFLICT", { message: "The recipient is no longer a user of this project." });
       const recipient = { id: user.id, email: user.email };
       if (row.template === "verify_email") {
         if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
-        issueVerificationEmail(p, recipient, nowMs);
+        await issueVerificationEmail(p, tx, recipient, nowMs);
       } else if (row.template === "reset_password") {
         if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
-        queueResetEmail(p, recipient, redirectUrl, nowMs);
+        await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
       } else {
-        queuePasswordChangedEmail(p, recipient, nowMs);
+        await queuePasswordChangedEmail(p, tx, recipient, nowMs);
       }
-      p.db.query("DELETE FROM _outbox WHERE id = ?").run(id);
+      await tx.outbox.remove(id);
       return row.template;
-    })
-    .immediate();
+    });
   p.log.event("admin.mail_retried", { template, outbox_id: id, ...eventFields(client) });
 }

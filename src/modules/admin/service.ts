@@ -1,6 +1,6 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
-import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
+import { hitRateLimitSync, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
 import type { KeyKind } from "../../storage/sqlite/keys.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
@@ -25,7 +25,7 @@ export function authorizeAdmin(p: ProjectRuntime, presented: string | null, clie
   const seen = { admin: p.keys.storedHash("admin"), public: p.keys.storedHash("public") };
   if (p.keys.matches("admin", presented)) return { seen };
   p.log.event("admin_key_failed", eventFields(client));
-  const after = hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
+  const after = hitRateLimitSync(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
 }

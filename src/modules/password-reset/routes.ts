@@ -15,15 +15,15 @@ export function passwordResetRoutes(ctx: AppContext) {
       const p = requireAuthProject(ctx, params.projectId);
       const input = parseForgotPassword(p, await readJsonObject(request));
       const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-      limitForgot(p, client);
-      requestPasswordReset(p, input, client);
+      await limitForgot(p, client);
+      await requestPasswordReset(p, input, client);
       return ok(set, { ok: true });
     })
     .post("/reset-password", async ({ params, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       const input = parseResetPassword(p, await readJsonObject(request));
       const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-      limitReset(p, client);
+      await limitReset(p, client);
       await resetPassword(p, input, client);
       return ok(set, { ok: true });
     });

@@ -11,17 +11,16 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
+import { consumeLinkToken, issueLinkToken } from "../../mail/link-tokens.ts";
 import { originOf } from "../../mail/links.ts";
 import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { readEmailField } from "../users/email.ts";
-import { usersOf } from "../users/repo.ts";
-import { isUserBanned } from "../users/status.ts";
+import { readEmailField } from "../users/email-field.ts";
+import { isBanActive } from "../../users/model.ts";
+import type { StoreOps } from "../../storage/store.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { revokeUnverifiedSessions, revokeUserSessions } from "../session/sessions.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
 
 const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
@@ -55,33 +54,33 @@ export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): Forgot
  * (-> 200 `{ok:true}`) whether or not the email is registered and whether or not the per-email
  * mail cap is reached.
  */
-export function requestPasswordReset(p: ProjectRuntime, input: ForgotPasswordInput, client: ClientMeta): void {
+export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
   const { email } = input;
   const nowMs = p.deps.now();
-  const queued = p.db.transaction((): string | null => {
-    const user = usersOf(p).findByCanonicalEmail(email.canonical);
+  const queued = await p.store.transaction(async (tx): Promise<string | null> => {
+    const user = await tx.users.findByCanonicalEmail(email.canonical);
     const rule = p.config.auth.rateLimits.forgot_password_per_email;
-    const cap = p.rateLimiter.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
+    const cap = await tx.rateLimits.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
     // A banned user gets no reset mail (SPEC 12); the answer stays the same.
-    if (user === null || !cap.allowed || isUserBanned(p, user.id, nowMs)) return null;
-    queueResetEmail(p, user, input.redirectUrl, nowMs);
+    if (user === null || !cap.allowed || isBanActive(await tx.users.status(user.id), nowMs)) return null;
+    await queueResetEmail(p, tx, user, input.redirectUrl, nowMs);
     return user.id;
-  })();
+  });
   p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
 }
 
 /**
  * Issues a reset token bound to the stored address and queues the mail carrying it (to that
- * address, not to what was typed). Synchronous: call inside the caller's transaction.
+ * address, not to what was typed), through the caller's transaction `tx`.
  */
-export function queueResetEmail(p: ProjectRuntime, user: MailRecipient, redirectUrl: string, nowMs: number): void {
+export async function queueResetEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, redirectUrl: string, nowMs: number): Promise<void> {
   const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
   // Only the newest reset link works: an older one (perhaps in a mailbox someone else reads)
   // stops working the moment a new one is asked for.
-  revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
+  await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
   // The token is bound to the stored address, and the mail goes to it (not to what was typed).
-  const token = issueLinkToken(p, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  queueTemplateMail(p, {
+  const token = await issueLinkToken(p, tx, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
+  await queueTemplateMail(p, tx, {
     template: "reset_password",
     user: { id: user.id, email: user.email },
     link: { tokenId: token.id, base: redirectUrl },
@@ -114,32 +113,31 @@ export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput
   const { token, password } = input;
 
   // Cheap read first: a dead token costs no hash work.
-  requireLiveLinkToken(p, "reset", token, p.deps.now());
+  await requireLiveLinkToken(p, "reset", token, p.deps.now());
   const hash = await hashPassword(p, password);
 
   const nowMs = p.deps.now();
   const nowIso = new Date(nowMs).toISOString();
-  const userId = p.db.transaction((): string => {
-    const consumed = consumeLinkToken(p, "reset", token, nowMs);
+  const userId = await p.store.transaction(async (tx): Promise<string> => {
+    const consumed = await consumeLinkToken(tx, "reset", token, nowMs);
     if (consumed === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
-    const users = usersOf(p);
-    const user = users.findById(consumed.userId);
+    const user = await tx.users.findById(consumed.userId);
     // Bound to the address at issuance: once the address changed, the link is dead.
     if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
-    users.setPassword(user.id, hash, nowIso);
+    await tx.users.setPassword(user.id, hash, nowIso);
     // Following the link proved control of the mailbox.
-    users.markEmailVerified(user.id, nowIso);
-    revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs, exceptId: consumed.id });
+    await tx.users.markEmailVerified(user.id, nowIso);
+    await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs, exceptId: consumed.id });
     if (p.config.auth.revokeSessionsOnPasswordReset) {
-      revokeUserSessions(p, user.id, nowMs, { reason: "password_reset" });
+      await tx.sessions.revokeUser(user.id, nowMs, { reason: "password_reset" });
     } else {
       // Whatever the settings say: a session opened while the address was unverified may belong
       // to someone who signed up with this address before its owner did (pre-registration
       // takeover). The reset proves the mailbox; those sessions end.
-      revokeUnverifiedSessions(p, user.id, nowMs, { reason: "password_reset_unverified" });
+      await tx.sessions.revokeUnverified(user.id, nowMs, "password_reset_unverified");
     }
-    queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
+    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
-  })();
+  });
   p.log.event("password_reset_completed", { user_id: userId, ...eventFields(client) });
 }

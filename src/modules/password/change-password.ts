@@ -9,15 +9,11 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
-import { revokeLinkTokens } from "../../mail/link-tokens.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { usersOf } from "../users/repo.ts";
-import { canonicalEmail } from "../users/email.ts";
+import { canonicalEmail } from "../../users/email.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { grantAccessToken, type AccessGrant } from "../session/access-token.ts";
-import { touchSession } from "../session/sessions.ts";
-import { revokeUserSessions } from "../session/sessions.ts";
 import { hashPassword, verifyPassword } from "./hashing.ts";
 import { checkPasswordPolicy } from "./policy.ts";
 
@@ -49,7 +45,7 @@ export async function changePassword(
 ): Promise<AccessGrant> {
   const { user } = auth;
   const accountKey = canonicalEmail(user.email); // the login lockout key (what login counts on)
-  const failures = hitRateLimit(p, "login_failures_per_account", accountKey, p.deps.now());
+  const failures = await hitRateLimit(p, "login_failures_per_account", accountKey, p.deps.now());
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user.id, ...eventFields(client) });
     throw rateLimitedError(failures);
@@ -58,31 +54,29 @@ export async function changePassword(
   try {
     ({ ok } = await verifyPassword(p, input.currentPassword, user.password_hash));
   } catch (e) {
-    undoRateLimit(p, "login_failures_per_account", accountKey);
+    await undoRateLimit(p, "login_failures_per_account", accountKey);
     throw e;
   }
   if (!ok) {
     p.log.event("password_change_failed", { user_id: user.id, session_id: auth.sessionId, ...eventFields(client) });
     throw new ApiError("AUTH_INVALID_CREDENTIALS", { message: "The current password is not correct." });
   }
-  undoRateLimit(p, "login_failures_per_account", accountKey);
+  await undoRateLimit(p, "login_failures_per_account", accountKey);
   const newHash = await hashPassword(p, input.newPassword);
 
   const nowMs = p.deps.now();
   const revokeOthers = p.config.auth.revokeSessionsOnPasswordChange;
-  const version = p.db
-    .transaction((): number | null => {
-      const v = usersOf(p).setPasswordIfVersion(user.id, newHash, user.password_version, new Date(nowMs).toISOString());
-      if (v === null) return null;
-      if (revokeOthers) revokeUserSessions(p, user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
-      // A reset link asked for before the change must not undo it.
-      revokeLinkTokens(p, { kind: "reset", userId: user.id, nowMs });
-      queuePasswordChangedEmail(p, { id: user.id, email: user.email }, nowMs);
-      // The session issues a new access token now: its last use is what housekeeping goes by.
-      touchSession(p, auth.sessionId, nowMs);
-      return v;
-    })
-    .immediate();
+  const version = await p.store.transaction(async (tx): Promise<number | null> => {
+    const v = await tx.users.setPasswordIfVersion(user.id, newHash, user.password_version, new Date(nowMs).toISOString());
+    if (v === null) return null;
+    if (revokeOthers) await tx.sessions.revokeUser(user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
+    // A reset link asked for before the change must not undo it.
+    await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
+    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    // The session issues a new access token now: its last use is what housekeeping goes by.
+    await tx.sessions.touch(auth.sessionId, nowMs);
+    return v;
+  });
   // The password changed under us (another change or a reset won): this token is stale now.
   if (version === null) throw new ApiError("AUTH_INVALID_TOKEN");
   p.log.event("password_changed", { user_id: user.id, session_id: auth.sessionId, ...eventFields(client), other_sessions_revoked: revokeOthers });

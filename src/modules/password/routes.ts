@@ -10,7 +10,7 @@ import { changePassword, parseChangePasswordInput } from "./change-password.ts";
 export function passwordRoutes(ctx: AppContext) {
   return new Elysia({ prefix: "/p/:projectId/auth" }).post("/change-password", async ({ params, request, server, set }) => {
     const p = requireAuthProject(ctx, params.projectId);
-    const auth = authenticate(p, request);
+    const auth = await authenticate(p, request);
     const input = parseChangePasswordInput(p, await readJsonObject(request));
     const grant = await changePassword(p, auth, input, clientMetaOf(request, ctx.clientIp(request, server), set));
     return ok(set, { ok: true, ...grant });

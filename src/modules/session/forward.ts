@@ -28,10 +28,10 @@ export function parseForwardOptions(query: Readonly<Record<string, string | unde
  * Header values come from the user row read by the check, so they are current, not as of the
  * token's issue.
  */
-export function forwardAuth(p: ProjectRuntime, request: Request, opts: ForwardOptions): Record<string, string> {
+export async function forwardAuth(p: ProjectRuntime, request: Request, opts: ForwardOptions): Promise<Record<string, string>> {
   let auth;
   try {
-    auth = authenticate(p, request);
+    auth = await authenticate(p, request);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       throw new ApiError(e.code, {

@@ -13,28 +13,14 @@ export interface SessionView {
   user_agent: string | null;
 }
 
-export function listLiveSessions(p: ProjectRuntime, userId: string, nowMs: number): SessionView[] {
-  const rows = p.db
-    .query(
-      `SELECT s.id, s.created_at, s.last_used_at, s.ip, s.user_agent, MAX(t.expires_at) AS expires_at
-         FROM _sessions s JOIN _refresh_tokens t ON t.session_id = s.id AND t.revoked_at IS NULL
-        WHERE s.user_id = ?1 AND s.revoked_at IS NULL
-        GROUP BY s.id HAVING MAX(t.expires_at) > ?2
-        ORDER BY s.created_at DESC, s.id DESC`,
-    )
-    .all(userId, nowMs) as { id: string; created_at: number; last_used_at: number; ip: string | null; user_agent: string | null; expires_at: number }[];
+export async function listLiveSessions(p: Pick<ProjectRuntime, "store">, userId: string, nowMs: number): Promise<SessionView[]> {
+  const rows = await p.store.sessions.listLive(userId, nowMs);
   return rows.map((r) => ({
     id: r.id,
-    created_at: new Date(r.created_at).toISOString(),
-    last_used_at: new Date(r.last_used_at).toISOString(),
-    expires_at: new Date(r.expires_at).toISOString(),
+    created_at: new Date(r.createdAtMs).toISOString(),
+    last_used_at: new Date(r.lastUsedAtMs).toISOString(),
+    expires_at: new Date(r.expiresAtMs).toISOString(),
     ip: r.ip,
-    user_agent: r.user_agent,
+    user_agent: r.userAgent,
   }));
-}
-
-/** The owner of a session that is not ended, or null. */
-export function liveSessionOwner(p: ProjectRuntime, sessionId: string): string | null {
-  const r = p.db.query("SELECT user_id FROM _sessions WHERE id = ? AND revoked_at IS NULL").get(sessionId) as { user_id: string } | null;
-  return r ? r.user_id : null;
 }

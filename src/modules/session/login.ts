@@ -13,12 +13,11 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
-import { readEmailField } from "../users/email.ts";
+import { readEmailField } from "../users/email-field.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { usersOf, type UserRow } from "../users/repo.ts";
-import { isUserBanned, recordLogin } from "../users/status.ts";
+import { isBanActive, userModelOf, type UserRow } from "../../users/model.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "../password/hashing.ts";
-import { startSession, type SessionTokens } from "./start.ts";
+import { grantStartedSession, startSession, type SessionTokens } from "./start.ts";
 
 export interface LoginInput {
   readonly email: string;
@@ -45,9 +44,8 @@ export interface LoginResult extends SessionTokens {
 }
 
 export async function login(p: ProjectRuntime, input: LoginInput, client: ClientMeta): Promise<LoginResult> {
-  const failures = hitRateLimit(p, "login_failures_per_account", input.canonical, p.deps.now());
-  const users = usersOf(p);
-  const user = users.findByCanonicalEmail(input.canonical);
+  const failures = await hitRateLimit(p, "login_failures_per_account", input.canonical, p.deps.now());
+  const user = await p.store.users.findByCanonicalEmail(input.canonical);
   if (failures && !failures.allowed) {
     p.log.event("login_locked", { user_id: user?.id ?? null, ...eventFields(client) });
     throw rateLimitedError(failures);
@@ -60,7 +58,7 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
     else await verifyDummyPassword(p, input.password);
   } catch (e) {
     // Nothing was verified (hash queue full): this attempt is no guess, so it is not counted.
-    undoRateLimit(p, "login_failures_per_account", input.canonical);
+    await undoRateLimit(p, "login_failures_per_account", input.canonical);
     throw e;
   }
 
@@ -71,10 +69,10 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
     }
     throw new ApiError("AUTH_INVALID_CREDENTIALS");
   }
-  undoRateLimit(p, "login_failures_per_account", input.canonical);
+  await undoRateLimit(p, "login_failures_per_account", input.canonical);
 
   // Only after a correct password, so a ban is no oracle: a wrong password gets the usual 401.
-  if (isUserBanned(p, user.id, p.deps.now())) {
+  if (isBanActive(await p.store.users.status(user.id), p.deps.now())) {
     p.log.event("login_banned", { user_id: user.id, ...eventFields(client) });
     throw new ApiError("AUTH_USER_BANNED");
   }
@@ -85,16 +83,14 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
   if (needsRehash) await upgradeHash(p, user, input.password, client);
 
   const nowMs = p.deps.now();
-  const session = p.db
-    .transaction(() => {
-      // Again inside the transaction: a ban committed while the password was being verified wins.
-      if (isUserBanned(p, user.id, nowMs)) throw new ApiError("AUTH_USER_BANNED");
-      recordLogin(p, user.id, nowMs);
-      return startSession(p, user, nowMs, client);
-    })
-    .immediate();
+  const session = await p.store.transaction(async (tx) => {
+    // Again inside the transaction: a ban committed while the password was being verified wins.
+    if (isBanActive(await tx.users.status(user.id), nowMs)) throw new ApiError("AUTH_USER_BANNED");
+    await tx.users.recordLogin(user.id, nowMs);
+    return startSession(p, tx, user, nowMs, client);
+  });
   p.log.event("login", { user_id: user.id, session_id: session.sessionId, ...eventFields(client) });
-  return { ...session.tokens, user: users.toPublic(user) };
+  return { ...grantStartedSession(p, user, session, nowMs), user: userModelOf(p).toPublic(user) };
 }
 
 /**
@@ -105,7 +101,7 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
 async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string, client: ClientMeta): Promise<void> {
   try {
     const fresh = await hashPassword(p, password);
-    if (usersOf(p).replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id, ...eventFields(client) });
+    if (await p.store.users.replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id, ...eventFields(client) });
   } catch (e) {
     p.log.warn("password rehash skipped", { user_id: user.id, reason: e instanceof ApiError ? e.code : "error" });
   }

@@ -4,7 +4,6 @@ import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import type { Authenticated } from "./authenticate.ts";
-import { revokeSession, revokeUserSessions } from "./sessions.ts";
 
 const LOGOUT_FIELDS = new Set(["all"]);
 
@@ -17,9 +16,9 @@ export function parseLogoutInput(body: JsonObject): { all: boolean } {
   return { all: body.all === true };
 }
 
-export function logout(p: ProjectRuntime, auth: Authenticated, opts: { all: boolean }, client: ClientMeta): void {
+export async function logout(p: ProjectRuntime, auth: Authenticated, opts: { all: boolean }, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
-  if (opts.all) revokeUserSessions(p, auth.user.id, nowMs, { reason: "logout_all" });
-  else revokeSession(p, auth.sessionId, nowMs, "logout");
+  if (opts.all) await p.store.sessions.revokeUser(auth.user.id, nowMs, { reason: "logout_all" });
+  else await p.store.sessions.revoke(auth.sessionId, nowMs, "logout");
   p.log.event(opts.all ? "logout_all" : "logout", { user_id: auth.user.id, session_id: auth.sessionId, ...eventFields(client) });
 }

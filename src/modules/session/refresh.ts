@@ -4,7 +4,6 @@ import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { rateLimitedError } from "../../http/rate-limit.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { usersOf } from "../users/repo.ts";
 import { grantAccessToken } from "./access-token.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 import type { SessionTokens } from "./start.ts";
@@ -24,15 +23,15 @@ export function parseRefreshInput(body: JsonObject): string {
 }
 
 /** POST /auth/refresh (SPEC 7.2): rotates the token and signs a new access token for its session. */
-export function refreshSession(p: ProjectRuntime, token: string, client: ClientMeta): SessionTokens {
+export async function refreshSession(p: ProjectRuntime, token: string, client: ClientMeta): Promise<SessionTokens> {
   const nowMs = p.deps.now();
-  const r = rotateRefreshToken(p, token, nowMs);
+  const r = await rotateRefreshToken(p, token, nowMs);
   if (!r.ok) {
     if (r.reuse) p.log.event("refresh_reuse", { user_id: r.reuse.userId, session_id: r.reuse.sessionId, ...eventFields(client) });
     if (r.reuse === null && r.limited) throw rateLimitedError(r.limited);
     throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
   }
-  const user = usersOf(p).findById(r.userId);
+  const user = await p.store.users.findById(r.userId);
   if (!user) throw new ApiError("AUTH_INVALID_REFRESH_TOKEN");
   return { ...grantAccessToken(p, user, r.sessionId, nowMs), refresh_token: r.refreshToken };
 }

@@ -4,7 +4,7 @@
  * non-hidden custom column of the auth table that clashes with no registered claim.
  */
 import type { ProjectRuntime } from "../../projects/runtime.ts";
-import { authTableOf, decodeColumn } from "../users/repo.ts";
+import { authTableOf, decodeColumn } from "../../users/model.ts";
 
 /** Claim name -> JSON value (null when the column has no value). */
 export function customClaimsOf(p: ProjectRuntime, row: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -13,7 +13,7 @@ export function signupRoutes(ctx: AppContext) {
     const p = requireAuthProject(ctx, params.projectId);
     const input = parseSignupInput(p, await readJsonObject(request));
     const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-    limitSignup(p, client);
+    await limitSignup(p, client);
     const result = await signup(p, input, client);
     return ok(set, result, { status: 201 });
   });

@@ -3,9 +3,9 @@
  *  1. validate everything (unknown fields, email, password policy, custom columns) — a malformed
  *     request is 400 and counts toward no limit, and costs no hash;
  *  2. (the route) count the request against signup_per_ip (src/modules/route-table.ts);
- *  3. hash the password — before the transaction, because hashing awaits and a bun:sqlite
- *     transaction must not span an await;
- *  4. one synchronous transaction: insert the user (the UNIQUE index on the canonical email is
+ *  3. hash the password — before the transaction, which must await nothing but store
+ *     operations (it holds the write lock);
+ *  4. one transaction: insert the user (the UNIQUE index on the canonical email is
  *     what decides a duplicate, so concurrent signups with one email create exactly one account),
  *     queue the verification email, open the first session.
  */
@@ -13,14 +13,14 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
-import { readEmailField } from "../users/email.ts";
+import { readEmailField } from "../users/email-field.ts";
 import { readColumnValues, refuseUnknownFields, writableColumns } from "../users/columns.ts";
 import { constraintErrorToApi } from "../users/constraint-errors.ts";
 import { checkRefTargets } from "../users/refs.ts";
-import { newUserValues, usersOf, type SqlValue } from "../users/repo.ts";
+import { newUserValues, userModelOf, type SqlValue } from "../../users/model.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
-import { startSession, type SessionTokens } from "../session/start.ts";
+import { grantStartedSession, startSession, type SessionTokens } from "../session/start.ts";
 import { issueVerificationEmail } from "../verification/service.ts";
 
 export interface SignupInput {
@@ -31,7 +31,7 @@ export interface SignupInput {
 }
 
 export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInput {
-  const table = usersOf(p).table;
+  const table = userModelOf(p).table;
   const accepted = new Set(["email", "password", ...writableColumns(table).map((c) => c.name)]);
   refuseUnknownFields(body, accepted, table);
   const email = readEmailField(body);
@@ -43,9 +43,9 @@ export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInp
 export type SignupResult = { user: Record<string, unknown> } | (SessionTokens & { user: Record<string, unknown> });
 
 export async function signup(p: ProjectRuntime, input: SignupInput, client: ClientMeta): Promise<SignupResult> {
-  const users = usersOf(p);
+  const users = userModelOf(p);
   // Saves the hash work for an obvious duplicate; the UNIQUE index below stays the authority.
-  if (users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
+  if (await p.store.users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
   const passwordHash = await hashPassword(p, input.password);
 
   const nowMs = p.deps.now();
@@ -53,16 +53,14 @@ export async function signup(p: ProjectRuntime, input: SignupInput, client: Clie
   const withTokens = !p.config.auth.requireVerifiedEmail;
   let created;
   try {
-    created = p.db
-      .transaction(() => {
-        checkRefTargets(p, users.table, input.columns);
-        const user = users.insert(
-          newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash, emailVerified: false, columns: input.columns }, nowIso),
-        );
-        if (users.table.verifyEmail) issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
-        return { user, session: withTokens ? startSession(p, user, nowMs, client) : null };
-      })
-      .immediate();
+    created = await p.store.transaction(async (tx) => {
+      await checkRefTargets(tx, users.table, input.columns);
+      const user = await tx.users.insert(
+        newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash, emailVerified: false, columns: input.columns }, nowIso),
+      );
+      if (users.table.verifyEmail) await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+      return { user, session: withTokens ? await startSession(p, tx, user, nowMs, client) : null };
+    });
   } catch (e) {
     const mapped = constraintErrorToApi(e, users.table);
     if (mapped?.code === "VALIDATION_DUPLICATE" && mapped.field === "email") throw duplicateEmail();
@@ -70,7 +68,7 @@ export async function signup(p: ProjectRuntime, input: SignupInput, client: Clie
   }
   p.log.event("signup", { user_id: created.user.id, session_id: created.session?.sessionId ?? null, ...eventFields(client) });
   const user = users.toPublic(created.user);
-  return created.session ? { ...created.session.tokens, user } : { user };
+  return created.session ? { ...grantStartedSession(p, created.user, created.session, nowMs), user } : { user };
 }
 
 function duplicateEmail(): ApiError {

@@ -9,7 +9,7 @@ import { nowValueOf, storeColumnValue, supportsNow } from "../../config/column-t
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { uuidV4, type RandomBytes } from "../../crypto/random.ts";
-import type { SqlValue } from "./repo.ts";
+import type { SqlValue } from "../../users/model.ts";
 
 /** Built-in auth-table columns no end user may set, whatever the endpoint. */
 const SERVER_MANAGED = new Set([

@@ -21,7 +21,7 @@ export function verificationRoutes(ctx: AppContext) {
   const limitVerify = routeLimiter("GET", "/p/:projectId/auth/verify");
   const limitResend = routeLimiter("POST", "/p/:projectId/auth/resend-verification");
   return new Elysia({ prefix: "/p/:projectId/auth" })
-    .get("/verify", ({ params, query, request, server, set }) => {
+    .get("/verify", async ({ params, query, request, server, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       const accept = request.headers.get("accept") ?? "";
       const redirectTo = p.config.auth.verifyRedirectUrl;
@@ -30,10 +30,10 @@ export function verificationRoutes(ctx: AppContext) {
         // A missing token is a malformed request: answered 400 before (and without) rate limiting.
         const token = requireLinkToken(query.token);
         const client = clientMetaOf(request, ctx.clientIp(request, server), set);
-        limitVerify(p, client);
+        await limitVerify(p, client);
         // Mail scanners send HEAD: answer what GET would, without spending the link.
-        if (request.method === "HEAD") checkVerifyLink(p, token, client);
-        else verifyEmail(p, token, client);
+        if (request.method === "HEAD") await checkVerifyLink(p, token, client);
+        else await verifyEmail(p, token, client);
       } catch (e) {
         if (answer === "json" || !(e instanceof ApiError)) throw e;
         if (e.code === "RATE_LIMITED") {
@@ -58,13 +58,13 @@ export function verificationRoutes(ctx: AppContext) {
       const client = clientMetaOf(request, ctx.clientIp(request, server), set);
       // Without a bearer token, `{email}` is accepted only when unverified users cannot log in.
       if (request.headers.get("authorization") !== null || !p.config.auth.requireVerifiedEmail) {
-        const auth = authenticate(p, request);
-        const r = resendVerificationForUser(p, auth.user, await readJsonObject(request, { allowEmpty: true }), client);
+        const auth = await authenticate(p, request);
+        const r = await resendVerificationForUser(p, auth.user, await readJsonObject(request, { allowEmpty: true }), client);
         return ok(set, r.alreadyVerified ? { ok: true, already_verified: true } : { ok: true });
       }
       const email = parseResendByEmail(await readJsonObject(request));
-      limitResend(p, { ip: client.ip, way: "by-email" });
-      resendVerificationByEmail(p, email, client);
+      await limitResend(p, { ip: client.ip, way: "by-email" });
+      await resendVerificationByEmail(p, email, client);
       return ok(set, { ok: true });
     });
 }

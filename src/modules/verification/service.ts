@@ -6,12 +6,13 @@ import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive, issueLinkToken, revokeLinkTokens } from "../../mail/link-tokens.ts";
+import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive, issueLinkToken } from "../../mail/link-tokens.ts";
 import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
-import { readEmailField } from "../users/email.ts";
-import { usersOf, type UserRow } from "../users/repo.ts";
-import { applyEmailChange, emailChangeOf } from "../account/change-email.ts";
+import { readEmailField } from "../users/email-field.ts";
+import type { UserRow } from "../../users/model.ts";
+import type { StoreOps } from "../../storage/store.ts";
+import { applyEmailChange } from "../account/change-email.ts";
 
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 const NO_FIELDS: ReadonlySet<string> = new Set();
@@ -25,14 +26,14 @@ export function verifyLinkBase(p: ProjectRuntime): string {
 
 /**
  * Revokes the user's older verification links, creates a new one and queues the verify_email
- * message. Synchronous, no await: signup and resend call it inside their transaction, so the
- * token and the message carrying it commit together (or not at all).
+ * message, through `tx`: signup and resend call it inside their transaction, so the token and the
+ * message carrying it commit together (or not at all).
  */
-export function issueVerificationEmail(p: ProjectRuntime, user: MailRecipient, nowMs: number): void {
+export async function issueVerificationEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, nowMs: number): Promise<void> {
   const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
-  revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs });
-  const token = issueLinkToken(p, { kind: "verify", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  queueTemplateMail(p, {
+  await tx.linkTokens.revoke({ kind: "verify", userId: user.id, nowMs });
+  const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: user.email, ttlSeconds, nowMs });
+  await queueTemplateMail(p, tx, {
     template: "verify_email",
     user,
     link: { tokenId: token.id, base: verifyLinkBase(p) },
@@ -45,10 +46,10 @@ export function issueVerificationEmail(p: ProjectRuntime, user: MailRecipient, n
  * Whether a used verification token still answers success: not revoked, not expired, and the
  * address it verified is still the user's verified email (SPEC 6.2).
  */
-function isAlreadyVerifiedBy(p: ProjectRuntime, token: string, nowMs: number): { userId: string } | null {
-  const used = findUsedLinkToken(p, "verify", token, nowMs);
+async function isAlreadyVerifiedBy(ops: StoreOps, token: string, nowMs: number): Promise<{ userId: string } | null> {
+  const used = await findUsedLinkToken(ops, "verify", token, nowMs);
   if (used === null) return null;
-  const user = usersOf(p).findById(used.userId);
+  const user = await ops.users.findById(used.userId);
   return user !== null && user.email === used.email && user.email_verified ? { userId: user.id } : null;
 }
 
@@ -60,28 +61,27 @@ function isAlreadyVerifiedBy(p: ProjectRuntime, token: string, nowMs: number): {
  * AUTH_INVALID_LINK_TOKEN for an unknown, expired or superseded token, or when the user's
  * address changed since.
  */
-export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): { alreadyVerified: boolean } {
+export async function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   const nowMs = p.deps.now();
-  const result = p.db.transaction((): { userId: string; alreadyVerified: boolean; changed: boolean } => {
-    const consumed = consumeLinkToken(p, "verify", token, nowMs);
+  const result = await p.store.transaction(async (tx): Promise<{ userId: string; alreadyVerified: boolean; changed: boolean }> => {
+    const consumed = await consumeLinkToken(tx, "verify", token, nowMs);
     if (consumed === null) {
-      const already = isAlreadyVerifiedBy(p, token, nowMs);
+      const already = await isAlreadyVerifiedBy(tx, token, nowMs);
       if (already === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
       return { userId: already.userId, alreadyVerified: true, changed: false };
     }
     // A confirmation link of POST /auth/change-email (SPEC 11) rather than a plain verification.
-    const change = emailChangeOf(p, consumed.id);
+    const change = await tx.linkTokens.emailChangeOf(consumed.id);
     if (change) {
-      applyEmailChange(p, change, nowMs);
+      await applyEmailChange(tx, change, nowMs);
       return { userId: change.userId, alreadyVerified: false, changed: true };
     }
-    const users = usersOf(p);
-    const user = users.findById(consumed.userId);
+    const user = await tx.users.findById(consumed.userId);
     if (user === null || user.email !== consumed.email) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
-    users.markEmailVerified(user.id, new Date(nowMs).toISOString());
-    revokeLinkTokens(p, { kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
+    await tx.users.markEmailVerified(user.id, new Date(nowMs).toISOString());
+    await tx.linkTokens.revoke({ kind: "verify", userId: user.id, nowMs, exceptId: consumed.id });
     return { userId: user.id, alreadyVerified: false, changed: false };
-  })();
+  });
   if (!result.alreadyVerified) p.log.event(result.changed ? "email_changed" : "email_verified", { user_id: result.userId, ...eventFields(client) });
   return { alreadyVerified: result.alreadyVerified };
 }
@@ -90,26 +90,26 @@ export function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta
  * HEAD /auth/verify (mail scanners): answers what GET would, spending nothing. Throws
  * AUTH_INVALID_LINK_TOKEN when GET would fail.
  */
-export function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): void {
+export async function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
-  if (isLinkTokenHashLive(p, "verify", token, nowMs)) return;
-  if (isAlreadyVerifiedBy(p, token, nowMs) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+  if (await isLinkTokenHashLive(p.store, "verify", token, nowMs)) return;
+  if ((await isAlreadyVerifiedBy(p.store, token, nowMs)) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
 }
 
 /**
  * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
  * counts only resends (the signup mail does not count).
  */
-export function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): { alreadyVerified: boolean } {
+export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   // The token says who: the body takes no fields (an empty body or `{}`).
   refuseUnknownFields(body, NO_FIELDS, null);
   if (user.email_verified) return { alreadyVerified: true };
   const nowMs = p.deps.now();
-  p.db.transaction(() => {
+  await p.store.transaction(async (tx) => {
     // Inside the transaction: a refusal rolls back with it, and the counter and the mail move together.
-    enforceRateLimit(p, "resend_verification_per_user", user.id, nowMs);
-    issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
-  })();
+    await enforceRateLimit(p, "resend_verification_per_user", user.id, nowMs, tx.rateLimits);
+    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+  });
   p.log.event("verification_resent", { user_id: user.id, ...eventFields(client) });
   return { alreadyVerified: false };
 }
@@ -127,18 +127,18 @@ export function parseResendByEmail(body: JsonObject): { readonly canonical: stri
  * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
  * so their timing matches too.
  */
-export function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): void {
+export async function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
   // Before this, the route counts resend_verification_per_ip, like forgot-password: one client
   // cannot walk through addresses (each leaving a counter row) or queue mails for many users.
   const nowMs = p.deps.now();
-  const queuedFor = p.db.transaction((): string | null => {
-    const user = usersOf(p).findByCanonicalEmail(email.canonical);
+  const queuedFor = await p.store.transaction(async (tx): Promise<string | null> => {
+    const user = await tx.users.findByCanonicalEmail(email.canonical);
     const key = user ? user.id : `email:${email.canonical}`;
     const rule = p.config.auth.rateLimits.resend_verification_per_user ?? UNLIMITED;
-    const cap = p.rateLimiter.hit(`resend_verification_per_user:${key}`, rule, nowMs);
+    const cap = await tx.rateLimits.hit(`resend_verification_per_user:${key}`, rule, nowMs);
     if (user === null || user.email_verified || !cap.allowed) return null;
-    issueVerificationEmail(p, { id: user.id, email: user.email }, nowMs);
+    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
-  })();
+  });
   p.log.event("verification_resend_requested", { user_id: queuedFor, mail_queued: queuedFor !== null, ...eventFields(client) });
 }

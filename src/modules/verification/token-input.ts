@@ -13,6 +13,6 @@ export function requireLinkToken(raw: unknown): string {
 }
 
 /** Throws AUTH_INVALID_LINK_TOKEN unless the token could be consumed right now (a read, no change). */
-export function requireLiveLinkToken(p: ProjectRuntime, kind: LinkTokenKind, token: string, nowMs: number): void {
-  if (!isLinkTokenHashLive(p, kind, token, nowMs)) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
+export async function requireLiveLinkToken(p: Pick<ProjectRuntime, "store">, kind: LinkTokenKind, token: string, nowMs: number): Promise<void> {
+  if (!(await isLinkTokenHashLive(p.store, kind, token, nowMs))) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
 }

@@ -1,7 +1,9 @@
 /**
  * Drizzle table objects for the declared tables, built from the same model as the DDL so the two
  * cannot disagree. Column keys are the SQL column names (snake_case, as in the JSON API).
- * Modes are JSON-friendly: bool <-> boolean, json <-> parsed value, timestamp <-> unix seconds.
+ * Values are what SQLite stores (bool 0/1, json as text, timestamp as unix seconds): the services
+ * validate and convert column values themselves (src/config/column-types.ts), so drizzle only
+ * quotes, binds and builds the statements (see the rule in src/storage/store.ts).
  */
 import { sql, type SQL } from "drizzle-orm";
 import {
@@ -23,16 +25,9 @@ export type DeclaredTable = SQLiteTableWithColumns<{
   dialect: "sqlite";
 }>;
 
-function baseBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBuilderBase & ColumnModifiers {
-  switch (col.type) {
-    case "bool":
-      return storedValues ? integer(col.name) : integer(col.name, { mode: "boolean" });
-    case "json":
-      return storedValues ? text(col.name) : text(col.name, { mode: "json" });
-    default:
-      if (col.sqlType === "INTEGER") return integer(col.name);
-      return col.sqlType === "REAL" ? real(col.name) : text(col.name);
-  }
+function baseBuilder(col: ModelColumn): SQLiteColumnBuilderBase & ColumnModifiers {
+  if (col.sqlType === "INTEGER") return integer(col.name);
+  return col.sqlType === "REAL" ? real(col.name) : text(col.name);
 }
 
 /** The builder methods used here, shared by every column kind. */
@@ -42,8 +37,8 @@ interface ColumnModifiers {
   default(value: SQL): SQLiteColumnBuilderBase & ColumnModifiers;
 }
 
-function columnBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBuilderBase {
-  let builder = baseBuilder(col, storedValues);
+function columnBuilder(col: ModelColumn): SQLiteColumnBuilderBase {
+  let builder = baseBuilder(col);
   if (col.primaryKey) return builder.primaryKey();
   if (col.notNull) builder = builder.notNull();
   // SQLite has no DEFAULT keyword in VALUES: drizzle sends NULL for an omitted column unless it
@@ -52,18 +47,13 @@ function columnBuilder(col: ModelColumn, storedValues: boolean): SQLiteColumnBui
   return builder;
 }
 
-/**
- * One drizzle table per declared table, keyed by table name, built-in and internal columns included.
- * `storedValues`: bool and json columns read and write what SQLite stores (0/1, JSON text) instead of
- * JS booleans and parsed values — for code that validates and converts values itself.
- */
-export function buildDrizzleTables(tables: readonly TableDef[], opts: { storedValues?: boolean } = {}): Record<string, DeclaredTable> {
-  const storedValues = opts.storedValues === true;
+/** One drizzle table per declared table, keyed by table name, built-in and internal columns included. */
+export function buildDrizzleTables(tables: readonly TableDef[]): Record<string, DeclaredTable> {
   const out: Record<string, DeclaredTable> = {};
   for (const def of tables) {
     const model = buildModelTable(def);
     const columns: Record<string, SQLiteColumnBuilderBase> = {};
-    for (const col of model.columns) columns[col.name] = columnBuilder(col, storedValues);
+    for (const col of model.columns) columns[col.name] = columnBuilder(col);
     out[def.name] = sqliteTable(def.name, columns);
   }
   return out;

@@ -1,14 +1,10 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { RateLimitName, RateLimitRule } from "../../config/types.ts";
+import type { RateLimitResult, RateLimits } from "../rate-limits.ts";
+import type { SqliteStoreContext, Sync } from "./store.ts";
 import { windowPruner, type KeyValue, type PruneStep } from "./prune-window.ts";
 
-export interface RateLimitResult {
-  readonly allowed: boolean;
-  /** Count in the current window, this hit included. */
-  readonly count: number;
-  /** Seconds until the window ends (>= 1). */
-  readonly retryAfterSeconds: number;
-}
+export type { RateLimitResult } from "../rate-limits.ts";
 
 export interface RateLimiter {
   /** Counts one event and says whether it is within the limit. One atomic statement. */
@@ -95,5 +91,21 @@ export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<R
       windowed ??= windowPruner(db, "_rate_limits", "key", [...ended, "window_start < ?4"].join(" OR "));
       return windowed(after, window, [nowMs, nowMs - UNKNOWN_KEY_RETENTION_MS]);
     },
+  };
+}
+
+/** The `rateLimits` group of the SQLite store: the counters above, built on first use. */
+export function sqliteRateLimits(ctx: SqliteStoreContext): Sync<RateLimits> {
+  let limiter: RateLimiter | null = null;
+  const get = (): RateLimiter => (limiter ??= createRateLimiter(ctx.db, ctx.config.auth.rateLimits));
+  let clearStmt: Statement | null = null;
+  return {
+    hit: (key, rule, nowMs) => get().hit(key, rule, nowMs),
+    peek: (key, rule, nowMs) => get().peek(key, rule, nowMs),
+    undo: (key) => get().undo(key),
+    clear: (key) => {
+      (clearStmt ??= ctx.db.prepare("DELETE FROM _rate_limits WHERE key = ?")).run(key);
+    },
+    prune: (nowMs) => get().prune(nowMs),
   };
 }

@@ -2,6 +2,13 @@ import type { Database } from "bun:sqlite";
 import type { ProjectConfig } from "../../config/types.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
 import { TransactionGate } from "./transactions.ts";
+import { sqliteLinkTokens } from "./link-tokens.ts";
+import { sqliteOutbox } from "./outbox.ts";
+import { sqliteRateLimits } from "./rate-limits.ts";
+import { sqliteRefreshTokens } from "./refresh-tokens.ts";
+import { sqliteSessions } from "./sessions.ts";
+import { sqliteUsers } from "./users.ts";
+import { isWriteLockedElsewhere } from "./write-lock.ts";
 
 /** What the SQLite engine of one project is built from. */
 export interface SqliteStoreContext {
@@ -27,12 +34,28 @@ function bind<T>(ops: Sync<T>, wrap: (op: (...args: unknown[]) => unknown) => (.
  * project that is opened but never asked anything prepares none.
  */
 export function createSqliteStore(ctx: SqliteStoreContext): ProjectStore {
-  const store = buildStore(ctx);
+  const { store, groups } = buildStore(ctx);
   connections.set(store, ctx.db);
+  syncGroups.set(store, groups);
   return store;
 }
 
 const connections = new WeakMap<ProjectStore, Database>();
+const syncGroups = new WeakMap<ProjectStore, SyncStoreOps>();
+
+/** The operation groups in their synchronous SQLite form. */
+export type SyncStoreOps = { readonly [K in keyof StoreOps]: Sync<StoreOps[K]> };
+
+/**
+ * The synchronous operations behind a SQLite store, for callers that cannot await and are no
+ * service: the metrics scrape (a gauge is read synchronously). Outside the transaction gate, so
+ * reads only. Services never call this.
+ */
+export function sqliteOpsOf(store: ProjectStore): SyncStoreOps {
+  const ops = syncGroups.get(store);
+  if (!ops) throw new Error("not a SQLite store");
+  return ops;
+}
 
 /**
  * The connection behind a SQLite store, for what works on the file itself rather than through
@@ -61,21 +84,33 @@ function gateOf(db: Database): TransactionGate {
   return gate;
 }
 
-function buildStore(ctx: SqliteStoreContext): ProjectStore {
+function buildStore(ctx: SqliteStoreContext): { store: ProjectStore; groups: SyncStoreOps } {
   const gate = gateOf(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
-  const groups = {} satisfies Sync<StoreOps>;
+  const sessions = sqliteSessions(ctx);
+  const rateLimits = sqliteRateLimits(ctx);
+  const groups = {
+    users: sqliteUsers(ctx),
+    sessions,
+    refreshTokens: sqliteRefreshTokens(ctx, { sessions, rateLimits }),
+    linkTokens: sqliteLinkTokens(ctx),
+    outbox: sqliteOutbox(ctx),
+    rateLimits,
+  } satisfies SyncStoreOps;
   const outside = (op: (...args: unknown[]) => unknown) => gate.outside(op);
   const inside = (op: (...args: unknown[]) => unknown) => gate.inside(op);
   const bindAll = (wrap: typeof outside): StoreOps => {
     const ops: Record<string, unknown> = {};
     for (const [name, group] of Object.entries(groups)) ops[name] = bind(group as Sync<object>, wrap);
-    return ops as StoreOps;
+    return ops as unknown as StoreOps;
   };
   const tx = bindAll(inside);
-  return {
+  const store: ProjectStore = {
     engine: "sqlite",
     ...bindAll(outside),
     transaction: (fn) => gate.run(() => fn(tx)),
+    // Not gated: while this connection's own transaction is open, nobody else holds the lock.
+    writeLockedElsewhere: async () => !ctx.db.inTransaction && isWriteLockedElsewhere(ctx.db),
   };
+  return { store, groups };
 }

@@ -131,8 +131,8 @@ function schemaPage(r: ConsoleRequest): PageResult {
   };
 }
 
-function outboxPage(r: ConsoleRequest): PageResult {
-  const { pending, failed, messages } = outboxStatus(r.p);
+async function outboxPage(r: ConsoleRequest): Promise<PageResult> {
+  const { pending, failed, messages } = await outboxStatus(r.p);
   const origin = r.p.redirectOrigins()[0];
   const retry = (m: OutboxMessageView): string => {
     if (m.status !== "failed") return "";
@@ -179,10 +179,10 @@ export const projectActions: readonly ["GET" | "POST", string, ConsoleHandler][]
     rotateJwtSecret(r.p, {}, r.client);
     return { redirect: `${r.base}/keys?notice=jwt_rotated` };
   }],
-  ["POST", "/outbox/:mid/retry", (r, params, form) => {
+  ["POST", "/outbox/:mid/retry", async (r, params, form) => {
     const raw = form?.get("redirect_url") ?? null;
     const url = raw === null ? null : parseSendReset(r.p, { redirect_url: raw });
-    retryFailedMessage(r.p, params.mid, url, r.client);
+    await retryFailedMessage(r.p, params.mid, url, r.client);
     return { redirect: `${r.base}/outbox?notice=retried` };
   }],
 ];

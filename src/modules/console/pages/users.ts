@@ -1,8 +1,8 @@
 /** Console pages for users: list with search and filters, the user page, and its actions. */
 import type { ColumnDef } from "../../../config/types.ts";
 import { ApiError } from "../../../http/errors.ts";
-import { usersOf } from "../../users/repo.ts";
-import { canonicalEmail } from "../../users/email.ts";
+import { userModelOf } from "../../../users/model.ts";
+import { canonicalEmail } from "../../../users/email.ts";
 import { listUsers, parseUserListQuery } from "../../admin-users/list.ts";
 import {
   adminDeleteUser, banUser, clearLockout, getUser, parseBan, parsePatchUser, parseSendReset, patchUser, revokeOneSession,
@@ -111,11 +111,11 @@ function jsonValue(col: ColumnDef, raw: string): unknown {
   }
 }
 
-export function userPage(r: ConsoleRequest, id: string): PageResult {
+export async function userPage(r: ConsoleRequest, id: string): Promise<PageResult> {
   requireAuthTable(r);
-  const u = getUser(r.p, id);
-  const sessions = userSessions(r.p, id);
-  const table_ = usersOf(r.p).table;
+  const u = await getUser(r.p, id);
+  const sessions = await userSessions(r.p, id);
+  const table_ = userModelOf(r.p).table;
   const uid = esc(u.id);
   const action = (name: string): string => `${r.base}/users/${uid}/${name}`;
   const summary = `<dl class="props">
@@ -183,20 +183,20 @@ ${summary}<h2>Actions</h2>${actions}<h2>Columns</h2>${edit}<h2>Live sessions (${
 const formOf = (form: URLSearchParams | null): URLSearchParams => form ?? new URLSearchParams();
 const back = (r: ConsoleRequest, id: string, notice: string): PageResult => ({ redirect: `${r.base}/users/${encodeURIComponent(id.toLowerCase())}?notice=${notice}` });
 
-const editUser: ConsoleHandler = (r, params, form) => {
+const editUser: ConsoleHandler = async (r, params, form) => {
   requireAuthTable(r);
   const f = formOf(form);
-  const current = getUser(r.p, params.id);
+  const current = await getUser(r.p, params.id);
   const body: Record<string, unknown> = {};
   const email = f.get("email");
   if (email !== null && email !== current.email) body.email = email;
-  for (const col of usersOf(r.p).table.columns) {
+  for (const col of userModelOf(r.p).table.columns) {
     const raw = f.get(`col.${col.name}`);
     if (raw === null) continue;
     const value = jsonValue(col, raw);
     if (JSON.stringify(value) !== JSON.stringify(current[col.name] ?? null)) body[col.name] = value;
   }
-  if (Object.keys(body).length > 0) patchUser(r.p, params.id, parsePatchUser(r.p, body), r.client);
+  if (Object.keys(body).length > 0) await patchUser(r.p, params.id, parsePatchUser(r.p, body), r.client);
   return back(r, params.id, "saved");
 };
 
@@ -209,12 +209,12 @@ function banUntil(raw: string | null): string | undefined {
 
 export const userActions: readonly ["GET" | "POST", string, ConsoleHandler][] = [
   ["POST", "/users/:id/edit", editUser],
-  ["POST", "/users/:id/verify", (r, params) => {
+  ["POST", "/users/:id/verify", async (r, params) => {
     requireAuthTable(r);
-    patchUser(r.p, params.id, parsePatchUser(r.p, { email_verified: true }), r.client);
+    await patchUser(r.p, params.id, parsePatchUser(r.p, { email_verified: true }), r.client);
     return back(r, params.id, "verified");
   }],
-  ["POST", "/users/:id/ban", (r, params, form) => {
+  ["POST", "/users/:id/ban", async (r, params, form) => {
     requireAuthTable(r);
     const f = formOf(form);
     const body: Record<string, unknown> = {};
@@ -222,43 +222,43 @@ export const userActions: readonly ["GET" | "POST", string, ConsoleHandler][] = 
     if (until !== undefined) body.until = until;
     const reason = f.get("reason");
     if (reason) body.reason = reason;
-    banUser(r.p, params.id, parseBan(r.p, body), r.client);
+    await banUser(r.p, params.id, parseBan(r.p, body), r.client);
     return back(r, params.id, "banned");
   }],
-  ["POST", "/users/:id/unban", (r, params) => {
+  ["POST", "/users/:id/unban", async (r, params) => {
     requireAuthTable(r);
-    unbanUser(r.p, params.id, r.client);
+    await unbanUser(r.p, params.id, r.client);
     return back(r, params.id, "unbanned");
   }],
-  ["POST", "/users/:id/clear-lockout", (r, params) => {
+  ["POST", "/users/:id/clear-lockout", async (r, params) => {
     requireAuthTable(r);
-    clearLockout(r.p, params.id, r.client);
+    await clearLockout(r.p, params.id, r.client);
     return back(r, params.id, "lockout_cleared");
   }],
-  ["POST", "/users/:id/send-password-reset", (r, params, form) => {
+  ["POST", "/users/:id/send-password-reset", async (r, params, form) => {
     requireAuthTable(r);
     const url = parseSendReset(r.p, { redirect_url: formOf(form).get("redirect_url") ?? undefined });
-    sendPasswordReset(r.p, params.id, url, r.client);
+    await sendPasswordReset(r.p, params.id, url, r.client);
     return back(r, params.id, "reset_sent");
   }],
-  ["POST", "/users/:id/revoke-sessions", (r, params) => {
+  ["POST", "/users/:id/revoke-sessions", async (r, params) => {
     requireAuthTable(r);
-    revokeSessionsOf(r.p, params.id, r.client);
+    await revokeSessionsOf(r.p, params.id, r.client);
     return back(r, params.id, "sessions_revoked");
   }],
-  ["POST", "/users/:id/sessions/:sid/revoke", (r, params) => {
+  ["POST", "/users/:id/sessions/:sid/revoke", async (r, params) => {
     requireAuthTable(r);
-    revokeOneSession(r.p, params.id, params.sid, r.client);
+    await revokeOneSession(r.p, params.id, params.sid, r.client);
     return back(r, params.id, "session_revoked");
   }],
-  ["POST", "/users/:id/delete", (r, params, form) => {
+  ["POST", "/users/:id/delete", async (r, params, form) => {
     requireAuthTable(r);
-    const u = getUser(r.p, params.id);
+    const u = await getUser(r.p, params.id);
     const typed = (formOf(form).get("confirm") ?? "").trim();
     if (canonicalEmail(typed) !== canonicalEmail(String(u.email))) {
       throw new ApiError("VALIDATION_INVALID_FIELD", { field: "confirm", message: "Type the user's email exactly to confirm the deletion.", suggestion: "Nothing was deleted." });
     }
-    adminDeleteUser(r.p, params.id, r.client);
+    await adminDeleteUser(r.p, params.id, r.client);
     return { redirect: `${r.base}/users?notice=deleted` };
   }],
 ];
