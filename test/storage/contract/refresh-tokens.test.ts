@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
 import type { RateLimitRule } from "../../../src/config/types.ts";
-import type { RotateRequest } from "../../../src/storage/refresh-tokens.ts";
+import type { RotateRequest, RotateResult } from "../../../src/storage/refresh-tokens.ts";
 import { addUser, ENGINES, type ContractStore, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
@@ -89,7 +89,7 @@ for (const engine of ENGINES) {
 
     it("refuses an unknown, an expired, a revoked token, an ended session and one past its max age", async () => {
       const { store } = await open();
-      const refused = { ok: false, reuse: null };
+      const refused: RotateResult = { ok: false, reuse: null };
       expect(await store.refreshTokens.rotate(request("nobody", T0))).toEqual(refused);
       await sessionWith(store, "E", { expiresAtMs: T0 + 5000 });
       expect(await store.refreshTokens.rotate(request("E", T0 + 5000))).toEqual(refused);

@@ -54,7 +54,7 @@ for (const engine of ENGINES) {
       const values = userValues("Ann@X.io", { display_name: "Ann", age: 41, score: 2.5, newsletter: 1 });
       const inserted = await store.users.insert(values);
       const expected = {
-        id: values.id,
+        id: values.id as string,
         email: "Ann@X.io",
         email_verified: false,
         password_hash: "h0",
