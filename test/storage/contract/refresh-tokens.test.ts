@@ -4,11 +4,11 @@
  * after the grace ends the session; 20 rotations of one token from 20 connections leave exactly one
  * successor.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
 import type { RateLimitRule } from "../../../src/config/types.ts";
 import type { RotateRequest, RotateResult } from "../../../src/storage/refresh-tokens.ts";
-import { addUser, ENGINES, type ContractStore, type Harness } from "./engines.ts";
+import { addUser, ENGINES, releaseEngines, type ContractStore, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const HOUR = 3_600_000;
@@ -37,6 +37,8 @@ async function sessionWith(store: ContractStore, token: string, opts: { expiresA
   await store.refreshTokens.issue({ hash: sha(token), sessionId, nowMs: T0, expiresAtMs: opts.expiresAtMs ?? T0 + 24 * HOUR });
   return { userId: user.id, sessionId };
 }
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: refreshTokens (${engine.name})`, () => {

@@ -3,8 +3,8 @@
  * refresh tokens in the same operation; listing shows live sessions with a usable token; prune
  * deletes only what can no longer authenticate anyone.
  */
-import { afterEach, describe, expect, it } from "bun:test";
-import { addUser, ENGINES, type ContractStore, type Harness } from "./engines.ts";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
+import { addUser, ENGINES, releaseEngines, type ContractStore, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const MIN = 60_000;
@@ -15,6 +15,8 @@ async function open3(store: ContractStore, userId: string, ids: string[], opts: 
     await store.refreshTokens.issue({ hash: `rt-${id}`, sessionId: id, nowMs: T0 + i, expiresAtMs: T0 + 60 * MIN + i });
   }
 }
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: sessions (${engine.name})`, () => {

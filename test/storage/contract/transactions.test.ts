@@ -3,11 +3,13 @@
  * SQLite and PostgreSQL; an operation that answers a refusal inside a transaction (an email change
  * to a taken address) leaves the transaction usable; PostgreSQL has no write lock held elsewhere.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { authSpec } from "../../helpers/auth.ts";
-import { addUser, ENGINES, type Harness } from "./engines.ts";
+import { addUser, ENGINES, releaseEngines, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: transactions (${engine.name})`, () => {
