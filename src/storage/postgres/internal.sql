@@ -113,6 +113,10 @@ CREATE INDEX IF NOT EXISTS _link_tokens_user ON _link_tokens(user_id, kind);
 
 -- Mail outbox: written in the same transaction as the token it carries. `payload` holds template
 -- variables and at most a link token *id* (rebuilt at send time); dropped once sent or failed.
+-- A sender claims an attempt with a lease: `claimed_by` is the claiming store (one per replica) and
+-- `next_attempt_at` is when the lease runs out (then the message is due again, for anyone). Only
+-- the holder of the current attempt's lease can mark the message sent or failed. (The SQLite
+-- outbox has no `claimed_by`: one process serves a data dir.)
 CREATE TABLE IF NOT EXISTS _outbox (
   id              TEXT PRIMARY KEY,
   template        TEXT NOT NULL,
@@ -121,6 +125,7 @@ CREATE TABLE IF NOT EXISTS _outbox (
   status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
   attempts        BIGINT NOT NULL DEFAULT 0,
   next_attempt_at BIGINT NOT NULL,
+  claimed_by      TEXT,
   last_error      TEXT,
   created_at      BIGINT NOT NULL,
   finished_at     BIGINT
