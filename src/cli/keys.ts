@@ -21,7 +21,7 @@ export function runKeysRotate(projectId: string, which: "admin" | "public" | "bo
     return EXIT_RUNTIME;
   }
   try {
-    const keys = createProjectKeys(createSettingsRepo(db), defaultRandomBytes);
+    const keys = createProjectKeys(db, createSettingsRepo(db), defaultRandomBytes);
     const kinds = which === "both" ? (["admin", "public"] as const) : ([which] as const);
     const out = keys.rotate(kinds, new Date().toISOString());
     if (out.admin) process.stdout.write(`admin_key=${out.admin}\n`);

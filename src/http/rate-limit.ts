@@ -59,20 +59,6 @@ export function rateLimitedError(r: RateLimitResult): ApiError {
   return new ApiError("RATE_LIMITED", { retryAfterSeconds: r.retryAfterSeconds });
 }
 
-/**
- * Synchronous form of hitRateLimit on the runtime's own counters, for the admin-key check until it
- * becomes async (it is called from synchronous guards). Same table, same keys.
- */
-export function hitRateLimitSync(
-  p: { readonly config: ProjectConfig; readonly rateLimiter: { hit(key: string, rule: NonNullable<ProjectConfig["auth"]["rateLimits"][RateLimitName]>, nowMs: number): RateLimitResult } },
-  name: RateLimitName,
-  key: string,
-  nowMs: number,
-): RateLimitResult | null {
-  const rule = p.config.auth.rateLimits[name];
-  return rule ? p.rateLimiter.hit(counterKey(name, key), rule, nowMs) : null;
-}
-
 /** One per-request limit of a route (see src/modules/route-table.ts): the rule and whom it counts. */
 export interface RouteLimit {
   readonly rule: RateLimitName;

@@ -1,8 +1,7 @@
 import type { ProjectRuntime } from "./runtime.ts";
 import { ENDED_SESSION_RETENTION_MS } from "../storage/sessions.ts";
 import { createBackoff, type BackoffPolicy } from "./backoff.ts";
-import { auditLogOf } from "../storage/sqlite/audit.ts";
-import { FIRST_TEXT_KEY, sessionPruners, type KeyValue, type PruneStep } from "../storage/sqlite/prune-window.ts";
+import type { PruneKey, PruneSet } from "../storage/housekeeping.ts";
 
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
 /** First run after a project opens, unless it ran less than an hour ago (then an hour after that run). */
@@ -51,7 +50,7 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function inWindows(
   table: HousekeepingBatch["table"],
   opts: PruneOptions,
-  step: (window: number) => { examined: number; deleted: number; more: boolean },
+  step: (window: number) => Promise<{ examined: number; deleted: number; more: boolean }>,
 ): Promise<number> {
   const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
   let window = Math.min(batch, 128);
@@ -59,7 +58,7 @@ async function inWindows(
   for (;;) {
     if (opts.shouldStop?.()) return total;
     const started = performance.now();
-    const r = step(window);
+    const r = await step(window);
     total += r.deleted;
     if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted });
     if (!r.more) return total;
@@ -70,15 +69,15 @@ async function inWindows(
   }
 }
 
-/** Walks a primary key with a window pruner (src/storage/sqlite/prune-window.ts). */
+/** Walks a primary key in windows through a store operation ("" sorts before every key). */
 function walkKeys(
   table: HousekeepingBatch["table"],
   opts: PruneOptions,
-  prune: (after: KeyValue, window: number) => PruneStep | null,
+  prune: (after: PruneKey, window: number) => Promise<{ last: PruneKey; examined: number; deleted: number } | null>,
 ): Promise<number> {
-  let after: KeyValue = FIRST_TEXT_KEY;
-  return inWindows(table, opts, (window) => {
-    const r = prune(after, window);
+  let after: PruneKey = "";
+  return inWindows(table, opts, async (window) => {
+    const r = await prune(after, window);
     if (r === null) return { examined: 0, deleted: 0, more: false };
     after = r.last;
     return { examined: r.examined, deleted: r.deleted, more: true };
@@ -99,13 +98,15 @@ export async function pruneSessionsInBatches(
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number }> {
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
-  const pr = sessionPruners(p.db);
-  const refreshTokens = await walkKeys("_refresh_tokens", opts, (a, w) => pr.expiredTokens(a, w, [nowMs]));
-  const sessions = await walkKeys("_sessions", opts, (a, w) => pr.endedSessions(a, w, [nowMs - ENDED_SESSION_RETENTION_MS, nowMs - accessTtlMs]));
+  const cutoffs = { nowMs, endedBeforeMs: nowMs - ENDED_SESSION_RETENTION_MS, idleBeforeMs: nowMs - accessTtlMs };
+  const walk = (table: HousekeepingBatch["table"], set: PruneSet): Promise<number> =>
+    walkKeys(table, opts, (a, w) => p.store.housekeeping.pruneWindow(set, a, w, cutoffs));
+  const refreshTokens = await walk("_refresh_tokens", "expiredRefreshTokens");
+  const sessions = await walk("_sessions", "endedSessions");
   // Tokens of the sessions just deleted (revoked or rotated ones they still had).
-  const orphans = await walkKeys("_refresh_tokens", opts, (a, w) => pr.orphanTokens(a, w, []));
-  const rotated = await walkKeys("_refresh_rotated", opts, (a, w) => pr.rotated(a, w, [nowMs]));
-  await walkKeys("_sessions_unverified", opts, (a, w) => pr.unverifiedMarks(a, w, []));
+  const orphans = await walk("_refresh_tokens", "orphanRefreshTokens");
+  const rotated = await walk("_refresh_rotated", "rotatedRecords");
+  await walk("_sessions_unverified", "unverifiedMarks");
   return { sessions, refreshTokens: refreshTokens + orphans + rotated };
 }
 
@@ -125,11 +126,10 @@ export async function runHousekeeping(
 ): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
   const nowMs = p.deps.now();
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
-  const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.rateLimiter.pruneWindow(nowMs, a, w));
-  const audit = auditLogOf(p.db);
+  const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.store.rateLimits.pruneWindow(nowMs, typeof a === "string" ? a : "", w));
   const auditBefore = nowMs - p.config.audit.retentionSeconds * 1000;
-  const auditRows = await inWindows("_audit", opts, (window) => {
-    const deleted = audit.pruneOldest(auditBefore, window);
+  const auditRows = await inWindows("_audit", opts, async (window) => {
+    const deleted = await p.store.audit.pruneOldest(auditBefore, window);
     return { examined: deleted, deleted, more: deleted === window };
   });
   return { ...removed, rateLimitCounters, auditRows };

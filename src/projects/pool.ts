@@ -20,6 +20,7 @@ import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
 import { wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
+import { sqliteDatabaseOf } from "../storage/sqlite/store.ts";
 import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
 import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
@@ -276,7 +277,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         // a database that cannot be read now: the next open looks at the outbox anyway
       }
       try {
-        closeProjectDb(runtime.db);
+        closeProjectDb(sqliteDatabaseOf(runtime.store));
       } catch (e) {
         log.error("closing a project database failed", { project: id, error: messageOf(e) });
         return;
@@ -420,7 +421,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
       }
       // Rebuilt on the open connection, so requests still running on the old runtime never meet a
       // closed database; a failure leaves the old runtime serving.
-      const loaded = loadProjectRuntime(config, deps, { db: old.db, alreadyChecked: true });
+      const loaded = loadProjectRuntime(config, deps, { db: sqliteDatabaseOf(old.store), alreadyChecked: true });
       slot.config = config;
       slot.open = loaded.runtime;
       const entry = lru.get(config.id);

@@ -1,6 +1,5 @@
 import type { Database } from "bun:sqlite";
 import { safeParse } from "valibot";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { dirname, join } from "node:path";
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { ProjectConfig } from "../config/types.ts";
@@ -10,18 +9,17 @@ import type { Logger } from "../log.ts";
 import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
-import { closeProjectDb, openProjectDb } from "../storage/sqlite/open.ts";
-import { createSettingsRepo, type SettingsRepo } from "../storage/sqlite/settings.ts";
+import { applyProjectSchema, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
+import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
 import { createTokenSigner, type TokenSigner } from "./token-signer.ts";
-import { createRateLimiter, type RateLimiter } from "../storage/sqlite/rate-limits.ts";
-import { applySchema, buildDrizzleTables, planSchema } from "../storage/schema/index.ts";
-import { backupBeforeDestructivePlan } from "../storage/sqlite/backup.ts";
+import { createSignerStorage } from "../storage/sqlite/signing-keys.ts";
 import { pluginSource } from "../plugin-host/load-plugin-files.ts";
-import { withAuditTrail } from "../modules/audit/trail.ts";
+import { withAuditTrail } from "./audit-trail.ts";
 import type { ProjectStore } from "../storage/store.ts";
 import { createSqliteStore } from "../storage/sqlite/store.ts";
+import { ORIGINS_KEY } from "../storage/settings.ts";
 
 /** Process-wide dependencies, built once by the composition root. Time and randomness are injected. */
 export interface ServerDeps {
@@ -54,15 +52,16 @@ export interface ProjectRuntime {
   readonly config: ProjectConfig;
   /** Everything the services may ask of the project's database (see src/storage/store.ts). */
   readonly store: ProjectStore;
+  /**
+   * The SQLite connection, for the tests that read stored rows (`sqliteDatabaseOf(store)` is the
+   * same). No service uses it: they go through `store`.
+   */
   readonly db: Database;
-  readonly orm: BunSQLiteDatabase;
-  readonly tables: ReturnType<typeof buildDrizzleTables>;
-  readonly settings: SettingsRepo;
+  /** Checks the public key on end-user routes (src/http/public-key.ts); rotation goes through `store.keys`. */
   readonly keys: ProjectKeys;
   readonly jwt: JwtSecrets;
   /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
   readonly signer: TokenSigner;
-  readonly rateLimiter: RateLimiter;
   readonly hashes: HashService;
   readonly mailProvider: MailProvider;
   /** `iss` of this project's access tokens. */
@@ -71,8 +70,8 @@ export interface ProjectRuntime {
   readonly secrets: { readonly refresh: Uint8Array; readonly link: Uint8Array };
   readonly log: Logger;
   readonly deps: ServerDeps;
+  /** The redirect origins in force, read synchronously (the end-user services; see `store.settings`). */
   redirectOrigins(): string[];
-  setRedirectOrigins(origins: readonly string[]): void;
   /** Hooks run on close (the mail sender registers its stop here). */
   onClose(fn: () => Promise<void> | void): void;
   /** Stops the background work and the mail provider but leaves the database open (a reload hands it on). */
@@ -86,13 +85,8 @@ export interface LoadedProject {
   readonly generatedKeys: { admin?: string; public?: string };
 }
 
-export const ORIGINS_KEY = "allowed_redirect_origins";
-/** The plan id a `confirm_destructive: true` has already confirmed (see src/storage/schema/plan.ts). */
-export const CONFIRM_TRUE_SPENT_KEY = "confirm_destructive.true_spent_on";
-
-function trueSpentOnRow(settings: SettingsRepo): boolean {
-  return settings.get(CONFIRM_TRUE_SPENT_KEY) !== null;
-}
+export { ORIGINS_KEY } from "../storage/settings.ts";
+export { CONFIRM_TRUE_SPENT_KEY } from "../storage/sqlite/project-db.ts";
 
 /**
  * Opens the project database, applies the schema plan, reconciles keys/settings and builds plugins.
@@ -107,11 +101,16 @@ export function loadProjectRuntime(
 ): LoadedProject {
   const nowIso = new Date(deps.now()).toISOString();
   const db = opts.db ?? openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso, alreadyChecked: opts.alreadyChecked });
-  // Every security event of this project is also an audit row in its database (SPEC 12).
-  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
+  // Every security event of this project is also an audit row in its database (SPEC 12). The
+  // store is made once the runtime is: events logged while the project loads use a boot store.
+  let runtime: ProjectRuntime | null = null;
+  let bootStore: ProjectStore | null = null;
+  const storeOf = (): ProjectStore => runtime?.store ?? (bootStore ??= createSqliteStore({ db, config, now: deps.now, random: deps.random }));
+  const log = withAuditTrail(deps.log.child({ project: config.id }), () => storeOf().audit, deps.now);
   try {
     const { settings, keys, jwt, signer, generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
-    return { runtime: buildRuntime(config, deps, db, { settings, keys, jwt, signer }, log), generatedKeys };
+    runtime = buildRuntime(config, deps, db, { settings, keys, jwt, signer }, log);
+    return { runtime, generatedKeys };
   } catch (e) {
     if (!opts.db) closeProjectDb(db);
     throw e;
@@ -126,11 +125,11 @@ export function loadProjectRuntime(
 export function checkProjectDb(config: ProjectConfig, deps: ServerDeps): { generatedKeys: { admin?: string; public?: string }; nextMailAt: number | null } {
   const nowIso = new Date(deps.now()).toISOString();
   const db = openProjectDb(join(deps.dataDir, `${config.id}.db`), { projectId: config.id, nowIso });
-  const log = withAuditTrail(deps.log.child({ project: config.id }), db, deps.now);
+  let store: ProjectStore | null = null;
+  const log = withAuditTrail(deps.log.child({ project: config.id }), () => (store ??= createSqliteStore({ db, config, now: deps.now, random: deps.random })).audit, deps.now);
   try {
     const { generatedKeys } = prepareProjectDb(config, deps, db, nowIso, log);
-    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
-    return { generatedKeys, nextMailAt: row.at };
+    return { generatedKeys, nextMailAt: nextMailAt(db) };
   } finally {
     closeProjectDb(db);
   }
@@ -156,11 +155,10 @@ export function planProjectDb(
   // since the boot that last checked them; an untouched file was checked then.
   const db = openProjectDb(path, { readonly: true, projectId: config.id, nowIso: new Date(deps.now()).toISOString() });
   try {
-    const plan = planSchema(db, config.tables, { confirmDestructive: config.confirmDestructive });
-    if (plan.changes.length > 0) return { inSync: false, nextMailAt: null };
-    const row = db.query("SELECT MIN(next_attempt_at) AS at FROM _outbox WHERE status = 'pending'").get() as { at: number | null };
-    cache?.set(config.id, { key, nextMailAt: row.at });
-    return { inSync: true, nextMailAt: row.at };
+    if (pendingSchemaChanges(db, config) > 0) return { inSync: false, nextMailAt: null };
+    const at = nextMailAt(db);
+    cache?.set(config.id, { key, nextMailAt: at });
+    return { inSync: true, nextMailAt: at };
   } finally {
     closeProjectDb(db);
   }
@@ -217,44 +215,26 @@ export function writePlanCache(dataDir: string, cache: PlanCache, log: Logger): 
 
 function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database, nowIso: string, log: Logger) {
   {
-    const settings = createSettingsRepo(db);
-    const confirm = config.confirmDestructive;
-    // A `true` confirms one destructive plan, and stays spent while the file keeps saying `true`.
-    if (confirm !== true && trueSpentOnRow(settings)) settings.remove(CONFIRM_TRUE_SPENT_KEY);
-    const trueSpentOn = confirm === true ? (settings.get(CONFIRM_TRUE_SPENT_KEY)?.value ?? null) : null;
-    const plan = applySchema(db, config.tables, {
-      confirmDestructive: confirm,
-      trueSpentOn,
-      nowIso,
-      beforeDestructive: (planned) => {
-        if (planned.planId === null) return;
-        const path = backupBeforeDestructivePlan(db, { dataDir: deps.dataDir, projectId: config.id, planId: planned.planId });
-        log.info("backup written before a destructive schema change", { file: path, plan_id: planned.planId, changes: planned.destructive.length });
-      },
-    });
-    for (const c of plan.changes) log.info("schema change applied", { change: c.kind, table: c.table, column: c.column });
-    if (plan.confirmNote !== null) log.warn(plan.confirmNote, { plan_id: plan.planId });
-    if (confirm === true && plan.planId !== null) settings.setValue(CONFIRM_TRUE_SPENT_KEY, plan.planId, nowIso);
+    const settings = applyProjectSchema(db, config, { dataDir: deps.dataDir, nowIso, log });
 
-    const keys = createProjectKeys(settings, deps.random);
+    const keys = createProjectKeys(db, settings, deps.random);
     const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
     // One transaction (one fsync) for every boot-time write: keys, origins, the JWT secret, signing keys.
-    const { generatedKeys, jwt, signer, switchedFrom } = db.transaction(() => {
+    const { generatedKeys, jwt, signer, switchedFrom } = inBootTransaction(db, () => {
       const generated = keys.ensure(config.keys, nowIso);
       settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
       const secrets = createJwtSecrets(db, { sealKey: deriveKey(deps.serverKey, "jwt-seal"), projectId: config.id, random: deps.random, nowIso });
-      const signing = createTokenSigner(db, {
-        projectId: config.id,
+      const signerStorage = createSignerStorage(db, { sealKey: deriveKey(deps.serverKey, "signing-key-seal"), projectId: config.id });
+      const signing = createTokenSigner(signerStorage, {
         algorithm: config.auth.signing.algorithm,
         rotateEverySeconds: config.auth.signing.rotateEverySeconds,
         accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-        sealKey: deriveKey(deps.serverKey, "signing-key-seal"),
         secrets,
         settings,
         nowMs: deps.now(),
       });
       return { generatedKeys: generated, jwt: secrets, ...signing };
-    })();
+    });
     if (switchedFrom !== null) log.event("signing_algorithm_changed", { from: switchedFrom, to: config.auth.signing.algorithm });
     return { settings, keys, jwt, signer, generatedKeys };
   }
@@ -324,31 +304,17 @@ function buildRuntime(
 
     const closeHooks: (() => Promise<void> | void)[] = [];
     let released = false;
-    // Built on first use: most requests never touch drizzle, and an idle project never does.
-    let orm: BunSQLiteDatabase | null = null;
-    let tables: ReturnType<typeof buildDrizzleTables> | null = null;
-    let rateLimiter: RateLimiter | null = null;
     let store: ProjectStore | null = null;
     const runtime: ProjectRuntime = {
       id: config.id,
       config,
       get store() {
-        return (store ??= createSqliteStore({ db, config, now: deps.now }));
+        return (store ??= createSqliteStore({ db, config, now: deps.now, random: deps.random }));
       },
       db,
-      get orm() {
-        return (orm ??= drizzle({ client: db }));
-      },
-      get tables() {
-        return (tables ??= buildDrizzleTables(config.tables));
-      },
-      settings,
       keys,
       jwt,
       signer,
-      get rateLimiter() {
-        return (rateLimiter ??= createRateLimiter(db, config.auth.rateLimits));
-      },
       hashes: createProjectHashes(config, deps, log),
       mailProvider,
       issuer: `${deps.publicUrl}/p/${config.id}`,
@@ -358,8 +324,7 @@ function buildRuntime(
       },
       log,
       deps,
-      redirectOrigins: () => JSON.parse(settings.get(ORIGINS_KEY)?.value ?? "[]") as string[],
-      setRedirectOrigins: (origins) => settings.setValue(ORIGINS_KEY, JSON.stringify(origins), new Date(deps.now()).toISOString()),
+      redirectOrigins: () => settings.redirectOrigins(),
       onClose: (fn) => closeHooks.push(fn),
       async release() {
         if (released) return;

@@ -4,14 +4,13 @@
  * JWKS read compares the clock with the next moment the schedule changes, and only then touches
  * the database. The schedule lives in the database, so a restart resumes it where it was.
  */
-import type { Database } from "bun:sqlite";
 import type { SigningAlgorithm } from "../config/types.ts";
 import { JWKS_MAX_AGE_SECONDS } from "../config/signing-config.ts";
 import { signJwt, verifyJwt, type JwtVerifyResult, type TokenClaims } from "../crypto/jwt.ts";
 import { signJwtWith, verifyJwtWith, type AsymmetricAlgorithm, type PublicJwk, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
 import type { JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
 import type { SettingsRepo } from "../storage/sqlite/settings.ts";
-import { anySessionExists, createSigningKeyStore, dropAllSigningKeys, type RotationPlan, type SigningKeyStore, type StoredSigningKey } from "../storage/sqlite/signing-keys.ts";
+import type { RotationPlan, SignerStorage, SigningKeyStore, StoredSigningKey } from "../storage/sqlite/signing-keys.ts";
 
 export interface TokenExpectation {
   readonly aud: string;
@@ -38,13 +37,11 @@ const ALGORITHM_SETTING = "signing.algorithm";
  * old algorithm when its tokens may be out there. Call inside the boot transaction.
  */
 export function createTokenSigner(
-  db: Database,
+  storage: SignerStorage,
   opts: {
-    readonly projectId: string;
     readonly algorithm: SigningAlgorithm;
     readonly rotateEverySeconds: number | null;
     readonly accessTokenTtlSeconds: number;
-    readonly sealKey: Uint8Array;
     readonly secrets: JwtSecrets;
     readonly settings: SettingsRepo;
     readonly nowMs: number;
@@ -57,15 +54,15 @@ export function createTokenSigner(
   const switched = previous !== opts.algorithm;
   if (switched) {
     opts.secrets.rotate(nowIso);
-    if (opts.algorithm === "HS256") dropAllSigningKeys(db);
+    if (opts.algorithm === "HS256") storage.dropAllSigningKeys();
   }
   if (recorded !== opts.algorithm) opts.settings.setValue(ALGORITHM_SETTING, opts.algorithm, nowIso);
   // Reported only when tokens of the old algorithm may exist (not at a new project's first boot).
-  const hadTokens = switched && (recorded !== null || anySessionExists(db));
+  const hadTokens = switched && (recorded !== null || storage.anySessionExists());
   const signer = opts.algorithm === "HS256"
     ? hs256Signer(opts.secrets)
     : asymmetricSigner(
-      createSigningKeyStore(db, { sealKey: opts.sealKey, projectId: opts.projectId, alg: opts.algorithm }),
+      storage.signingKeys(opts.algorithm),
       {
         alg: opts.algorithm,
         rotateEveryMs: opts.rotateEverySeconds === null ? null : opts.rotateEverySeconds * 1000,
@@ -129,7 +126,7 @@ export function viewKeys(keys: readonly StoredSigningKey[], nowMs: number, plan:
 }
 
 function asymmetricSigner(store: SigningKeyStore, plan: RotationPlan & { alg: AsymmetricAlgorithm }, bootMs: number): TokenSigner {
-  store.prepare(bootMs, plan.ttlSeconds);
+  store.setUpAtBoot(bootMs, plan.ttlSeconds);
   store.advance(bootMs, plan);
   let view = viewKeys(store.list(), bootMs, plan);
   const current = (nowMs: number): KeyView => {

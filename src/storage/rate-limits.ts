@@ -20,4 +20,9 @@ export interface RateLimits {
   clear(key: string): Promise<void>;
   /** Deletes counters whose window has ended (each rule by its own window); returns how many went. */
   prune(nowMs: number): Promise<number>;
+  /**
+   * One housekeeping window: looks at the `window` counters after key `after` ("" = from the start)
+   * and deletes those whose window has ended, in one short transaction. Null when no counter is left.
+   */
+  pruneWindow(nowMs: number, after: string, window: number): Promise<{ last: string; examined: number; deleted: number } | null>;
 }

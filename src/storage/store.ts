@@ -21,6 +21,13 @@
  * table's fixed built-in columns) are plain prepared statements, each prepared once per store on
  * first use.
  */
+import type { AdminOps } from "./admin.ts";
+import type { AuditOps } from "./audit.ts";
+import type { ConsoleSessionsOps } from "./console-sessions.ts";
+import type { HousekeepingOps } from "./housekeeping.ts";
+import type { KeysOps } from "./keys.ts";
+import type { SettingsOps } from "./settings.ts";
+import type { UserListingOps } from "./user-listing.ts";
 
 import type { LinkTokens } from "./link-tokens.ts";
 import type { Outbox } from "./outbox.ts";
@@ -37,6 +44,13 @@ export interface StoreOps {
   readonly linkTokens: LinkTokens;
   readonly outbox: Outbox;
   readonly rateLimits: RateLimits;
+  readonly settings: SettingsOps;
+  readonly keys: KeysOps;
+  readonly audit: AuditOps;
+  readonly consoleSessions: ConsoleSessionsOps;
+  readonly admin: AdminOps;
+  readonly userListing: UserListingOps;
+  readonly housekeeping: HousekeepingOps;
 }
 
 export interface ProjectStore extends StoreOps {

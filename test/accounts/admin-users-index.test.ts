@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
 import { runtimeOf } from "../helpers/auth.ts";
 import { sqliteOpsOf } from "../../src/storage/sqlite/store.ts";
-import { ACTIVE_BANS_SQL, ANY_ACTIVE_BAN_SQL, listUsers, parseUserListQuery, userListSql, userWindowSql, type UserListQuery } from "../../src/modules/admin-users/list.ts";
+import { listUsers, parseUserListQuery, type UserListQuery } from "../../src/modules/admin-users/list.ts";
+import { ACTIVE_BANS_SQL, ANY_ACTIVE_BAN_SQL, userListSql, userWindowSql } from "../../src/storage/sqlite/user-listing.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { accountsInstance, admin } from "./helpers.ts";
 
@@ -175,7 +176,7 @@ describe("GET /v1/users: filtered pages", () => {
             const query: Record<string, string> = { banned: "true", limit: String(limit) };
             if (verified !== undefined) query.verified = String(verified);
             if (cursor) query.cursor = cursor;
-            const page = listUsers(p, parseUserListQuery(p, query), { min: window, perBan });
+            const page = await listUsers(p, parseUserListQuery(p, query), { min: window, perBan });
             expect(page.users.length).toBeLessThanOrEqual(limit);
             got.push(...page.users.map((u) => u.id as string));
             cursor = page.next_cursor;

@@ -30,73 +30,73 @@ function queryParams(request: Request): Record<string, string | undefined> {
  * first (never read from the URL); then the project must have an auth table (users routes).
  */
 export function adminUsersRoutes(ctx: AppContext) {
-  const admin = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
-    const { p, client } = authorizeAdminRequest(ctx, projectId, request, server, set);
+  const admin = async (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
+    const { p, client } = await authorizeAdminRequest(ctx, projectId, request, server, set);
     return { p, client };
   };
-  const adminAuth = (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
-    const a = admin(projectId, request, server, set);
+  const adminAuth = async (projectId: string, request: Request, server: Server, set: { headers: Record<string, string | number> }) => {
+    const a = await admin(projectId, request, server, set);
     requireAuthProject(ctx, projectId);
     return a;
   };
   return new Elysia({ prefix: "/p/:projectId/v1" })
     .onBeforeHandle(waitForAdminWrite(ctx))
-    .get("/users", ({ params, request, server, set }) => {
-      const { p } = adminAuth(params.projectId, request, server, set);
-      return ok(set, listUsers(p, parseUserListQuery(p, queryParams(request))));
+    .get("/users", async ({ params, request, server, set }) => {
+      const { p } = await adminAuth(params.projectId, request, server, set);
+      return ok(set, await listUsers(p, parseUserListQuery(p, queryParams(request))));
     })
     .post("/users", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       const input = parseCreateUser(p, await readJsonObject(request));
       return ok(set, { user: await createUser(p, input, client) }, { status: 201 });
     })
     .get("/users/:id", async ({ params, request, server, set }) => {
-      const { p } = adminAuth(params.projectId, request, server, set);
+      const { p } = await adminAuth(params.projectId, request, server, set);
       return ok(set, { user: await getUser(p, params.id) });
     })
     .patch("/users/:id", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       const input = parsePatchUser(p, await readJsonObject(request));
       return ok(set, { user: await patchUser(p, params.id, input, client) });
     })
     .delete("/users/:id", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
       await adminDeleteUser(p, params.id, client);
       return ok(set, { ok: true });
     })
     .post("/users/:id/ban", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       const input = parseBan(p, await readJsonObject(request, { allowEmpty: true }));
       return ok(set, { user: await banUser(p, params.id, input, client) });
     })
     .post("/users/:id/unban", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
       return ok(set, { user: await unbanUser(p, params.id, client) });
     })
     .post("/users/:id/clear-lockout", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
       return ok(set, { user: await clearLockout(p, params.id, client) });
     })
     .get("/users/:id/sessions", async ({ params, request, server, set }) => {
-      const { p } = adminAuth(params.projectId, request, server, set);
+      const { p } = await adminAuth(params.projectId, request, server, set);
       return ok(set, { sessions: await userSessions(p, params.id) });
     })
     .post("/users/:id/revoke-sessions", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
       await readJsonObject(request, { allowEmpty: true });
       return ok(set, { revoked: await revokeSessionsOf(p, params.id, client) });
     })
     .post("/users/:id/send-password-reset", async ({ params, request, server, set }) => {
-      const { p, client } = adminAuth(params.projectId, request, server, set);
-      const redirectUrl = parseSendReset(p, await readJsonObject(request));
+      const { p, client } = await adminAuth(params.projectId, request, server, set);
+      const redirectUrl = await parseSendReset(p, await readJsonObject(request));
       await sendPasswordReset(p, params.id, redirectUrl, client);
       return ok(set, { ok: true });
     })
-    .get("/audit", ({ params, request, server, set }) => {
-      const { p } = admin(params.projectId, request, server, set);
-      return ok(set, listAudit(p, parseAuditQuery(p, queryParams(request))));
+    .get("/audit", async ({ params, request, server, set }) => {
+      const { p } = await admin(params.projectId, request, server, set);
+      return ok(set, await listAudit(p, parseAuditQuery(p, queryParams(request))));
     });
 }

@@ -256,12 +256,12 @@ export async function revokeSessionsOf(p: ProjectRuntime, rawId: string, client:
   return revoked;
 }
 
-export function parseSendReset(p: ProjectRuntime, body: JsonObject): string {
+export async function parseSendReset(p: ProjectRuntime, body: JsonObject): Promise<string> {
   refuseUnknownFields(body, new Set(["redirect_url"]), null);
   if (body.redirect_url === undefined || body.redirect_url === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
   }
-  const redirect = validateRedirectUrl(body.redirect_url, p.redirectOrigins());
+  const redirect = validateRedirectUrl(body.redirect_url, await p.store.settings.redirectOrigins());
   if (!redirect.ok) throw new ApiError("VALIDATION_REDIRECT_URL", { field: "redirect_url" });
   return redirect.url;
 }

@@ -12,17 +12,17 @@ type Server = Parameters<AppContext["clientIp"]>[1];
  * Checks the admin key (`X-Admin-Key`, or `Authorization: Bearer sk_...`; never the URL). Admin
  * events carry the client IP and request id like every other security event.
  */
-export function authorizeAdminRequest(
+export async function authorizeAdminRequest(
   ctx: AppContext,
   projectId: string,
   request: Request,
   server: Server,
   set: ResponseSet,
-): { p: ProjectRuntime; client: ClientMeta; grant: AdminGrant } {
+): Promise<{ p: ProjectRuntime; client: ClientMeta; grant: AdminGrant }> {
   const p = requireProject(ctx, projectId);
   const client = clientMetaOf(request, ctx.clientIp(request, server), set);
   const presented = request.headers.get("x-admin-key") ?? bearerToken(request.headers.get("authorization"));
-  return { p, client, grant: authorizeAdmin(p, presented, client) };
+  return { p, client, grant: await authorizeAdmin(p, presented, client) };
 }
 
 /** Before-handle hook: a write to a project whose database another process holds waits (asynchronously), then 503. */

@@ -12,20 +12,15 @@ import { parseEmail } from "../../users/email.ts";
 import { issueVerificationEmail } from "../verification/service.ts";
 import { queueResetEmail } from "../password-reset/service.ts";
 import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import type { OutboxMessageView as StoredMessageView } from "../../storage/outbox.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 export const RETRIABLE_TEMPLATES: ReadonlySet<string> = new Set(["verify_email", "reset_password", "password_changed"]);
 const EMAIL_RE = /[^\s@<>"']+@[^\s@<>"']+/g;
 
-export interface OutboxMessageView {
-  readonly id: string;
-  readonly template: string;
+/** An unsent message as operators see it: the provider's error with any address masked, never the recipient. */
+export interface OutboxMessageView extends StoredMessageView {
   readonly status: "pending" | "failed";
-  readonly attempts: number;
-  readonly next_attempt_at: number;
-  readonly created_at: number;
-  /** The provider's error with any address masked: never the recipient. */
-  readonly last_error: string | null;
 }
 
 export async function outboxStatus(p: ProjectRuntime, limit = 100): Promise<{ pending: number; failed: number; messages: OutboxMessageView[] }> {
@@ -40,26 +35,26 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
   const id = rawId.toLowerCase();
   const nowMs = p.deps.now();
   const template = await p.store.transaction(async (tx): Promise<string> => {
-      const row = await tx.outbox.findFailed(id);
-      if (!row) throw new ApiError("NOT_FOUND", { message: "No failed message with that id." });
-      if (!RETRIABLE_TEMPLATES.has(row.template)) {
-        throw new ApiError("CONFLICT", { message: `A failed ${row.template} message cannot be rebuilt: what it was about is gone.` });
-      }
-      const parsed = parseEmail(row.to_addr);
-      const user = parsed.ok ? await tx.users.findByCanonicalEmail(parsed.canonical) : null;
-      if (!user) throw new ApiError("CONFLICT", { message: "The recipient is no longer a user of this project." });
-      const recipient = { id: user.id, email: user.email };
-      if (row.template === "verify_email") {
-        if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
-        await issueVerificationEmail(p, tx, recipient, nowMs);
-      } else if (row.template === "reset_password") {
-        if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
-        await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
-      } else {
-        await queuePasswordChangedEmail(p, tx, recipient, nowMs);
-      }
-      await tx.outbox.remove(id);
-      return row.template;
+    const row = await tx.outbox.findFailed(id);
+    if (!row) throw new ApiError("NOT_FOUND", { message: "No failed message with that id." });
+    if (!RETRIABLE_TEMPLATES.has(row.template)) {
+      throw new ApiError("CONFLICT", { message: `A failed ${row.template} message cannot be rebuilt: what it was about is gone.` });
+    }
+    const parsed = parseEmail(row.to_addr);
+    const user = parsed.ok ? await tx.users.findByCanonicalEmail(parsed.canonical) : null;
+    if (!user) throw new ApiError("CONFLICT", { message: "The recipient is no longer a user of this project." });
+    const recipient = { id: user.id, email: user.email };
+    if (row.template === "verify_email") {
+      if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
+      await issueVerificationEmail(p, tx, recipient, nowMs);
+    } else if (row.template === "reset_password") {
+      if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
+      await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
+    } else {
+      await queuePasswordChangedEmail(p, tx, recipient, nowMs);
+    }
+    await tx.outbox.remove(id);
+    return row.template;
     });
   p.log.event("admin.mail_retried", { template, outbox_id: id, ...eventFields(client) });
 }

@@ -11,23 +11,23 @@ export function adminRoutes(ctx: AppContext) {
     authorizeAdminRequest(ctx, projectId, request, server, set);
   return new Elysia({ prefix: "/p/:projectId/v1" })
     .onBeforeHandle(waitForAdminWrite(ctx))
-    .get("/redirect-origins", ({ params, request, server, set }) => {
-      const { p } = admin(params.projectId, request, server, set);
-      return ok(set, { allowed_redirect_origins: getRedirectOrigins(p) });
+    .get("/redirect-origins", async ({ params, request, server, set }) => {
+      const { p } = await admin(params.projectId, request, server, set);
+      return ok(set, { allowed_redirect_origins: await getRedirectOrigins(p) });
     })
     .put("/redirect-origins", async ({ params, request, server, set }) => {
-      const { p, client } = admin(params.projectId, request, server, set);
+      const { p, client } = await admin(params.projectId, request, server, set);
       const body = await readJsonObject(request);
-      return ok(set, { allowed_redirect_origins: putRedirectOrigins(p, body, client) });
+      return ok(set, { allowed_redirect_origins: await putRedirectOrigins(p, body, client) });
     })
     .post("/rotate-keys", async ({ params, request, server, set }) => {
-      const { p, client, grant } = admin(params.projectId, request, server, set);
+      const { p, client, grant } = await admin(params.projectId, request, server, set);
       const body = await readJsonObject(request, { allowEmpty: true });
-      return ok(set, rotateKeys(p, body, grant, client));
+      return ok(set, await rotateKeys(p, body, grant, client));
     })
     .post("/rotate-jwt-secret", async ({ params, request, server, set }) => {
-      const { p, client } = admin(params.projectId, request, server, set);
-      rotateJwtSecret(p, await readJsonObject(request, { allowEmpty: true }), client);
+      const { p, client } = await admin(params.projectId, request, server, set);
+      await rotateJwtSecret(p, await readJsonObject(request, { allowEmpty: true }), client);
       return ok(set, { rotated: true });
     });
 }

@@ -1,8 +1,8 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
-import { hitRateLimitSync, rateLimitedError } from "../../http/rate-limit.ts";
+import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
-import type { KeyKind } from "../../storage/sqlite/keys.ts";
+import type { KeyKind } from "../../storage/keys.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 
@@ -19,22 +19,22 @@ export interface AdminGrant {
  * counted per client IP (SPEC 9.5), with one atomic increment each, and past the limit they are
  * answered 429 instead of 401. (A key is 32 random bytes: the limit curbs noise, not guessing.)
  */
-export function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): AdminGrant {
+export async function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): Promise<AdminGrant> {
   const ip = client.ip;
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
-  const seen = { admin: p.keys.storedHash("admin"), public: p.keys.storedHash("public") };
-  if (p.keys.matches("admin", presented)) return { seen };
+  const seen = { admin: await p.store.keys.storedHash("admin"), public: await p.store.keys.storedHash("public") };
+  if (await p.store.keys.matches("admin", presented)) return { seen };
   p.log.event("admin_key_failed", eventFields(client));
-  const after = hitRateLimitSync(p, "admin_key_failures_per_ip", ip, p.deps.now());
+  const after = await hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
   throw new ApiError("ADMIN_KEY_INVALID");
 }
 
-export function getRedirectOrigins(p: ProjectRuntime): string[] {
-  return p.redirectOrigins();
+export function getRedirectOrigins(p: ProjectRuntime): Promise<string[]> {
+  return p.store.settings.redirectOrigins();
 }
 
-export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): string[] {
+export async function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<string[]> {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -55,7 +55,7 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
     }
     if (!out.includes(r.origin)) out.push(r.origin);
   });
-  p.setRedirectOrigins(out);
+  await p.store.settings.setRedirectOrigins(out, new Date(p.deps.now()).toISOString());
   p.log.event("redirect_origins_changed", { count: out.length, ...eventFields(client) });
   return out;
 }
@@ -65,7 +65,7 @@ export function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unkno
  * authorized before a concurrent rotation of the same key landed gets that rotation's key
  * instead of replacing it again, so every 200 carries the key that is stored.
  */
-export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): { admin_key?: string; public_key?: string } {
+export async function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): Promise<{ admin_key?: string; public_key?: string }> {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -80,7 +80,7 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, gra
       suggestion: 'Send {"admin": true}, {"public": true} or {"both": true}.',
     });
   }
-  const keys = p.db.transaction(() => p.keys.rotate(kinds, new Date(p.deps.now()).toISOString(), { seen: grant.seen })).immediate();
+  const keys = await p.store.keys.rotate(kinds, new Date(p.deps.now()).toISOString(), { seen: grant.seen });
   p.log.event("keys_rotated", { kinds, ...eventFields(client) });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;
@@ -94,8 +94,11 @@ export function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, gra
  * the JWKS, so verifiers refuse them too once they refetch it. Takes no fields: anything in the
  * body is refused, as on every endpoint.
  */
-export function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): void {
+export async function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<void> {
   refuseUnknownFields(body, NO_FIELDS, null);
-  p.signer.rotateNow(p.deps.now());
+  // The signer writes the new secret (or key pair) synchronously on the project's connection: run
+  // it while the store's transaction gate is held, so it never lands inside another request's
+  // open transaction.
+  await p.store.transaction(async () => p.signer.rotateNow(p.deps.now()));
   p.log.event("jwt_secret_rotated", eventFields(client));
 }

@@ -2,7 +2,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { decodeCursor, encodeCursor } from "../../http/cursor.ts";
-import { auditLogOf, type AuditEvent, type AuditQuery } from "../../storage/sqlite/audit.ts";
+import type { AuditEvent, AuditQuery } from "../../storage/audit.ts";
 import { readLimit, refuseUnknownParams } from "../admin-users/list.ts";
 
 const AUDIT_PARAMS = new Set(["user_id", "type", "since", "limit", "cursor"]);
@@ -34,8 +34,8 @@ export function parseAuditQuery(p: ProjectRuntime, query: Record<string, string 
   return out;
 }
 
-export function listAudit(p: ProjectRuntime, q: AuditQuery): { events: AuditEvent[]; next_cursor: string | null } {
-  const rows = auditLogOf(p.db).list({ ...q, limit: q.limit + 1 });
+export async function listAudit(p: ProjectRuntime, q: AuditQuery): Promise<{ events: AuditEvent[]; next_cursor: string | null }> {
+  const rows = await p.store.audit.list({ ...q, limit: q.limit + 1 });
   const more = rows.length > q.limit;
   const events = more ? rows.slice(0, q.limit) : rows;
   const last = events.at(-1);
@@ -43,6 +43,6 @@ export function listAudit(p: ProjectRuntime, q: AuditQuery): { events: AuditEven
 }
 
 /** Housekeeping: deletes audit rows older than `audit.retention`. */
-export function pruneAudit(p: ProjectRuntime, nowMs: number): number {
-  return auditLogOf(p.db).prune(nowMs - p.config.audit.retentionSeconds * 1000);
+export function pruneAudit(p: ProjectRuntime, nowMs: number): Promise<number> {
+  return p.store.audit.prune(nowMs - p.config.audit.retentionSeconds * 1000);
 }

@@ -118,7 +118,7 @@ export function consoleRoutes(ctx: AppContext) {
     const p = requireProject(ctx, projectId);
     const base = baseOf(p);
     const token = cookieOf(request);
-    const session = findConsoleSession(p, token);
+    const session = await findConsoleSession(p, token);
     const isPost = request.method === "POST";
     if (!session) {
       if (isPost) return refused(p, base, 401, "Your console session has ended. Sign in again.");
@@ -154,13 +154,13 @@ export function consoleRoutes(ctx: AppContext) {
   const app = new Elysia({ prefix: "/p/:projectId/admin" })
     .get("/assets/console.css", () => new Response(css, { headers: { ...CONSOLE_HEADERS, "content-type": "text/css; charset=utf-8" } }))
     .get("/assets/console.js", () => new Response(js, { headers: { ...CONSOLE_HEADERS, "content-type": "text/javascript; charset=utf-8" } }))
-    .get("/", ({ params, request }) => {
+    .get("/", async ({ params, request }) => {
       const p = requireProject(ctx, params.projectId);
-      return redirect(findConsoleSession(p, cookieOf(request)) ? homeOf(p) : `${baseOf(p)}/sign-in`);
+      return redirect((await findConsoleSession(p, cookieOf(request))) ? homeOf(p) : `${baseOf(p)}/sign-in`);
     })
-    .get("/sign-in", ({ params, request }) => {
+    .get("/sign-in", async ({ params, request }) => {
       const p = requireProject(ctx, params.projectId);
-      if (findConsoleSession(p, cookieOf(request))) return redirect(homeOf(p));
+      if (await findConsoleSession(p, cookieOf(request))) return redirect(homeOf(p));
       return signInResponse(p, 200, null, new URL(request.url).searchParams.get("notice"));
     })
     .post("/sign-in", async ({ params, request, server, set }) => {
@@ -170,7 +170,7 @@ export function consoleRoutes(ctx: AppContext) {
       const form = await readForm(request);
       try {
         // The API's own check: failures count toward admin_key_failures_per_ip.
-        authorizeAdmin(p, form.get("key"), clientMetaOf(request, ctx.clientIp(request, server), set));
+        await authorizeAdmin(p, form.get("key"), clientMetaOf(request, ctx.clientIp(request, server), set));
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
         const text = e.code === "RATE_LIMITED"
@@ -180,13 +180,13 @@ export function consoleRoutes(ctx: AppContext) {
         if (e.retryAfterSeconds !== undefined) res.headers.set("retry-after", String(e.retryAfterSeconds));
         return res;
       }
-      const { token } = startConsoleSession(p);
+      const { token } = await startConsoleSession(p);
       p.log.event("admin.console_signed_in", eventFields(clientMetaOf(request, ctx.clientIp(request, server), set)));
       return redirect(homeOf(p), { "set-cookie": sessionCookie(p, base, token, CONSOLE_SESSION_MS / 1000) });
     })
     .post("/sign-out", ({ params, request, server, set }) =>
-      guarded(params.projectId, request, server, set, (r) => {
-        endConsoleSession(r.p, r.session.tokenHash);
+      guarded(params.projectId, request, server, set, async (r) => {
+        await endConsoleSession(r.p, r.session.tokenHash);
         return { response: redirect(`${r.base}/sign-in?notice=signed_out`, { "set-cookie": sessionCookie(r.p, r.base, "", 0) }) };
       }),
     );

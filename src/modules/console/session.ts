@@ -18,9 +18,9 @@ export interface ConsoleSession {
   readonly expiresAt: number;
 }
 
-function keyMark(p: ProjectRuntime): string | null {
-  const row = p.settings.get("keys.admin");
-  return row ? sha256Hex(`console:${row.value}`) : null;
+async function keyMark(p: ProjectRuntime): Promise<string | null> {
+  const hash = await p.store.keys.storedHash("admin");
+  return hash === null ? null : sha256Hex(`console:${hash}`);
 }
 
 export function csrfTokenOf(p: ProjectRuntime, token: string): string {
@@ -28,35 +28,32 @@ export function csrfTokenOf(p: ProjectRuntime, token: string): string {
 }
 
 /** Starts a session (the caller has checked the admin key) and returns the cookie's token. */
-export function startConsoleSession(p: ProjectRuntime): { token: string; expiresAt: number } {
+export async function startConsoleSession(p: ProjectRuntime): Promise<{ token: string; expiresAt: number }> {
   const nowMs = p.deps.now();
   const token = randomToken(p.deps.random, SECRET_TOKEN_BYTES);
   const expiresAt = nowMs + CONSOLE_SESSION_MS;
-  p.db.transaction(() => {
-    p.db.query("DELETE FROM _console_sessions WHERE expires_at <= ?").run(nowMs);
-    p.db.query("INSERT INTO _console_sessions(token_hash, key_mark, created_at, expires_at) VALUES (?, ?, ?, ?)").run(sha256Hex(token), keyMark(p) ?? "", nowMs, expiresAt);
-  })();
+  await p.store.consoleSessions.start(sha256Hex(token), (await keyMark(p)) ?? "", nowMs, expiresAt);
   return { token, expiresAt };
 }
 
 /** The live session of a cookie token, or null (unknown, expired, or the admin key changed since). */
-export function findConsoleSession(p: ProjectRuntime, token: string | null): ConsoleSession | null {
+export async function findConsoleSession(p: ProjectRuntime, token: string | null): Promise<ConsoleSession | null> {
   if (!token || token.length > 100) return null;
   const tokenHash = sha256Hex(token);
-  const row = p.db.query("SELECT key_mark, expires_at FROM _console_sessions WHERE token_hash = ?").get(tokenHash) as { key_mark: string; expires_at: number } | null;
-  if (!row || row.expires_at <= p.deps.now()) return null;
-  const mark = keyMark(p);
-  if (mark === null || !constantTimeEqualHex(mark, row.key_mark)) return null;
-  return { tokenHash, csrf: csrfTokenOf(p, token), expiresAt: row.expires_at };
+  const row = await p.store.consoleSessions.find(tokenHash);
+  if (!row || row.expiresAtMs <= p.deps.now()) return null;
+  const mark = await keyMark(p);
+  if (mark === null || !constantTimeEqualHex(mark, row.keyMark)) return null;
+  return { tokenHash, csrf: csrfTokenOf(p, token), expiresAt: row.expiresAtMs };
 }
 
-export function endConsoleSession(p: ProjectRuntime, tokenHash: string): void {
-  p.db.query("DELETE FROM _console_sessions WHERE token_hash = ?").run(tokenHash);
+export function endConsoleSession(p: ProjectRuntime, tokenHash: string): Promise<void> {
+  return p.store.consoleSessions.end(tokenHash);
 }
 
 /** After an admin key rotation: the rows would no longer match anyway; this removes them. */
-export function endAllConsoleSessions(p: ProjectRuntime): void {
-  p.db.query("DELETE FROM _console_sessions").run();
+export function endAllConsoleSessions(p: ProjectRuntime): Promise<void> {
+  return p.store.consoleSessions.endAll();
 }
 
 export function csrfMatches(expected: string, given: unknown): boolean {

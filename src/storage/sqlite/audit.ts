@@ -1,70 +1,24 @@
 /**
- * The audit log's storage (SPEC 12): `_audit` rows, newest first by id. Every statement of the
+ * The SQLite audit group (SPEC 12): `_audit` rows, newest first by id. Every statement of the
  * table lives here.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import type { AuditOps } from "../audit.ts";
+import type { Sync } from "./store.ts";
+import { prepared } from "./prepared.ts";
 import { withoutSync } from "./prune-window.ts";
 
-export interface AuditRow {
-  readonly at: number;
-  readonly type: string;
-  readonly userId: string | null;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly requestId: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
+export type AuditLog = Sync<AuditOps>;
 
-export interface AuditEvent {
-  id: number;
-  type: string;
-  at: string;
-  user_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-}
-
-export interface AuditQuery {
-  readonly userId?: string;
-  readonly type?: string;
-  readonly sinceMs?: number;
-  /** Only rows with an id below this one (the cursor). */
-  readonly beforeId?: number;
-  readonly limit: number;
-}
-
-export interface AuditLog {
-  record(row: AuditRow): void;
-  list(q: AuditQuery): AuditEvent[];
-  /** Deletes rows older than `beforeMs`; returns how many. */
-  prune(beforeMs: number): number;
-  /**
-   * Deletes at most `limit` of the oldest rows older than `beforeMs` (found through the index on
-   * `at`), in one short transaction; returns how many. Housekeeping calls it until it returns
-   * less than `limit`.
-   */
-  pruneOldest(beforeMs: number, limit: number): number;
-}
-
-const logs = new WeakMap<Database, AuditLog>();
-
-export function auditLogOf(db: Database): AuditLog {
-  let log = logs.get(db);
-  if (!log) {
-    log = createAuditLog(db);
-    logs.set(db, log);
-  }
-  return log;
-}
-
-function createAuditLog(db: Database): AuditLog {
-  let insert: Statement | null = null;
+export function createAuditLog(db: Database): AuditLog {
+  const s = {
+    insert: prepared(db, "INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    prune: prepared(db, "DELETE FROM _audit WHERE at < ?"),
+    pruneOldest: prepared(db, "DELETE FROM _audit WHERE id IN (SELECT id FROM _audit WHERE at < ?1 ORDER BY at LIMIT ?2)"),
+  };
   return {
-    record(row) {
-      insert ??= db.prepare("INSERT INTO _audit(at, type, user_id, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?)");
-      insert.run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
+    append(row) {
+      s.insert().run(row.at, row.type, row.userId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.details));
     },
     list(q) {
       const where: string[] = [];
@@ -91,12 +45,11 @@ function createAuditLog(db: Database): AuditLog {
       }));
     },
     prune(beforeMs) {
-      return db.query("DELETE FROM _audit WHERE at < ?").run(beforeMs).changes;
+      return s.prune().run(beforeMs).changes;
     },
     pruneOldest(beforeMs, limit) {
       // Old audit rows are not needed by anyone: no fsync of their own (see withoutSync).
-      const del = db.query("DELETE FROM _audit WHERE id IN (SELECT id FROM _audit WHERE at < ?1 ORDER BY at LIMIT ?2)");
-      return withoutSync(db, () => db.transaction(() => del.run(beforeMs, limit).changes).immediate());
+      return withoutSync(db, () => db.transaction(() => s.pruneOldest().run(beforeMs, limit).changes).immediate());
     },
   };
 }

@@ -107,5 +107,9 @@ export function sqliteRateLimits(ctx: SqliteStoreContext): Sync<RateLimits> {
       (clearStmt ??= ctx.db.prepare("DELETE FROM _rate_limits WHERE key = ?")).run(key);
     },
     prune: (nowMs) => get().prune(nowMs),
+    pruneWindow: (nowMs, after, window) => {
+      const step = get().pruneWindow(nowMs, after, window);
+      return step && { last: String(step.last), examined: step.examined, deleted: step.deleted };
+    },
   };
 }

@@ -34,7 +34,7 @@ export interface SigningKeyStore {
    * At boot: drops the keys of another algorithm (a switch in the project file is a clean change),
    * records the TTL in force for every key that may still sign, and makes sure a key signs.
    */
-  prepare(nowMs: number, ttlSeconds: number): void;
+  setUpAtBoot(nowMs: number, ttlSeconds: number): void;
   /**
    * The scheduled step: deletes keys whose last token has expired and, when the newest key is due
    * for rotation, adds its successor, published now and signing `leadMs` from now at the earliest.
@@ -101,7 +101,7 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
         ttlMaxSeconds: row.ttl_max_s,
       }));
     },
-    prepare(nowMs, ttlSeconds) {
+    setUpAtBoot(nowMs, ttlSeconds) {
       db.transaction(() => {
         dropOtherAlgs.run(opts.alg);
         raiseTtl.run(nowMs, ttlSeconds, opts.alg);
@@ -139,12 +139,20 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
   };
 }
 
-/** Deletes every stored key pair (a project switched back to HS256: none of them may verify again). */
-export function dropAllSigningKeys(db: Database): void {
-  db.query("DELETE FROM _signing_keys").run();
+/** What the token signer needs of the database at boot (src/projects/token-signer.ts). */
+export interface SignerStorage {
+  /** The key pairs of one algorithm, with their schedule. */
+  signingKeys(alg: AsymmetricAlgorithm): SigningKeyStore;
+  /** Deletes every stored key pair (a project switched back to HS256: none of them may verify again). */
+  dropAllSigningKeys(): void;
+  /** True once the project has ever opened a session: only then can tokens of an old algorithm exist. */
+  anySessionExists(): boolean;
 }
 
-/** True once the project has ever opened a session: only then can tokens of an old algorithm exist. */
-export function anySessionExists(db: Database): boolean {
-  return db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null;
+export function createSignerStorage(db: Database, opts: { sealKey: Uint8Array; projectId: string }): SignerStorage {
+  return {
+    signingKeys: (alg) => createSigningKeyStore(db, { ...opts, alg }),
+    dropAllSigningKeys: () => void db.query("DELETE FROM _signing_keys").run(),
+    anySessionExists: () => db.query("SELECT 1 FROM _sessions LIMIT 1").get() !== null,
+  };
 }

@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { ProjectConfig } from "../../config/types.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
+import type { RandomBytes } from "../../crypto/random.ts";
 import { TransactionGate } from "./transactions.ts";
 import { sqliteLinkTokens } from "./link-tokens.ts";
 import { sqliteOutbox } from "./outbox.ts";
@@ -9,12 +10,21 @@ import { sqliteRefreshTokens } from "./refresh-tokens.ts";
 import { sqliteSessions } from "./sessions.ts";
 import { sqliteUsers } from "./users.ts";
 import { isWriteLockedElsewhere } from "./write-lock.ts";
+import { createSettingsRepo } from "./settings.ts";
+import { createProjectKeys } from "./keys.ts";
+import { createAuditLog } from "./audit.ts";
+import { createConsoleSessions } from "./console-sessions.ts";
+import { createAdminOps } from "./admin.ts";
+import { createUserListing } from "./user-listing.ts";
+import { createHousekeeping } from "./housekeeping.ts";
 
 /** What the SQLite engine of one project is built from. */
 export interface SqliteStoreContext {
   readonly db: Database;
   readonly config: ProjectConfig;
   now(): number;
+  /** Randomness for what a group generates (project keys). */
+  readonly random: RandomBytes;
 }
 
 /** The synchronous form of an operation group: what the SQLite engine implements. */
@@ -87,6 +97,7 @@ function gateOf(db: Database): TransactionGate {
 function buildStore(ctx: SqliteStoreContext): { store: ProjectStore; groups: SyncStoreOps } {
   const gate = gateOf(ctx.db);
   // One synchronous implementation per group, shared by the two bindings below.
+  const settings = createSettingsRepo(ctx.db);
   const sessions = sqliteSessions(ctx);
   const rateLimits = sqliteRateLimits(ctx);
   const groups = {
@@ -96,6 +107,13 @@ function buildStore(ctx: SqliteStoreContext): { store: ProjectStore; groups: Syn
     linkTokens: sqliteLinkTokens(ctx),
     outbox: sqliteOutbox(ctx),
     rateLimits,
+    settings,
+    keys: createProjectKeys(ctx.db, settings, ctx.random),
+    audit: createAuditLog(ctx.db),
+    consoleSessions: createConsoleSessions(ctx.db),
+    admin: createAdminOps(ctx.db),
+    userListing: createUserListing(ctx.db),
+    housekeeping: createHousekeeping(ctx.db),
   } satisfies SyncStoreOps;
   const outside = (op: (...args: unknown[]) => unknown) => gate.outside(op);
   const inside = (op: (...args: unknown[]) => unknown) => gate.inside(op);

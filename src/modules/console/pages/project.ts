@@ -7,8 +7,9 @@ import { parseSendReset } from "../../admin-users/service.ts";
 import { esc, page, postForm, table, when, CONSOLE_HEADERS } from "../html.ts";
 import { endAllConsoleSessions, COOKIE_NAME } from "../session.ts";
 import type { ConsoleHandler, ConsoleRequest, PageResult } from "../routes.ts";
+import { ORIGINS_KEY } from "../../../storage/settings.ts";
 
-function auditPage(r: ConsoleRequest): PageResult {
+async function auditPage(r: ConsoleRequest): Promise<PageResult> {
   const q: Record<string, string> = { limit: "50" };
   for (const k of ["user_id", "type", "since", "cursor"] as const) {
     const v = (r.query.get(k) ?? "").trim();
@@ -16,7 +17,7 @@ function auditPage(r: ConsoleRequest): PageResult {
   }
   // A date-only `since` from the form means the start of that day (UTC).
   if (q.since && /^\d{4}-\d{2}-\d{2}$/.test(q.since)) q.since += "T00:00:00Z";
-  const { events, next_cursor } = listAudit(r.p, parseAuditQuery(r.p, q));
+  const { events, next_cursor } = await listAudit(r.p, parseAuditQuery(r.p, q));
   const filters = `<form method="get" action="${r.base}/audit" class="filters" role="search">
 <div class="field"><label for="type">Event type <span class="hint">e.g. user.login_failed</span></label><input id="type" name="type" value="${esc(q.type ?? "")}" maxlength="64"></div>
 <div class="field"><label for="user_id">User id</label><input id="user_id" name="user_id" value="${esc(q.user_id ?? "")}" maxlength="36"></div>
@@ -34,9 +35,9 @@ function auditPage(r: ConsoleRequest): PageResult {
   return { html: page(r.frame("Audit log", "audit"), `${filters}${table(["At", "Type", "User", "IP", "Details"], rows, "Audit events, newest first")}${pager}`) };
 }
 
-function originsPage(r: ConsoleRequest): PageResult {
-  const current = getRedirectOrigins(r.p);
-  const declaredRaw = r.p.settings.get("allowed_redirect_origins")?.declared ?? null;
+async function originsPage(r: ConsoleRequest): Promise<PageResult> {
+  const current = await getRedirectOrigins(r.p);
+  const declaredRaw = (await r.p.store.settings.get(ORIGINS_KEY))?.declared ?? null;
   const declared: string[] | null = declaredRaw === null ? null : (JSON.parse(declaredRaw) as string[]);
   const fromFile = new Set(declared ?? []);
   const inForce = new Set(current);
@@ -83,18 +84,18 @@ ${confirmBox("confirm-keys", "I understand: the old key stops working at once, a
   };
 }
 
-const rotateKeysAction: ConsoleHandler = (r, _params, form) => {
+const rotateKeysAction: ConsoleHandler = async (r, _params, form) => {
   if (form?.get("confirm") !== "yes") throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "confirm", message: "Tick the confirmation box to rotate keys.", suggestion: "Nothing was rotated." });
   const which = form.get("which");
   if (which !== "admin" && which !== "public" && which !== "both") throw new ApiError("VALIDATION_INVALID_FIELD", { field: "which", message: "Choose admin, public or both." });
   // The console session is the authorization: the rotation replaces the keys stored right now.
-  const grant = { seen: { admin: r.p.keys.storedHash("admin"), public: r.p.keys.storedHash("public") } };
-  const out = rotateKeys(r.p, { [which]: true }, grant, r.client);
+  const grant = { seen: { admin: await r.p.store.keys.storedHash("admin"), public: await r.p.store.keys.storedHash("public") } };
+  const out = await rotateKeys(r.p, { [which]: true }, grant, r.client);
   const shown = [out.admin_key ? ["admin key", "new-admin-key", out.admin_key] : null, out.public_key ? ["public key", "new-public-key", out.public_key] : null].filter(
     (x): x is string[] => x !== null,
   );
   const adminRotated = out.admin_key !== undefined;
-  if (adminRotated) endAllConsoleSessions(r.p);
+  if (adminRotated) await endAllConsoleSessions(r.p);
   const body = `<p role="status">The new ${shown.map((s) => s[0]).join(" and ")} ${shown.length > 1 ? "are" : "is"} shown <strong>once</strong>: copy ${shown.length > 1 ? "them" : "it"} now. Only a hash is kept.</p>
 ${shown.map(([label, id, key]) => `<div class="field" style="max-width:none"><label for="${id}">New ${label}</label><div class="key-once"><input id="${id}" readonly value="${esc(key)}" autocomplete="off" spellcheck="false"><button type="button" data-copy="${id}">Copy</button></div></div>`).join("")}
 ${adminRotated ? `<p>Your console session has ended with the old admin key. <a href="${r.base}/sign-in">Sign in with the new key</a>.</p>` : `<p><a href="${r.base}/keys">Back to keys</a></p>`}`;
@@ -105,7 +106,7 @@ ${adminRotated ? `<p>Your console session has ended with the old admin key. <a h
   return { response: new Response(html, { status: 200, headers }) };
 };
 
-function schemaPage(r: ConsoleRequest): PageResult {
+async function schemaPage(r: ConsoleRequest): Promise<PageResult> {
   const tables = r.p.config.tables
     .map((t) => {
       const rows = t.columns.map((c) => [
@@ -119,9 +120,7 @@ function schemaPage(r: ConsoleRequest): PageResult {
       return `<h3>${esc(t.name)}${t.authTable ? ' <span class="badge">auth table</span>' : ""}</h3>${table(["Column", "Type", "Rules"], rows, `Columns of ${t.name}`)}`;
     })
     .join("");
-  const history = r.p.db
-    .query("SELECT applied_at, kind, table_name, column_name, destructive, description FROM _schema_history ORDER BY id DESC LIMIT 200")
-    .all() as { applied_at: string; kind: string; table_name: string; column_name: string | null; destructive: number; description: string }[];
+  const history = await r.p.store.admin.schemaHistory(200);
   const rows = history.map((h) => [when(h.applied_at), esc(h.kind), `<code>${esc(h.table_name)}${h.column_name ? "." + esc(h.column_name) : ""}</code>`, h.destructive ? '<span class="badge bad">destructive</span> ' + esc(h.description) : esc(h.description)]);
   return {
     html: page(
@@ -133,7 +132,7 @@ function schemaPage(r: ConsoleRequest): PageResult {
 
 async function outboxPage(r: ConsoleRequest): Promise<PageResult> {
   const { pending, failed, messages } = await outboxStatus(r.p);
-  const origin = r.p.redirectOrigins()[0];
+  const origin = (await r.p.store.settings.redirectOrigins())[0];
   const retry = (m: OutboxMessageView): string => {
     if (m.status !== "failed") return "";
     if (!RETRIABLE_TEMPLATES.has(m.template)) return '<span class="hint">cannot be rebuilt</span>';
@@ -168,20 +167,20 @@ export const projectPages: readonly ["GET" | "POST", string, ConsoleHandler][] =
 ];
 
 export const projectActions: readonly ["GET" | "POST", string, ConsoleHandler][] = [
-  ["POST", "/origins", (r, _params, form) => {
+  ["POST", "/origins", async (r, _params, form) => {
     const list = (form?.get("origins") ?? "").split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "");
-    putRedirectOrigins(r.p, { allowed_redirect_origins: list }, r.client);
+    await putRedirectOrigins(r.p, { allowed_redirect_origins: list }, r.client);
     return { redirect: `${r.base}/origins?notice=origins_saved` };
   }],
   ["POST", "/keys/rotate", rotateKeysAction],
-  ["POST", "/jwt/rotate", (r, _params, form) => {
+  ["POST", "/jwt/rotate", async (r, _params, form) => {
     if (form?.get("confirm") !== "yes") throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "confirm", message: "Tick the confirmation box to rotate the JWT secret.", suggestion: "Nothing was rotated." });
-    rotateJwtSecret(r.p, {}, r.client);
+    await rotateJwtSecret(r.p, {}, r.client);
     return { redirect: `${r.base}/keys?notice=jwt_rotated` };
   }],
   ["POST", "/outbox/:mid/retry", async (r, params, form) => {
     const raw = form?.get("redirect_url") ?? null;
-    const url = raw === null ? null : parseSendReset(r.p, { redirect_url: raw });
+    const url = raw === null ? null : await parseSendReset(r.p, { redirect_url: raw });
     await retryFailedMessage(r.p, params.mid, url, r.client);
     return { redirect: `${r.base}/outbox?notice=retried` };
   }],

@@ -27,7 +27,7 @@ function select(id: string, name: string, label: string, value: string | null, o
     .join("")}</select></div>`;
 }
 
-export function userListPage(r: ConsoleRequest): PageResult {
+export async function userListPage(r: ConsoleRequest): Promise<PageResult> {
   requireAuthTable(r);
   const q = (r.query.get("q") ?? "").trim();
   const verified = r.query.get("verified") ?? "";
@@ -38,7 +38,7 @@ export function userListPage(r: ConsoleRequest): PageResult {
   if (verified === "true" || verified === "false") apiQuery.verified = verified;
   if (banned === "true" || banned === "false") apiQuery.banned = banned;
   if (cursor) apiQuery.cursor = cursor;
-  const { users, next_cursor } = listUsers(r.p, parseUserListQuery(r.p, apiQuery));
+  const { users, next_cursor } = await listUsers(r.p, parseUserListQuery(r.p, apiQuery));
   const any: [string, string] = ["", "any"];
   const filters = `<form method="get" action="${r.base}/users" class="filters" role="search">
 <div class="field"><label for="q">Search <span class="hint">email prefix or user id</span></label><input id="q" name="q" type="search" value="${esc(q)}" maxlength="254"></div>
@@ -135,7 +135,7 @@ ${table_.columns.map((c) => columnInput(c, u[c.name])).join("\n")}
 <button type="submit">Save changes</button>`,
     { label: "Edit user" },
   );
-  const origins = r.p.redirectOrigins();
+  const origins = await r.p.store.settings.redirectOrigins();
   const actions = `<div class="actions">
 ${u.email_verified ? "" : `<div class="card">${postForm(action("verify"), r.session.csrf, `<button type="submit">Mark email verified</button>`)}</div>`}
 <div class="card">${postForm(
@@ -237,7 +237,7 @@ export const userActions: readonly ["GET" | "POST", string, ConsoleHandler][] = 
   }],
   ["POST", "/users/:id/send-password-reset", async (r, params, form) => {
     requireAuthTable(r);
-    const url = parseSendReset(r.p, { redirect_url: formOf(form).get("redirect_url") ?? undefined });
+    const url = await parseSendReset(r.p, { redirect_url: formOf(form).get("redirect_url") ?? undefined });
     await sendPasswordReset(r.p, params.id, url, r.client);
     return back(r, params.id, "reset_sent");
   }],

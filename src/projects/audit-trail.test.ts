@@ -1,8 +1,9 @@
 import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { auditDetails, auditTypeOf, withAuditTrail } from "./trail.ts";
-import { createMemoryLogger } from "../../log.ts";
-import internalSql from "../../storage/sqlite/internal.sql" with { type: "text" };
+import { auditDetails, auditTypeOf, withAuditTrail } from "./audit-trail.ts";
+import { createMemoryLogger } from "../log.ts";
+import internalSql from "../storage/sqlite/internal.sql" with { type: "text" };
+import { createAuditLog } from "../storage/sqlite/audit.ts";
 
 describe("audit trail", () => {
   it("maps log events to the SPEC's audit types and keeps unknown ones as they are", () => {
@@ -26,7 +27,8 @@ describe("audit trail", () => {
     const db = new Database(":memory:");
     db.exec(internalSql);
     const log = createMemoryLogger();
-    const audited = withAuditTrail(log, db, () => Date.UTC(2026, 0, 1));
+    const audit = createAuditLog(db);
+    const audited = withAuditTrail(log, () => ({ append: async (row) => audit.append(row) }), () => Date.UTC(2026, 0, 1));
     audited.child({ project: "demo" }).event("login", { user_id: "u1", ip: "1.2.3.4", user_agent: "UA", request_id: "r1", session_id: "s1" });
     try {
       db.transaction(() => {

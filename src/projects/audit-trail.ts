@@ -6,9 +6,8 @@
  * A row never holds a secret: only the caller's id fields and a small `details` object of
  * booleans, numbers and short strings, with any key that names a secret dropped on the way in.
  */
-import type { Database } from "bun:sqlite";
-import type { Logger } from "../../log.ts";
-import { auditLogOf } from "../../storage/sqlite/audit.ts";
+import type { Logger } from "../log.ts";
+import type { AuditOps } from "../storage/audit.ts";
 
 /** Log event name -> audit type (SPEC 12 names). Unlisted events keep their own name. */
 const AUDIT_TYPES: Readonly<Record<string, string>> = {
@@ -85,17 +84,19 @@ export function auditDetails(event: string, fields: Record<string, unknown>): Re
 }
 
 /**
- * Returns a logger whose `event` also writes an audit row into `db`. A failed audit write is
- * logged and does not fail the request: the change it describes has already committed.
+ * Returns a logger whose `event` also appends an audit row through `audit()` (the project's store,
+ * reached on first use). Outside any transaction the row is written before `event` returns; an
+ * event logged inside a store transaction is appended once that transaction has ended. A failed
+ * audit write is logged and does not fail the request: the change it describes has already committed.
  */
-export function withAuditTrail(log: Logger, db: Database, now: () => number): Logger {
-  const audit = auditLogOf(db);
+export function withAuditTrail(log: Logger, audit: () => Pick<AuditOps, "append">, now: () => number): Logger {
+  const warn = (event: string, e: unknown): void => log.warn("audit row not written", { event, error: e instanceof Error ? e.message : String(e) });
   return {
     ...log,
     event(event, fields = {}) {
       log.event(event, fields);
       try {
-        audit.record({
+        audit().append({
           at: now(),
           type: auditTypeOf(event),
           userId: str(fields.user_id),
@@ -103,11 +104,11 @@ export function withAuditTrail(log: Logger, db: Database, now: () => number): Lo
           userAgent: str(fields.user_agent),
           requestId: str(fields.request_id),
           details: auditDetails(event, fields),
-        });
+        }).catch((e: unknown) => warn(event, e));
       } catch (e) {
-        log.warn("audit row not written", { event, error: e instanceof Error ? e.message : String(e) });
+        warn(event, e);
       }
     },
-    child: (fields) => withAuditTrail(log.child(fields), db, now),
+    child: (fields) => withAuditTrail(log.child(fields), audit, now),
   };
 }
