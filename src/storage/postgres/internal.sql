@@ -190,3 +190,42 @@ CREATE TABLE IF NOT EXISTS _console_sessions (
   created_at BIGINT NOT NULL, -- unix ms
   expires_at BIGINT NOT NULL
 );
+
+-- The settings version (PostgreSQL only): one counter bumped by every change to what a replica
+-- keeps in memory (`_settings`: keys, origins, the signing algorithm; `_jwt_secrets`;
+-- `_signing_keys`), in the same transaction as the change, with a notification on channel
+-- `latchkey_settings` carrying the schema name. A replica polls the counter (or listens) and reloads
+-- when it moved, so a rotation on one replica is seen by all of them.
+CREATE TABLE IF NOT EXISTS _settings_version (
+  one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+  version BIGINT NOT NULL
+);
+INSERT INTO _settings_version (one, version) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+-- `SET search_path FROM CURRENT`: the function works on this schema's counter whatever the
+-- search_path of the session that fires it.
+CREATE OR REPLACE FUNCTION _bump_settings_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE _settings_version SET version = version + 1;
+  PERFORM pg_notify('latchkey_settings', current_schema());
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER _settings_version_bump AFTER INSERT OR UPDATE OR DELETE ON _settings
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+CREATE OR REPLACE TRIGGER _jwt_secrets_version_bump AFTER INSERT OR UPDATE OR DELETE ON _jwt_secrets
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+CREATE OR REPLACE TRIGGER _signing_keys_version_bump AFTER INSERT OR UPDATE OR DELETE ON _signing_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+
+-- The last key rotation per kind (PostgreSQL only), so that a rotation authorized before another
+-- replica's rotation of the same key landed is answered with that rotation's key instead of
+-- replacing it again (the rule src/storage/keys.ts describes). The key is sealed with a key derived
+-- from the server key and deleted about 10 s after the rotation (it is never needed later).
+CREATE TABLE IF NOT EXISTS _key_rotations (
+  kind      TEXT PRIMARY KEY CHECK (kind IN ('admin', 'public')),
+  from_hash TEXT,
+  to_hash   TEXT NOT NULL,
+  key_enc   BYTEA NOT NULL,
+  at_ms     BIGINT NOT NULL
+);

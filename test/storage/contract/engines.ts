@@ -38,6 +38,8 @@ export interface EngineHarness {
   /** Another store on the same project database, on a connection of its own (another replica). */
   store(opts?: { now?: () => number }): Promise<ContractStore>;
   query<T = Record<string, unknown>>(sqlText: string, params?: unknown[]): Promise<T[]>;
+  /** PostgreSQL only: a client on the database and the project's schema. */
+  readonly pg?: { readonly sql: SQL; readonly schema: string };
   close(): Promise<void>;
 }
 
@@ -97,6 +99,7 @@ const postgres: Engine = {
     const schema = projectSchemaName(PROJECT_ID);
     const pools: SQL[] = [];
     return {
+      pg: { sql: db.sql, schema },
       async store(opts = {}) {
         const pool = new SQL(db.url, { max: 4 });
         pools.push(pool);
