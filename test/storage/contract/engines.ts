@@ -98,6 +98,8 @@ const postgres: Engine = {
     await applyPostgresSchema(db.sql, PROJECT_ID, config.tables, { confirmDestructive: false, nowIso: NOW_ISO });
     const schema = projectSchemaName(PROJECT_ID);
     const pools: SQL[] = [];
+    // Rows are inspected on one connection whose search_path is the project's schema.
+    const inspect = new SQL(db.url, { max: 1, connection: { search_path: schema } });
     return {
       pg: { sql: db.sql, schema },
       async store(opts = {}) {
@@ -112,12 +114,10 @@ const postgres: Engine = {
         };
       },
       async query(text, params = []) {
-        return await db.sql.begin(async (tx) => {
-          await tx.unsafe(`SET LOCAL search_path TO "${schema}"`);
-          return [...((await tx.unsafe(numbered(text), params)) as never[])];
-        });
+        return [...((await inspect.unsafe(numbered(text), params)) as never[])];
       },
       async close() {
+        await inspect.close();
         for (const pool of pools) await pool.close();
         await db.drop();
       },
