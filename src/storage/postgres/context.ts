@@ -48,7 +48,7 @@ export function tableOf(ctx: Pick<PgGroupContext, "schema">, name: string): stri
  * Runs `fn` atomically: in a new transaction on the pool, or in a savepoint of the caller's
  * transaction (so a failure inside leaves the caller's transaction usable, as in SQLite).
  */
-export async function atomic<T>(ctx: PgGroupContext, fn: (tx: SQL) => Promise<T>): Promise<T> {
+export async function atomic<T>(ctx: Pick<PgGroupContext, "sql" | "inTransaction">, fn: (tx: SQL) => Promise<T>): Promise<T> {
   if (ctx.inTransaction) return (await (ctx.sql as TransactionSQL).savepoint(fn)) as T;
   return (await ctx.sql.begin(fn)) as T;
 }

@@ -38,6 +38,10 @@ export interface EngineHarness {
   /** Another store on the same project database, on a connection of its own (another replica). */
   store(opts?: { now?: () => number }): Promise<ContractStore>;
   query<T = Record<string, unknown>>(sqlText: string, params?: unknown[]): Promise<T[]>;
+  /** SQLite only: the project database file. */
+  readonly dbPath?: string;
+  /** PostgreSQL only: the database's URL. */
+  readonly dbUrl?: string;
   /** PostgreSQL only: a client on the database and the project's schema. */
   readonly pg?: { readonly sql: SQL; readonly schema: string };
   close(): Promise<void>;
@@ -71,6 +75,7 @@ const sqlite: Engine = {
     const dbs: Database[] = [openProjectDb(path, { projectId: PROJECT_ID, nowIso: NOW_ISO })];
     let first = true;
     return {
+      dbPath: path,
       async store(opts = {}) {
         const db = first ? dbs[0]! : openProjectDb(path, { projectId: PROJECT_ID, nowIso: NOW_ISO, alreadyChecked: true });
         if (!first) dbs.push(db);
@@ -102,6 +107,7 @@ const postgres: Engine = {
     const inspect = new SQL(db.url, { max: 1, connection: { search_path: schema } });
     return {
       pg: { sql: db.sql, schema },
+      dbUrl: db.url,
       async store(opts = {}) {
         const pool = new SQL(db.url, { max: 4 });
         pools.push(pool);
