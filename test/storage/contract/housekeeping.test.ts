@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import type { PruneCutoffs, PruneKey, PruneSet } from "../../../src/storage/housekeeping.ts";
-import { ENGINES, n, type ContractStore, type EngineHarness } from "./engines.ts";
+import { ENGINES, n, type ContractStore, type EngineHarness } from "./admin-engines.ts";
 
 const T0 = 1_767_225_600_000;
 const DAY = 86_400_000;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { sha256Hex } from "../../../src/crypto/digest.ts";
 import { ORIGINS_KEY } from "../../../src/storage/settings.ts";
 import { pgSettingsVersion } from "../../../src/storage/postgres/settings.ts";
-import { ENGINES, type ContractStore, type EngineHarness } from "./engines.ts";
+import { ENGINES, type ContractStore, type EngineHarness } from "./admin-engines.ts";
 
 const NOW = "2026-01-01T00:00:00.000Z";
 const LATER = "2026-01-01T00:00:05.000Z";

@@ -13,7 +13,7 @@ import { pgJwtSecrets } from "../../../src/storage/postgres/jwt-secrets.ts";
 import { pgSigningKeyStore, type PgSigningKeyStore } from "../../../src/storage/postgres/signing-keys.ts";
 import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import { DbOpenError } from "../../../src/storage/sqlite/open.ts";
-import { ENGINES, NOW_ISO, PROJECT_ID, SEAL_KEY, n, type EngineHarness } from "./engines.ts";
+import { ENGINES, NOW_ISO, PROJECT_ID, SEAL_KEY, n, type EngineHarness } from "./admin-engines.ts";
 
 const T0 = 1_767_225_600_000;
 const OTHER_KEY = new Uint8Array(32).fill(9);
