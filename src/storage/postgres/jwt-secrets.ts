@@ -9,7 +9,7 @@
 import { seal, unseal } from "../../crypto/seal.ts";
 import type { RandomBytes } from "../../crypto/random.ts";
 import { DbOpenError } from "../sqlite/open.ts";
-import { atomic, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, rows, tableOf, type PgOpsContext } from "./context.ts";
 
 export interface PgJwtSecrets {
   /** The live secret, or null when the project has none yet. */
@@ -21,7 +21,7 @@ export interface PgJwtSecrets {
 }
 
 export function pgJwtSecrets(
-  ctx: Pick<PgGroupContext, "sql" | "inTransaction" | "schema">,
+  ctx: Pick<PgOpsContext, "sql" | "inTransaction" | "schema">,
   opts: { sealKey: Uint8Array; projectId: string; random: RandomBytes },
 ): PgJwtSecrets {
   const t = tableOf(ctx, "_jwt_secrets");
@@ -36,11 +36,11 @@ export function pgJwtSecrets(
       );
     }
   };
-  const loadOn = async (sql: PgGroupContext["sql"]): Promise<Uint8Array | null> => {
+  const loadOn = async (sql: PgOpsContext["sql"]): Promise<Uint8Array | null> => {
     const [r] = await rows<{ secret_enc: Uint8Array }>(sql, `SELECT secret_enc FROM ${t} WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`);
     return r ? open(r.secret_enc) : null;
   };
-  const create = async (sql: PgGroupContext["sql"], nowIso: string): Promise<Uint8Array> => {
+  const create = async (sql: PgOpsContext["sql"], nowIso: string): Promise<Uint8Array> => {
     const secret = opts.random(32);
     await sql.unsafe(`UPDATE ${t} SET retired_at = $1 WHERE retired_at IS NULL`, [nowIso]);
     await sql.unsafe(`INSERT INTO ${t} (secret_enc, created_at) VALUES ($1, $2)`, [seal(opts.sealKey, secret, aad), nowIso]);

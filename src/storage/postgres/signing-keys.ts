@@ -9,7 +9,7 @@ import { seal, unseal } from "../../crypto/seal.ts";
 import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
 import { DbOpenError } from "../sqlite/open.ts";
 import type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
-import { atomic, changes, num, numOrNull, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, changes, num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
 export type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
 
@@ -36,7 +36,7 @@ interface Row {
   ttl_max_s: unknown;
 }
 
-type Ctx = Pick<PgGroupContext, "sql" | "inTransaction" | "schema">;
+type Ctx = Pick<PgOpsContext, "sql" | "inTransaction" | "schema">;
 
 export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): PgSigningKeyStore {
   const t = tableOf(ctx, "_signing_keys");

@@ -16,8 +16,7 @@ import { closeProjectDb, openProjectDb } from "../../../src/storage/sqlite/open.
 import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
 import { applyPostgresSchema } from "../../../src/storage/postgres/schema.ts";
 import { projectSchemaName } from "../../../src/storage/postgres/url.ts";
-import { createPgStoreState, type PgGroupContext } from "../../../src/storage/postgres/context.ts";
-import { pgGroups, type PgContractGroups } from "./pg-groups.ts";
+import { createPostgresStore } from "../../../src/storage/postgres/store.ts";
 import type { StoreOps } from "../../../src/storage/store.ts";
 import { createTestDatabase, PG_SKIP_REASON } from "../../helpers/postgres.ts";
 
@@ -26,7 +25,7 @@ export const NOW_ISO = "2026-01-01T00:00:00.000Z";
 export const SEAL_KEY = new Uint8Array(32).fill(7);
 
 /** The groups this suite covers, as both engines implement them. */
-export type ContractGroups = Pick<StoreOps, keyof PgContractGroups>;
+export type ContractGroups = Pick<StoreOps, "outbox" | "settings" | "keys" | "audit" | "consoleSessions" | "admin" | "housekeeping">;
 
 export interface ContractStore {
   readonly ops: ContractGroups;
@@ -111,13 +110,8 @@ const postgres: Engine = {
       async store(opts = {}) {
         const pool = new SQL(db.url, { max: 4 });
         pools.push(pool);
-        const state = createPgStoreState();
-        const base = { schema, config, now: opts.now ?? Date.now, random: defaultRandomBytes, sealKey: SEAL_KEY, state };
-        const ctx: PgGroupContext = { ...base, sql: pool, inTransaction: false };
-        return {
-          ops: pgGroups(ctx),
-          transaction: (fn) => pool.begin((tx) => fn(pgGroups({ ...base, sql: tx, inTransaction: true }))) as never,
-        };
+        const store = createPostgresStore({ sql: pool, config, now: opts.now ?? Date.now, random: defaultRandomBytes, sealKey: SEAL_KEY });
+        return { ops: store, transaction: (fn) => store.transaction(fn) };
       },
       async query(text, params = []) {
         return [...((await inspect.unsafe(numbered(text), params)) as never[])];
