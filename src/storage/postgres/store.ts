@@ -24,6 +24,7 @@ import { pgAudit } from "./audit.ts";
 import { pgConsoleSessions } from "./console-sessions.ts";
 import { pgAdmin } from "./admin.ts";
 import { pgHousekeeping } from "./housekeeping.ts";
+import { pgUserListing } from "./user-listing.ts";
 
 /** What the PostgreSQL engine of one project is built from. */
 export interface PostgresStoreContext {
@@ -54,7 +55,7 @@ export interface PgGroupContext extends PostgresStoreContext {
  * are ported (until then a PostgreSQL store is not a full ProjectStore).
  */
 export type PgStoreOps = Pick<StoreOps, "users" | "sessions" | "refreshTokens" | "linkTokens" | "rateLimits"
-  | "outbox" | "settings" | "keys" | "audit" | "consoleSessions" | "admin" | "housekeeping">;
+  | "outbox" | "settings" | "keys" | "audit" | "consoleSessions" | "admin" | "housekeeping" | "userListing">;
 
 /** Every group bound to `r` (the pool, or one open transaction). */
 function groups(ctx: PgGroupContext, r: PgRunner, ops: Omit<PgOpsContext, "sql" | "inTransaction">): PgStoreOps {
@@ -74,6 +75,7 @@ function groups(ctx: PgGroupContext, r: PgRunner, ops: Omit<PgOpsContext, "sql" 
     consoleSessions: pgConsoleSessions(o),
     admin: pgAdmin(o),
     housekeeping: pgHousekeeping(o),
+    userListing: pgUserListing(ctx, r),
   };
 }
 
