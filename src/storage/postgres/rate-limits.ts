@@ -5,7 +5,7 @@
  */
 import type { RateLimitRule } from "../../config/types.ts";
 import type { RateLimitResult, RateLimits } from "../rate-limits.ts";
-import { changes, num, rows, type PgRunner } from "./run.ts";
+import { atomic, changes, num, rows, type PgRunner } from "./run.ts";
 import type { PgGroupContext } from "./store.ts";
 
 /** Same windows as the SQLite engine: an `off` rule's counters go after an hour, unknown keys after 31 days. */
@@ -61,5 +61,23 @@ export function pgRateLimits(ctx: PgGroupContext, r: PgRunner): RateLimits {
       }
       return removed + (await changes(r.q, `DELETE FROM ${table} WHERE window_start < $1::bigint`, [nowMs - UNKNOWN_KEY_RETENTION_MS]));
     },
+    // Housekeeping's window over the counters (the same rows `prune` deletes), one short
+    // transaction without waiting for the WAL flush; SKIP LOCKED: replicas pruning the same window
+    // at once take disjoint rows, and a counter a request is updating is left for the next pass.
+    pruneWindow: (nowMs, after, window) =>
+      atomic(r, async (tx) => {
+        if (!r.tx) await tx.unsafe("SET LOCAL synchronous_commit = off");
+        const [w] = await rows<{ last: string | null; n: unknown }>(tx,
+          `WITH w AS (SELECT key AS k FROM ${table} WHERE key > $1 ORDER BY key LIMIT $2) SELECT max(k) AS last, count(*) AS n FROM w`, [after, window]);
+        if (!w || w.last === null) return null;
+        const params: unknown[] = [after, w.last, nowMs, nowMs - UNKNOWN_KEY_RETENTION_MS];
+        const ended = Object.entries(ctx.config.auth.rateLimits).map(([name, rule]) => {
+          params.push(`${name}:`, (rule?.windowSeconds ?? OFF_RULE_WINDOW_SECONDS) * 1000);
+          return `(starts_with(x.key, $${params.length - 1}) AND x.window_start + $${params.length}::bigint <= $3::bigint)`;
+        });
+        const deleted = await changes(tx, `DELETE FROM ${table} WHERE key IN (SELECT x.key FROM ${table} x
+          WHERE x.key > $1 AND x.key <= $2 AND (${[...ended, "x.window_start < $4::bigint"].join(" OR ")}) FOR UPDATE SKIP LOCKED)`, params);
+        return { last: w.last, examined: num(w.n), deleted };
+      }),
   };
 }

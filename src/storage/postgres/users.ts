@@ -46,7 +46,7 @@ function decodeInts(raw: Record<string, unknown>, integers: ReadonlySet<string>)
   return out;
 }
 
-function userFromRow(raw: Record<string, unknown>, integers: ReadonlySet<string>): UserRow {
+export function userFromRow(raw: Record<string, unknown>, integers: ReadonlySet<string>): UserRow {
   const x = decodeInts(raw, integers);
   const row: UserRow = {
     ...x,

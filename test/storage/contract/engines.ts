@@ -17,6 +17,7 @@ import { createPostgresStore, type PostgresStore } from "../../../src/storage/po
 import { projectSchemaName } from "../../../src/storage/postgres/url.ts";
 import { closeProjectDb, openProjectDb } from "../../../src/storage/sqlite/open.ts";
 import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
+import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import type { UserRow } from "../../../src/storage/users.ts";
 import { authSpec, dbOf, runtimeOf } from "../../helpers/auth.ts";
 import { createTestInstance, projectYaml, type ProjectSpec } from "../../helpers/instance.ts";
@@ -60,7 +61,7 @@ const sqlite: Engine = {
         return Array.from({ length: n }, () => {
           const other = openProjectDb(join(inst.dataDir, `${spec.id}.db`), { projectId: spec.id, nowIso: NOW_ISO, alreadyChecked: true });
           opened.push(other);
-          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now });
+          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now, random: defaultRandomBytes });
         });
       },
       async scalar(text, params = []) {
