@@ -16,6 +16,7 @@ import { defaultRandomBytes } from "../../src/crypto/random.ts";
 import { sha256Hex } from "../../src/crypto/digest.ts";
 import { applyPostgresSchema } from "../../src/storage/postgres/schema.ts";
 import { bootPgProject, bootPgWrites, readPgSnapshot } from "../../src/storage/postgres/project-db.ts";
+import { createPgProjectStore } from "../../src/storage/postgres/project-store.ts";
 import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
 
 const JWT_SEAL = new Uint8Array(32).fill(3);
@@ -103,5 +104,34 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
     const s = await readPgSnapshot(database.sql, "demo-app", JWT_SEAL);
     expect(s.keyHashes).toEqual({ admin: sha256Hex(admin), public: sha256Hex(pub) });
     expect(s.origins).toEqual(["https://app.example.com"]);
+  }, 60_000);
+});
+
+describe.skipIf(PG_SKIP_REASON !== null)("housekeeping of rate-limit counters on PostgreSQL", () => {
+  it("prunes ended counters a window at a time and keeps live ones", async () => {
+    database = await createTestDatabase();
+    const config = configOf();
+    await applyPostgresSchema(database.sql, config.id, config.tables, { confirmDestructive: false, nowIso: NOW });
+    const store = createPgProjectStore({ sql: database.sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL });
+    const rule = config.auth.rateLimits.login_failures_per_account!;
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 5; i++) await store.rateLimits.hit(`login_failures_per_account:old${i}@example.com`, rule, t0);
+    const later = t0 + rule.windowSeconds * 1000 + 1;
+    for (let i = 0; i < 3; i++) await store.rateLimits.hit(`login_failures_per_account:new${i}@example.com`, rule, later);
+    let after = "";
+    let deleted = 0;
+    let examined = 0;
+    for (;;) {
+      const step = await store.rateLimits.pruneWindow(later, after, 3);
+      if (step === null) break;
+      expect(step.examined).toBeLessThanOrEqual(3);
+      after = step.last;
+      deleted += step.deleted;
+      examined += step.examined;
+    }
+    expect(examined).toBe(8);
+    expect(deleted).toBe(5);
+    const left = (await database.sql`SELECT key FROM latchkey_demo_app._rate_limits ORDER BY key`) as { key: string }[];
+    expect(left.map((r) => r.key)).toEqual([0, 1, 2].map((i) => `login_failures_per_account:new${i}@example.com`));
   }, 60_000);
 });

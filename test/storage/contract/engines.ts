@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import { SQL } from "bun";
 import { loadProjects, formatConfigIssue } from "../../../src/config/load.ts";
 import type { ProjectConfig } from "../../../src/config/types.ts";
@@ -60,7 +61,7 @@ const sqlite: Engine = {
         return Array.from({ length: n }, () => {
           const other = openProjectDb(join(inst.dataDir, `${spec.id}.db`), { projectId: spec.id, nowIso: NOW_ISO, alreadyChecked: true });
           opened.push(other);
-          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now });
+          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now, random: defaultRandomBytes });
         });
       },
       async scalar(text, params = []) {
