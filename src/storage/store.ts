@@ -55,7 +55,7 @@ export interface StoreOps {
 
 export interface ProjectStore extends StoreOps {
   /** Which engine serves this project. */
-  readonly engine: "sqlite";
+  readonly engine: "sqlite" | "postgres";
   /** Runs `fn` in one transaction: all its operations commit together, or none does. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
   /**

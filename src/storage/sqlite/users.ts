@@ -14,6 +14,8 @@ import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import type { TableDef } from "../../config/types.ts";
 import type { DeleteResult, SqlValue, UserRow, UserStatus, Users } from "../users.ts";
 import { buildDrizzleTables } from "../schema/index.ts";
+import { EMAIL_CANONICAL_COLUMN } from "../schema/builtins.ts";
+import { StoreConstraintError, type ConstraintKind } from "../errors.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import { prepared } from "./prepared.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
@@ -38,15 +40,42 @@ export function userFromSqlite(raw: Record<string, unknown>): UserRow {
 }
 
 /**
- * Drizzle wraps driver errors in DrizzleQueryError (whose message holds the SQL). Callers map
- * SQLite's own error (constraint codes, busy) to public errors, so hand them that one.
+ * Drizzle wraps driver errors in DrizzleQueryError (whose message holds the SQL): hand callers
+ * SQLite's own error (busy, I/O), and a refused value as the engine-neutral StoreConstraintError.
  */
-function unwrapDbErrors<T>(run: () => T): T {
+function unwrapDbErrors<T>(run: () => T, table?: TableDef): T {
   try {
     return run();
   } catch (e) {
-    throw e instanceof DrizzleQueryError && e.cause !== undefined ? e.cause : e;
+    const cause = e instanceof DrizzleQueryError && e.cause !== undefined ? e.cause : e;
+    throw (table && sqliteConstraintError(cause, table)) ?? cause;
   }
+}
+
+const CONSTRAINT_KINDS: Record<string, ConstraintKind> = {
+  SQLITE_CONSTRAINT_UNIQUE: "unique",
+  SQLITE_CONSTRAINT_PRIMARYKEY: "unique",
+  SQLITE_CONSTRAINT_NOTNULL: "not_null",
+  SQLITE_CONSTRAINT_FOREIGNKEY: "foreign_key",
+};
+
+/** An SQLite constraint failure on the auth table as StoreConstraintError (other constraints, STRICT types: "check"). */
+function sqliteConstraintError(e: unknown, table: TableDef): StoreConstraintError | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (!(e instanceof Error) || typeof code !== "string" || !code.startsWith("SQLITE_CONSTRAINT")) return null;
+  return new StoreConstraintError(CONSTRAINT_KINDS[code] ?? "check", table.name, columnsNamed(e.message, table), { cause: e });
+}
+
+/** Column names of `table` mentioned in an SQLite constraint message, in order of appearance. */
+function columnsNamed(message: string, table: TableDef): string[] {
+  const known = [EMAIL_CANONICAL_COLUMN, ...table.columns.map((c) => c.name)];
+  const found: { name: string; at: number }[] = [];
+  for (const name of known) {
+    const re = new RegExp(`(?:^|[\\s.,"(])${name}(?:$|[\\s.,")])`);
+    const m = re.exec(message);
+    if (m) found.push({ name, at: m.index });
+  }
+  return found.sort((a, b) => a.at - b.at).map((f) => f.name);
 }
 
 export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
@@ -167,7 +196,7 @@ export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
     findBySession: (sessionId, userId) => one(bySession().get(sessionId, userId)),
     insert(values) {
       const { orm, users } = declared();
-      return userFromSqlite(unwrapDbErrors(() => orm.insert(users).values(values).returning().get()) as Record<string, unknown>);
+      return userFromSqlite(unwrapDbErrors(() => orm.insert(users).values(values).returning().get(), authTable()) as Record<string, unknown>);
     },
     update(id, values, nowIso) {
       const { orm, users } = declared();
@@ -175,7 +204,7 @@ export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
       const known = new Set([...authTable().columns.map((c) => c.name), "email", "_email_canonical", "email_verified"]);
       const set: Record<string, SqlValue> = { updated_at: nowIso };
       for (const [name, value] of Object.entries(values)) if (known.has(name)) set[name] = value;
-      return one(unwrapDbErrors(() => orm.update(users).set(set).where(eq(users.id, id)).returning().get()));
+      return one(unwrapDbErrors(() => orm.update(users).set(set).where(eq(users.id, id)).returning().get(), authTable()));
     },
     setPassword(id, hash, nowIso) {
       const r = setPw().get(hash, nowIso, id) as { v: number } | null;
