@@ -14,6 +14,11 @@ import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-
 import { startMailSenders } from "../../src/mail/start.ts";
 import type { SenderOptions } from "../../src/mail/sender.ts";
 import type { PasswordHasher } from "../../src/plugin-api.ts";
+import { ON_POSTGRES, pgSyncDb } from "./engine.ts";
+import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
+import { projectSchemaName } from "../../src/storage/postgres/url.ts";
+import { createTestDatabase, type TestDatabase } from "./postgres.ts";
+import { parseDatabaseUrl } from "../../src/storage/postgres/url.ts";
 import { createMailCapture, createOutboxDriver, registryWithCapture, registryWithMailSendSpy, type MailCapture, type MailSendSpy, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
@@ -39,6 +44,10 @@ export interface RequestOptions {
 
 export interface TestInstance {
   dir: string;
+  /** The engine the projects run on (LATCHKEY_TEST_ENGINE, see engine.ts). */
+  engine: "sqlite" | "postgres";
+  /** On PostgreSQL: this instance's own database (dropped by close()); null on SQLite. */
+  database: TestDatabase | null;
   dataDir: string;
   booted: Booted;
   clock: { now: number; advance(ms: number): void };
@@ -103,6 +112,18 @@ function createHashCalls(spy: HasherSpy = {}): { calls: HashCalls; instrument: (
   return { calls, instrument };
 }
 
+/**
+ * On the PostgreSQL pass a project that quietly opened on SQLite would pass every test for the wrong
+ * engine: refuse it loudly instead.
+ */
+function assertOnPostgres(booted: Booted): void {
+  for (const p of booted.projects.openRuntimes()) {
+    if (p.store.engine !== "postgres") {
+      throw new Error(`LATCHKEY_TEST_ENGINE=postgres, but project ${p.id} runs on ${p.store.engine}: boot() did not take the PostgreSQL database`);
+    }
+  }
+}
+
 export function projectYaml(spec: ProjectSpec): string {
   const withHasher = structuredClone(spec) as Record<string, unknown>;
   const auth = (withHasher.auth ?? {}) as Record<string, unknown>;
@@ -147,6 +168,10 @@ export async function createTestInstance(
     trusted = t;
   }
 
+  // LATCHKEY_TEST_ENGINE=postgres: every instance gets a fresh PostgreSQL database of its own.
+  const database = ON_POSTGRES ? await createTestDatabase() : null;
+  const engineBoot = (database ? { database: parseDatabaseUrl(database.url) } : {}) as Partial<BootOptions>;
+
   const writeProjects = (specs: ProjectSpec[]): void => {
     rmSync(configDir, { recursive: true, force: true });
     mkdirSync(configDir, { recursive: true });
@@ -167,8 +192,10 @@ export async function createTestInstance(
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
       instrumentHasher: hashCounter.instrument,
+      ...engineBoot,
       ...opts.boot,
     });
+    if (database) assertOnPostgres(booted);
     if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
     return booted;
   };
@@ -176,13 +203,18 @@ export async function createTestInstance(
   writeProjects(projects);
   const inst: TestInstance = {
     dir,
+    engine: database ? "postgres" : "sqlite",
+    database,
     dataDir,
     booted: start(),
     clock,
     logs: logger.lines,
     mail,
     hashCalls: hashCounter.calls,
-    outbox: createOutboxDriver(() => inst.booted.projects),
+    outbox: createOutboxDriver(
+      () => inst.booted.projects,
+      (p) => (database ? pgSyncDb(database.url, projectSchemaName(p.id)) : sqliteDatabaseOf(p.store)),
+    ),
     async req(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -196,6 +228,7 @@ export async function createTestInstance(
       // Real clients send Content-Length; Request objects built from a string do not set it.
       if (body !== undefined) headers["content-length"] ??= String(Buffer.byteLength(body));
       const res = await inst.booted.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+      if (database) assertOnPostgres(inst.booted);
       const text = await res.text();
       let parsed: unknown = null;
       try {
@@ -213,6 +246,7 @@ export async function createTestInstance(
     async close() {
       await inst.booted.close();
       rmSync(dir, { recursive: true, force: true });
+      await database?.drop();
     },
   };
   return inst;
