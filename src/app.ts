@@ -16,6 +16,7 @@ import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/reque
 import { challengeFor } from "./http/www-authenticate.ts";
 import { openWaitingForLock, StorageLockedError } from "./http/storage-wait.ts";
 import type { Logger } from "./log.ts";
+import { isPgUnavailable } from "./storage/postgres/unavailable.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Project ids are `^[a-z][a-z0-9-]{1,62}$`: nothing in them ever needs a %-escape. */
@@ -183,6 +184,7 @@ const STORAGE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|N
 
 /** A database that is busy, full or failing is a 503 the client may retry, never a 500 (SPEC 5). */
 function isStorageUnavailable(error: unknown): boolean {
+  if (isPgUnavailable(error)) return true;
   const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined;
   return typeof code === "string" && STORAGE_UNAVAILABLE.test(code);
 }

@@ -29,7 +29,6 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       process.stdout.write(HELP);
       return EXIT_OK;
     case "serve":
-      if (cmd.options.database.engine === "postgres") return notYetOnPostgres("serve");
       return (await import("./cli/serve.ts")).runServe(cmd.options, env);
     case "check":
       return (await import("./cli/check.ts")).runCheckCommand(cmd, env);

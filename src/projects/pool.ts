@@ -139,16 +139,16 @@ export interface ProjectPool {
    * schema plan is applied and the keys reconciled (throws when that fails; the project is then
    * not added).
    */
-  add(config: ProjectConfig, opts: { check: boolean; onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void }): void;
+  add(config: ProjectConfig, opts: { check: boolean; onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void }): void | Promise<void>;
   /** Whether the project was opened and checked by this process. */
   isChecked(id: string): boolean;
   /**
    * Opens an added project once, unless that already happened, to apply its schema plan and
    * reconcile its keys, then closes it. A failure removes the project and throws.
    */
-  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void, plans?: PlanCache): void;
+  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void, plans?: PlanCache): void | Promise<void>;
   /** Replaces the configuration of a project (reload): open ones are rebuilt on their connection. */
-  replace(config: ProjectConfig): { generatedKeys: { admin?: string; public?: string } };
+  replace(config: ProjectConfig): { generatedKeys: { admin?: string; public?: string } } | Promise<{ generatedKeys: { admin?: string; public?: string } }>;
   /** Removes a project (reload): it answers 404 at once; an open database closes after its requests. */
   remove(id: string): void;
   /** Closes the least recently used projects above the limit, and those idle too long. */

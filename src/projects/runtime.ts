@@ -58,8 +58,9 @@ export interface ProjectRuntime {
    */
   readonly db: Database;
   /** Checks the public key on end-user routes (src/http/public-key.ts); rotation goes through `store.keys`. */
-  readonly keys: ProjectKeys;
-  readonly jwt: JwtSecrets;
+  readonly keys: Pick<ProjectKeys, "matches">;
+  /** The HS256 secret in force (the signer's; rotation goes through `signer.rotateNow`). */
+  readonly jwt: Pick<JwtSecrets, "current">;
   /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
   readonly signer: TokenSigner;
   readonly hashes: HashService;
@@ -240,7 +241,7 @@ function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database,
   }
 }
 
-function pluginContext(config: ProjectConfig, log: Logger) {
+export function pluginContext(config: ProjectConfig, log: Logger) {
   return { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
 }
 
@@ -352,7 +353,7 @@ function checkedHasher(h: PasswordHasher, factory: { readonly id: string }): Pas
   return h;
 }
 
-function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
+export function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
   const id = factory.id;
   const ok = typeof m === "object" && m !== null && m.id === id && typeof m.send === "function" &&
     (m.verify === undefined || typeof m.verify === "function") && (m.close === undefined || typeof m.close === "function");

@@ -29,9 +29,16 @@ export interface Outbox {
    * senders never both claim one attempt. False when someone else did.
    */
   claim(id: string, attempts: number, retryAtMs: number): Promise<boolean>;
-  markSent(id: string, nowMs: number): Promise<void>;
-  markFailed(id: string, nowMs: number, error: string): Promise<void>;
-  recordError(id: string, error: string): Promise<void>;
+  /**
+   * Marks the claimed attempt sent. Only the holder of its claim may: an engine shared by several
+   * processes (PostgreSQL) refuses a holder whose claim ran out and was taken over by another
+   * sender, and answers false. The SQLite engine (one process per data dir) always marks.
+   */
+  markSent(id: string, nowMs: number): Promise<boolean>;
+  /** Marks the claimed attempt failed for good; same holder rule as `markSent`. */
+  markFailed(id: string, nowMs: number, error: string): Promise<boolean>;
+  /** Records why the claimed attempt failed (it is retried when its claim runs out); same holder rule. */
+  recordError(id: string, error: string): Promise<boolean>;
   /** Earliest retry time of a pending message, or null. */
   nextDueAt(): Promise<number | null>;
   counts(): Promise<{ pending: number; failed: number }>;

@@ -113,6 +113,10 @@ CREATE INDEX IF NOT EXISTS _link_tokens_user ON _link_tokens(user_id, kind);
 
 -- Mail outbox: written in the same transaction as the token it carries. `payload` holds template
 -- variables and at most a link token *id* (rebuilt at send time); dropped once sent or failed.
+-- A sender claims an attempt with a lease: `claimed_by` is the claiming store (one per replica) and
+-- `next_attempt_at` is when the lease runs out (then the message is due again, for anyone). Only
+-- the holder of the current attempt's lease can mark the message sent or failed. (The SQLite
+-- outbox has no `claimed_by`: one process serves a data dir.)
 CREATE TABLE IF NOT EXISTS _outbox (
   id              TEXT PRIMARY KEY,
   template        TEXT NOT NULL,
@@ -121,6 +125,7 @@ CREATE TABLE IF NOT EXISTS _outbox (
   status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
   attempts        BIGINT NOT NULL DEFAULT 0,
   next_attempt_at BIGINT NOT NULL,
+  claimed_by      TEXT,
   last_error      TEXT,
   created_at      BIGINT NOT NULL,
   finished_at     BIGINT
@@ -184,4 +189,43 @@ CREATE TABLE IF NOT EXISTS _console_sessions (
   key_mark   TEXT NOT NULL,
   created_at BIGINT NOT NULL, -- unix ms
   expires_at BIGINT NOT NULL
+);
+
+-- The settings version (PostgreSQL only): one counter bumped by every change to what a replica
+-- keeps in memory (`_settings`: keys, origins, the signing algorithm; `_jwt_secrets`;
+-- `_signing_keys`), in the same transaction as the change, with a notification on channel
+-- `latchkey_settings` carrying the schema name. A replica polls the counter (or listens) and reloads
+-- when it moved, so a rotation on one replica is seen by all of them.
+CREATE TABLE IF NOT EXISTS _settings_version (
+  one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+  version BIGINT NOT NULL
+);
+INSERT INTO _settings_version (one, version) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+-- `SET search_path FROM CURRENT`: the function works on this schema's counter whatever the
+-- search_path of the session that fires it.
+CREATE OR REPLACE FUNCTION _bump_settings_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE _settings_version SET version = version + 1;
+  PERFORM pg_notify('latchkey_settings', current_schema());
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER _settings_version_bump AFTER INSERT OR UPDATE OR DELETE ON _settings
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+CREATE OR REPLACE TRIGGER _jwt_secrets_version_bump AFTER INSERT OR UPDATE OR DELETE ON _jwt_secrets
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+CREATE OR REPLACE TRIGGER _signing_keys_version_bump AFTER INSERT OR UPDATE OR DELETE ON _signing_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+
+-- The last key rotation per kind (PostgreSQL only), so that a rotation authorized before another
+-- replica's rotation of the same key landed is answered with that rotation's key instead of
+-- replacing it again (the rule src/storage/keys.ts describes). The key is sealed with a key derived
+-- from the server key and deleted about 10 s after the rotation (it is never needed later).
+CREATE TABLE IF NOT EXISTS _key_rotations (
+  kind      TEXT PRIMARY KEY CHECK (kind IN ('admin', 'public')),
+  from_hash TEXT,
+  to_hash   TEXT NOT NULL,
+  key_enc   BYTEA NOT NULL,
+  at_ms     BIGINT NOT NULL
 );

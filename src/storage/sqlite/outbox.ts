@@ -34,15 +34,9 @@ export function sqliteOutbox(ctx: SqliteStoreContext): Sync<Outbox> {
     },
     due: (nowMs, limit) => due().all(nowMs, limit) as OutboxRow[],
     claim: (id, attempts, retryAtMs) => claim().run(retryAtMs, id, attempts).changes === 1,
-    markSent(id, nowMs) {
-      sent().run(nowMs, id);
-    },
-    markFailed(id, nowMs, error) {
-      failed().run(error, nowMs, id);
-    },
-    recordError(id, error) {
-      recordError().run(error, id);
-    },
+    markSent: (id, nowMs) => sent().run(nowMs, id).changes === 1,
+    markFailed: (id, nowMs, error) => failed().run(error, nowMs, id).changes === 1,
+    recordError: (id, error) => recordError().run(error, id).changes === 1,
     nextDueAt: () => (nextDue().get() as { at: number | null }).at,
     counts() {
       const r = counts().get() as { pending: number; failed: number };
