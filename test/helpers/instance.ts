@@ -18,7 +18,9 @@ import { ON_POSTGRES, pgSyncDb } from "./engine.ts";
 import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
 import { projectSchemaName } from "../../src/storage/postgres/url.ts";
 import { createTestDatabase, type TestDatabase } from "./postgres.ts";
-import { parseDatabaseUrl } from "../../src/storage/postgres/url.ts";
+import { parseDatabaseUrl, type DatabaseChoice } from "../../src/storage/postgres/url.ts";
+import { connectPostgres } from "../../src/storage/postgres/connect.ts";
+import type { SQL } from "bun";
 import { createMailCapture, createOutboxDriver, registryWithCapture, registryWithMailSendSpy, type MailCapture, type MailSendSpy, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
@@ -170,14 +172,15 @@ export async function createTestInstance(
 
   // LATCHKEY_TEST_ENGINE=postgres: every instance gets a fresh PostgreSQL database of its own.
   const database = ON_POSTGRES ? await createTestDatabase() : null;
-  const engineBoot = (database ? { database: parseDatabaseUrl(database.url) } : {}) as Partial<BootOptions>;
+  // One pool per boot (as `serve` has one per server), closed with it.
+  let pool: SQL | null = null;
 
   const writeProjects = (specs: ProjectSpec[]): void => {
     rmSync(configDir, { recursive: true, force: true });
     mkdirSync(configDir, { recursive: true });
     for (const s of specs) writeFileSync(join(configDir, `${s.id}.yaml`), projectYaml(s));
   };
-  const start = (): Booted => {
+  const start = async (): Promise<Booted> => {
     const { projects: configs, issues } = loadProjects([configDir], { env: opts.env ?? {}, registry });
     if (issues.length) throw new Error(issues.map(formatConfigIssue).join("\n"));
     const booted = boot({
@@ -192,10 +195,13 @@ export async function createTestInstance(
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
       instrumentHasher: hashCounter.instrument,
-      ...engineBoot,
+      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(database.url) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
       ...opts.boot,
     });
-    if (database) assertOnPostgres(booted);
+    if (database && !opts.boot?.deferLoading) {
+      await booted.loadPending(); // projects on PostgreSQL load asynchronously
+      assertOnPostgres(booted);
+    }
     if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
     return booted;
   };
@@ -206,7 +212,7 @@ export async function createTestInstance(
     engine: database ? "postgres" : "sqlite",
     database,
     dataDir,
-    booted: start(),
+    booted: await start(),
     clock,
     logs: logger.lines,
     mail,
@@ -240,11 +246,13 @@ export async function createTestInstance(
     },
     async restart(specs) {
       await inst.booted.close();
+      await pool?.close({ timeout: 5 });
       if (specs) writeProjects(specs);
-      inst.booted = start();
+      inst.booted = await start();
     },
     async close() {
       await inst.booted.close();
+      await pool?.close({ timeout: 5 });
       rmSync(dir, { recursive: true, force: true });
       await database?.drop();
     },
