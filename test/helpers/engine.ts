@@ -97,6 +97,12 @@ function runSync(url: string, schema: string, statement: string, wantRows: boole
     return { rows: [], changes: tag ? Number(tag[1]) : 0 };
   }
   const rows = JSON.parse(lines.join("\n") || "[]") as Record<string, unknown>[];
+  // bytea arrives as "\\x<hex>" text: hand it back as bytes, as bun:sqlite gives BLOBs.
+  for (const row of rows) {
+    for (const [k, v] of Object.entries(row)) {
+      if (typeof v === "string" && /^\\x(?:[0-9a-f]{2})*$/.test(v)) row[k] = new Uint8Array(Buffer.from(v.slice(2), "hex"));
+    }
+  }
   return { rows, changes: 0 };
 }
 
