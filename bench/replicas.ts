@@ -221,7 +221,9 @@ async function main(): Promise<void> {
 Run \`bun bench/replicas.ts\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores, load average ${loadBefore.map((x) => x.toFixed(2)).join(" / ")} before and ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} after
 (1/5/15 min; other work was running on the machine, so compare the rows of this run with each other only).
 Servers from source (\`bun src/main.ts serve\`), one project, rate limits off, argon2id m=19456 t=2;
-PostgreSQL ${"is the throwaway cluster of .ci/postgres.sh"} (fsync off) on the same machine, one database for every replica;
+PostgreSQL is the throwaway test cluster of .ci/postgres.sh on the same machine, one database for every replica. That
+cluster runs with fsync, synchronous_commit and full_page_writes off, so its writes (refresh, login's
+counters) are NOT durable, unlike SQLite's synchronous=FULL: the refresh rows understate what a durable PostgreSQL costs;
 ${USERS} users seeded per target through signup; wrk through \`bench/wrk.lua\`, ${DURATION} s per measure (me and refresh 32
 connections, login 16). The two-replica front is a tiny Bun round-robin proxy in the bench process (no sticky
 sessions), so that row also pays for the proxy hop and shares the same 2 cores with both replicas, PostgreSQL and wrk:
