@@ -86,9 +86,15 @@ function runSync(url: string, schema: string, statement: string, wantRows: boole
   const trimmed = statement.trim().replace(/;\s*$/, "");
   const returnsRows = wantRows && /^(select|with|values)\b/i.test(trimmed);
   const sqlText = returnsRows
-    ? `SET search_path TO "${schema}"; SELECT coalesce(json_agg(t), '[]'::json) FROM (${trimmed}) t;`
-    : `SET search_path TO "${schema}"; ${trimmed};`;
-  const r = Bun.spawnSync([psql(), "-X", ...(returnsRows ? ["-q"] : []), "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sqlText], { stdout: "pipe", stderr: "pipe" });
+    ? `SET lock_timeout = 3000; SET search_path TO "${schema}"; SELECT coalesce(json_agg(t), '[]'::json) FROM (${trimmed}) t;`
+    : `SET lock_timeout = 3000; SET search_path TO "${schema}"; ${trimmed};`;
+  const r = Bun.spawnSync([psql(), "-X", ...(returnsRows ? ["-q"] : []), "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sqlText], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+    env: { ...process.env, PGCONNECT_TIMEOUT: "5" },
+    timeout: 10_000,
+  });
   if (r.exitCode !== 0) throw new Error(`psql: ${r.stderr.toString().trim()}\n  in: ${trimmed}`);
   const lines = r.stdout.toString().trim().split("\n").filter((l) => l !== "SET");
   if (!returnsRows) {
