@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, expectError, logIn, mailCount, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, expectError, logIn, mailCount, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 import { accountsInstance, admin, lastLinkToken } from "./helpers.ts";
 
 let inst: TestInstance;
@@ -72,7 +72,7 @@ describe("POST /auth/change-email", () => {
     expect(inst.mail.messages.some((m) => m.to === "ann@example.com" && m.subject.includes("email was requested"))).toBe(true);
     const confirm = await inst.req("GET", `/p/demo/auth/verify?token=${token}`, { headers: { accept: "application/json" } });
     expect(confirm.status).toBe(200);
-    const row = runtimeOf(inst).db.query("SELECT email, email_verified, _password_version AS pv FROM users").get() as { email: string; email_verified: number; pv: number };
+    const row = dbOf(inst).query("SELECT email, email_verified, _password_version AS pv FROM users").get() as { email: string; email_verified: number; pv: number };
     expect(row).toEqual({ email: "Ann.New@Example.com", email_verified: 1, pv: 2 });
     // Access tokens refused (password version bumped); other sessions keep their refresh token.
     expectError(await inst.req("GET", "/p/demo/auth/me", { token: a.token }), 401, "AUTH_INVALID_TOKEN");
@@ -148,7 +148,7 @@ describe("POST /auth/change-email", () => {
     const results = await Promise.all(tokens.map((t) => inst.req("GET", `/p/demo/auth/verify?token=${t}`, { headers: { accept: "application/json" } })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(results.find((r) => r.status === 409)!.body.error.code).toBe("VALIDATION_DUPLICATE");
-    const emails = (runtimeOf(inst).db.query("SELECT email FROM users ORDER BY email").all() as { email: string }[]).map((r) => r.email);
+    const emails = (dbOf(inst).query("SELECT email FROM users ORDER BY email").all() as { email: string }[]).map((r) => r.email);
     expect(emails.filter((e) => e === "shared@example.com")).toHaveLength(1);
     expect(emails).toHaveLength(2);
     // The loser's link was not spent by the 409: it fails again the same way, changing nothing.
@@ -168,7 +168,7 @@ describe("POST /auth/change-email", () => {
       const doReset = () => inst.req("POST", "/p/demo/auth/reset-password", { body: { token: reset, new_password: "a brand new password" } });
       const [c, r] = round % 2 === 0 ? await Promise.all([doConfirm(), doReset()]) : (await Promise.all([doReset(), doConfirm()])).reverse();
       expect(c.status).toBe(200); // the change never depends on the password
-      const row = runtimeOf(inst).db.query("SELECT email, email_verified FROM users").get() as { email: string; email_verified: number };
+      const row = dbOf(inst).query("SELECT email, email_verified FROM users").get() as { email: string; email_verified: number };
       expect(row).toEqual({ email: "new@example.com", email_verified: 1 });
       if (r.status === 200) {
         // The reset landed before the change: the new password works with the new address.
@@ -191,7 +191,7 @@ describe("DELETE /auth/me", () => {
     const p = runtimeOf(inst);
     const a = await signUp(inst, "ann@example.com");
     const now = new Date(inst.clock.now).toISOString();
-    p.db.query("INSERT INTO posts(id, created_at, updated_at, author, body) VALUES (?, ?, ?, ?, 'hi')").run(crypto.randomUUID(), now, now, a.user.id);
+    dbOf(inst).query("INSERT INTO posts(id, created_at, updated_at, author, body) VALUES (?, ?, ?, ?, 'hi')").run(crypto.randomUUID(), now, now, a.user.id);
     expectError(await inst.req("DELETE", "/p/demo/auth/me", { token: a.token, body: {} }), 400, "VALIDATION_REQUIRED_FIELD", "password");
     expectError(await inst.req("DELETE", "/p/demo/auth/me", { token: a.token, body: { password: 5 } }), 400, "VALIDATION_INVALID_FIELD", "password");
     expectError(await inst.req("DELETE", "/p/demo/auth/me", { token: a.token, body: { password: PASSWORD, really: true } }), 400, "VALIDATION_UNKNOWN_FIELD", "really");
@@ -204,7 +204,7 @@ describe("DELETE /auth/me", () => {
     expect(r.body).toEqual({ data: { ok: true } });
     expect(mailCount(inst, "account_deleted")).toBe(1);
     for (const t of ["users", "posts", "_sessions", "_link_tokens"]) {
-      expect((p.db.query(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n).toBe(0);
+      expect((dbOf(inst).query(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n).toBe(0);
     }
     expectError(await inst.req("GET", "/p/demo/auth/me", { token: a.token }), 401, "AUTH_INVALID_TOKEN");
     expectError(await inst.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: a.refresh_token } }), 401, "AUTH_INVALID_REFRESH_TOKEN");
@@ -216,7 +216,7 @@ describe("DELETE /auth/me", () => {
     const p = runtimeOf(inst);
     const a = await signUp(inst, "ann@example.com");
     const now = new Date(inst.clock.now).toISOString();
-    p.db.query("INSERT INTO invoices(id, created_at, updated_at, owner, amount) VALUES (?, ?, ?, ?, 1)").run(crypto.randomUUID(), now, now, a.user.id);
+    dbOf(inst).query("INSERT INTO invoices(id, created_at, updated_at, owner, amount) VALUES (?, ?, ?, ?, 1)").run(crypto.randomUUID(), now, now, a.user.id);
     const r = await inst.req("DELETE", "/p/demo/auth/me", { token: a.token, body: { password: PASSWORD } });
     expectError(r, 409, "CONFLICT");
     expect(r.body.error.message).toContain("invoices");
@@ -252,6 +252,6 @@ describe("guards shared with Part I", () => {
     const r = await inst.req("GET", `/p/demo/auth/verify?token=${link}`);
     expect(r.status).toBe(409);
     expect(r.headers.get("content-type")).toContain("text/html");
-    expect((runtimeOf(inst).db.query("SELECT email FROM users WHERE id = ?").get(a.user.id) as { email: string }).email).toBe("ann@example.com");
+    expect((dbOf(inst).query("SELECT email FROM users WHERE id = ?").get(a.user.id) as { email: string }).email).toBe("ann@example.com");
   });
 });

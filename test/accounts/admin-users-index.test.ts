@@ -3,6 +3,7 @@
  * page"): the query plans name the index, filtered pages keep the (created_at, id) order and the
  * exactly-once cursor, and a database made before these indexes gets them at boot.
  */
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
 import { runtimeOf } from "../helpers/auth.ts";
@@ -11,6 +12,8 @@ import { listUsers, parseUserListQuery, type UserListQuery } from "../../src/mod
 import { ACTIVE_BANS_SQL, ANY_ACTIVE_BAN_SQL, userListSql, userWindowSql } from "../../src/storage/sqlite/user-listing.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { accountsInstance, admin } from "./helpers.ts";
+
+const sqlite = sqliteOnly("seeds users in one SQLite transaction and reads SQLite query plans");
 
 let inst: TestInstance;
 afterEach(async () => {
@@ -70,7 +73,7 @@ function explain(p: ProjectRuntime, { sql, args }: { sql: string; args: (string 
   }
 }
 
-describe("GET /v1/users: the query plan of each filter", () => {
+sqlite.describe("GET /v1/users: the query plan of each filter", () => {
   it("reads the verified index for verified (with or without banned=false), the ban index for banned=true", async () => {
     inst = await accountsInstance();
     const p = runtimeOf(inst);
@@ -126,7 +129,7 @@ describe("GET /v1/users: the query plan of each filter", () => {
   });
 });
 
-describe("GET /v1/users: filtered pages", () => {
+sqlite.describe("GET /v1/users: filtered pages", () => {
   it("page every filter combination in (created_at, id) order, each matching user exactly once", async () => {
     inst = await accountsInstance();
     const p = runtimeOf(inst);
@@ -201,7 +204,7 @@ describe("GET /v1/users: filtered pages", () => {
   });
 });
 
-describe("a database made before the filter indexes", () => {
+sqlite.describe("a database made before the filter indexes", () => {
   it("gets the verified index (an additive schema change) and the ban index at boot", async () => {
     inst = await accountsInstance();
     let p = runtimeOf(inst);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, expectError, logIn, mailCount, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, dbOf, expectError, logIn, mailCount, runtimeOf, signUp } from "../helpers/auth.ts";
+import { sqliteOnly } from "../helpers/engine.ts";
 import { ADMIN_KEY, OTHER_ADMIN_KEY, PUBLIC_KEY, accountsInstance, accountsSpec, admin, lastLinkToken } from "./helpers.ts";
 
 let inst: TestInstance;
@@ -114,7 +115,7 @@ describe("GET /v1/users", () => {
     for (const [qs, code, field] of cases) expectError(await admin(inst, "GET", `/users?${qs}`), 400, code, field);
   });
 
-  it("sees each of 5,000 users exactly once while 500 more are inserted between pages", async () => {
+  sqliteOnly("seeds 5,000 users in one SQLite transaction on the project's connection").it("sees each of 5,000 users exactly once while 500 more are inserted between pages", async () => {
     inst = await accountsInstance();
     const p = runtimeOf(inst);
     const insert = p.db.prepare(
@@ -235,21 +236,21 @@ describe("GET/POST/PATCH/DELETE /v1/users/{id}", () => {
     const p = runtimeOf(inst);
     const ann = await signUp(inst, "ann@example.com");
     const now = new Date(inst.clock.now).toISOString();
-    p.db.query("INSERT INTO posts(id, created_at, updated_at, author, body) VALUES (?, ?, ?, ?, 'hi')").run(crypto.randomUUID(), now, now, ann.user.id);
+    dbOf(inst).query("INSERT INTO posts(id, created_at, updated_at, author, body) VALUES (?, ?, ?, ?, 'hi')").run(crypto.randomUUID(), now, now, ann.user.id);
     const inv = crypto.randomUUID();
-    p.db.query("INSERT INTO invoices(id, created_at, updated_at, owner, amount) VALUES (?, ?, ?, ?, 5)").run(inv, now, now, ann.user.id);
+    dbOf(inst).query("INSERT INTO invoices(id, created_at, updated_at, owner, amount) VALUES (?, ?, ?, ?, 5)").run(inv, now, now, ann.user.id);
     const blocked = await admin(inst, "DELETE", `/users/${ann.user.id}`);
     expectError(blocked, 409, "CONFLICT");
     expect(blocked.body.error.message).toContain("invoices");
     expect((await admin(inst, "GET", `/users/${ann.user.id}`)).status).toBe(200);
-    expect((p.db.query("SELECT count(*) AS n FROM posts").get() as { n: number }).n).toBe(1);
+    expect((dbOf(inst).query("SELECT count(*) AS n FROM posts").get() as { n: number }).n).toBe(1);
 
-    p.db.query("DELETE FROM invoices WHERE id = ?").run(inv);
+    dbOf(inst).query("DELETE FROM invoices WHERE id = ?").run(inv);
     const r = await admin(inst, "DELETE", `/users/${ann.user.id}`);
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ data: { ok: true } });
-    expect((p.db.query("SELECT count(*) AS n FROM posts").get() as { n: number }).n).toBe(0);
-    expect((p.db.query("SELECT count(*) AS n FROM _sessions WHERE user_id = ?").get(ann.user.id) as { n: number }).n).toBe(0);
+    expect((dbOf(inst).query("SELECT count(*) AS n FROM posts").get() as { n: number }).n).toBe(0);
+    expect((dbOf(inst).query("SELECT count(*) AS n FROM _sessions WHERE user_id = ?").get(ann.user.id) as { n: number }).n).toBe(0);
     expectError(await inst.req("GET", "/p/demo/auth/me", { token: ann.token }), 401, "AUTH_INVALID_TOKEN");
     expectError(await inst.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: ann.refresh_token } }), 401, "AUTH_INVALID_REFRESH_TOKEN");
     expectError(await admin(inst, "GET", `/users/${ann.user.id}`), 404, "USER_NOT_FOUND");

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, expectError, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, expectError, logIn, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 import { runHousekeeping } from "../../src/projects/housekeeping.ts";
 import { ADMIN_KEY, OTHER_ADMIN_KEY, accountsInstance, accountsSpec, admin, lastLinkToken } from "./helpers.ts";
 import { createTestInstance } from "../helpers/instance.ts";
@@ -145,7 +145,7 @@ describe("audit log", () => {
     inst.clock.advance(2 * 86_400_000);
     await signUp(inst, "b@example.com");
     await runHousekeeping(runtimeOf(inst));
-    const left = runtimeOf(inst).db.query("SELECT count(*) AS n FROM _audit").get() as { n: number };
+    const left = dbOf(inst).query("SELECT count(*) AS n FROM _audit").get() as { n: number };
     expect(left.n).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { createHmac } from "node:crypto";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, authSpec, b64url, decodeJwtPayload, expectError, forgeJwt, logIn, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
+import { PASSWORD, authSpec, b64url, decodeJwtPayload, expectError, forgeJwt, logIn, dbOf, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
 
 const me = (inst: TestInstance, token: string | undefined, headers: Record<string, string> = {}) =>
   inst.req("GET", "/p/demo/auth/me", { token, headers });
@@ -170,7 +170,7 @@ describe("access tokens that stop working", () => {
   it("refuses the token of a user deleted from the database", async () => {
     inst = await createTestInstance([authSpec()]);
     const s = await signUp(inst, "del@example.com");
-    runtimeOf(inst).db.query("DELETE FROM users WHERE id = ?").run(s.user.id);
+    dbOf(inst).query("DELETE FROM users WHERE id = ?").run(s.user.id);
     expectError(await me(inst, s.token), 401, "AUTH_INVALID_TOKEN");
   });
 

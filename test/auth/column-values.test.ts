@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, PASSWORD, runtimeOf } from "../helpers/auth.ts";
+import { authSpec, PASSWORD, dbOf } from "../helpers/auth.ts";
 import { parseColumn } from "../../src/config/columns.ts";
 
 const DECLARED = "2024-02-29T10:00:00+02:00";
@@ -42,11 +42,11 @@ describe("datetime request values", () => {
   ];
   for (const value of impossible) {
     it(`refuses ${value} with 400 instead of rewriting it`, async () => {
-      const before = (runtimeOf(inst).db.query("SELECT count(*) AS c FROM users").get() as { c: number }).c;
+      const before = (dbOf(inst).query("SELECT count(*) AS c FROM users").get() as { c: number }).c;
       const r = await signup({ seen_at: value });
       expect(r.status).toBe(400);
       expect(r.body.error).toMatchObject({ code: "VALIDATION_INVALID_FIELD", field: "seen_at" });
-      expect((runtimeOf(inst).db.query("SELECT count(*) AS c FROM users").get() as { c: number }).c).toBe(before);
+      expect((dbOf(inst).query("SELECT count(*) AS c FROM users").get() as { c: number }).c).toBe(before);
     });
   }
 
@@ -61,7 +61,7 @@ describe("datetime request values", () => {
       const r = await signup({ seen_at: given });
       expect(r.status).toBe(201);
       expect(r.body.data.user.seen_at).toBe(stored);
-      const row = runtimeOf(inst).db.query("SELECT seen_at FROM users WHERE id = ?").get(r.body.data.user.id) as { seen_at: string };
+      const row = dbOf(inst).query("SELECT seen_at FROM users WHERE id = ?").get(r.body.data.user.id) as { seen_at: string };
       expect(row.seen_at).toBe(stored);
     }
   });

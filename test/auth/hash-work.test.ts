@@ -5,13 +5,13 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, authSpec, expectError, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, authSpec, expectError, logIn, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 
 const argon = (memory_cost: number, time_cost = 1) => ({ algorithm: "argon2id", options: { memory_cost, time_cost } });
 const noLimits = { login_failures_per_account: "off", login_per_ip: "off" };
 
 function storedHash(inst: TestInstance, email: string): string {
-  const row = runtimeOf(inst).db.query("SELECT password_hash FROM users WHERE email = ?").get(email) as { password_hash: string };
+  const row = dbOf(inst).query("SELECT password_hash FROM users WHERE email = ?").get(email) as { password_hash: string };
   return row.password_hash;
 }
 
@@ -51,7 +51,7 @@ describe("bcrypt and NUL bytes (SPEC 9.2)", () => {
     expect(storedHash(inst, "new@example.com")).toStartWith("$bcrypt-hmac-sha256$v=1$2b$04$");
     await signUp(inst, "imported@example.com", { password: "placeholder password" });
     const plain = await Bun.password.hash("Tr0ub4dor", { algorithm: "bcrypt", cost: 4 });
-    runtimeOf(inst).db.query("UPDATE users SET password_hash = ? WHERE email = ?").run(plain, "imported@example.com");
+    dbOf(inst).query("UPDATE users SET password_hash = ? WHERE email = ?").run(plain, "imported@example.com");
 
     for (const email of ["new@example.com", "imported@example.com"]) {
       for (const variant of ["Tr0ub4dor\u0000Tr0ub4dor", "Tr0ub4dor\u0000"]) {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { pruneSessions } from "../../src/modules/session/sessions.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 
 const DAY = 86_400_000;
 const PASSWORD = "correct horse battery";
@@ -17,7 +18,7 @@ async function setup(): Promise<TestInstance> {
 
 /** `tokens`: full rows (live or revoked tokens); `rotated`: compact records of rotated-out tokens. */
 function counts(t: TestInstance): { sessions: number; tokens: number; rotated: number } {
-  const db = t.booted.projects.get("demo")!.db;
+  const db = dbOf(t);
   const one = (sql: string): number => (db.query(sql).get() as { n: number }).n;
   return {
     sessions: one("SELECT count(*) AS n FROM _sessions"),

@@ -1,7 +1,7 @@
 /** Per-IP limits count an IPv6 client per /64 (issue 8, item 13), through the HTTP routes. */
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, PASSWORD } from "../helpers/auth.ts";
+import { authSpec, dbOf, PASSWORD } from "../helpers/auth.ts";
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -21,7 +21,7 @@ describe("per-IP buckets", () => {
     expect(await signupFrom(inst, 2, "2001:db8:1:2:ffff:ffff:ffff:fffe")).toBe(201);
     expect(await signupFrom(inst, 3, "2001:0DB8:0001:0002::c")).toBe(429);
     expect(await signupFrom(inst, 4, "2001:db8:1:3::a")).toBe(201);
-    const keys = (inst.booted.projects.get("demo")!.db.query("SELECT key FROM _rate_limits ORDER BY key").all() as { key: string }[]).map((r) => r.key);
+    const keys = (dbOf(inst).query("SELECT key FROM _rate_limits ORDER BY key").all() as { key: string }[]).map((r) => r.key);
     expect(keys).toEqual(["signup_per_ip:2001:db8:1:2::/64", "signup_per_ip:2001:db8:1:3::/64"]);
   });
 

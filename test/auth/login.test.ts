@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { parse } from "valibot";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
-import { PASSWORD, authSpec, counterOf, expectError, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, authSpec, counterOf, expectError, logIn, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 
 describe("POST /auth/login scenarios", () => {
   let inst: TestInstance;
@@ -210,7 +210,7 @@ describe("login options", () => {
     await inst.req("POST", "/p/demo/auth/signup", { body: { email: "unv@example.com", password: PASSWORD } });
     expectError(await inst.req("POST", "/p/demo/auth/login", { body: { email: "unv@example.com", password: "wrong password" } }), 401, "AUTH_INVALID_CREDENTIALS");
     expectError(await inst.req("POST", "/p/demo/auth/login", { body: { email: "unv@example.com", password: PASSWORD } }), 403, "AUTH_EMAIL_NOT_VERIFIED");
-    runtimeOf(inst).db.query("UPDATE users SET email_verified = 1").run();
+    dbOf(inst).query("UPDATE users SET email_verified = 1").run();
     const s = await logIn(inst, "unv@example.com");
     expect(s.user.email_verified).toBe(true);
   });
@@ -227,7 +227,7 @@ describe("login options", () => {
       const hasher = factory.create(parse(factory.optionsSchema, options), { baseDir: ".", log: () => {} });
       const old = await hasher.hash(PASSWORD);
       expect(old).toMatch(prefix);
-      const db = runtimeOf(inst).db;
+      const db = dbOf(inst);
       db.query("UPDATE users SET password_hash = ? WHERE id = ?").run(old, s.user.id);
       expectError(await inst.req("POST", "/p/demo/auth/login", { body: { email: "legacy@example.com", password: "wrong password" } }), 401, "AUTH_INVALID_CREDENTIALS");
       await logIn(inst, "legacy@example.com");
@@ -241,7 +241,7 @@ describe("login options", () => {
   it("rehashes an argon2id hash made with weaker parameters, and keeps a current or a stronger one (SPEC 9.2)", async () => {
     inst = await createTestInstance([authSpec()]);
     const s = await signUp(inst, "params@example.com");
-    const db = runtimeOf(inst).db;
+    const db = dbOf(inst);
     const read = () => (db.query("SELECT password_hash FROM users WHERE id = ?").get(s.user.id) as { password_hash: string }).password_hash;
     const current = read();
     await logIn(inst, "params@example.com");
@@ -258,7 +258,7 @@ describe("login options", () => {
   it("refuses a stored value no hasher understands with the ordinary 401", async () => {
     inst = await createTestInstance([authSpec()]);
     const s = await signUp(inst, "odd@example.com");
-    runtimeOf(inst).db.query("UPDATE users SET password_hash = 'plaintext' WHERE id = ?").run(s.user.id);
+    dbOf(inst).query("UPDATE users SET password_hash = 'plaintext' WHERE id = ?").run(s.user.id);
     expectError(await inst.req("POST", "/p/demo/auth/login", { body: { email: "odd@example.com", password: "plaintext" } }), 401, "AUTH_INVALID_CREDENTIALS");
   });
 });

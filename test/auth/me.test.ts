@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, expectError, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
+import { authSpec, expectError, dbOf, signUp, type Session } from "../helpers/auth.ts";
 
 const ORG_ID = "0b0c5f6e-2f43-4b8e-9a51-0c6f3f1d2a10";
 
@@ -21,7 +21,7 @@ describe("GET and PATCH /auth/me", () => {
     });
     (spec.tables as Record<string, unknown>).orgs = { columns: { name: "string required" } };
     inst = await createTestInstance([spec]);
-    runtimeOf(inst).db.query(`INSERT INTO orgs(id, created_at, updated_at, name) VALUES (?, 'x', 'x', 'Acme')`).run(ORG_ID);
+    dbOf(inst).query(`INSERT INTO orgs(id, created_at, updated_at, name) VALUES (?, 'x', 'x', 'Acme')`).run(ORG_ID);
     s = await signUp(inst, "me@example.com", { fields: { display_name: "Me" } });
     await signUp(inst, "other@example.com", { fields: { display_name: "Other", username: "taken" } });
   });
@@ -85,7 +85,7 @@ describe("GET and PATCH /auth/me", () => {
       username: "mine",
       updated_at: new Date(inst.clock.now).toISOString(),
     });
-    const row = runtimeOf(inst).db.query("SELECT secret_note, role, internal_score FROM users WHERE id = ?").get(s.user.id);
+    const row = dbOf(inst).query("SELECT secret_note, role, internal_score FROM users WHERE id = ?").get(s.user.id);
     expect(row).toEqual({ secret_note: "shh", role: "user", internal_score: 7 });
   });
 

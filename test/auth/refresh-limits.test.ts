@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { pruneSessions } from "../../src/modules/session/sessions.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, decodeJwtPayload, expectError, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
+import { authSpec, decodeJwtPayload, expectError, logIn, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 
 const refresh = (inst: TestInstance, refresh_token: string) => inst.req("POST", "/p/demo/auth/refresh", { body: { refresh_token } });
 const DAY = 86_400_000;
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 function rowsOf(t: TestInstance, sid: string): { full: number; rotated: number } {
-  const db = runtimeOf(t).db;
+  const db = dbOf(t);
   const n = (sql: string): number => (db.query(sql).get(sid) as { n: number }).n;
   return {
     full: n("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ?"),
@@ -65,7 +65,7 @@ describe("rotated-out tokens", () => {
     let token = s.refresh_token;
     for (let i = 0; i < 100; i++) token = (await refresh(inst, token)).body.data.refresh_token;
     expect(rowsOf(inst, sid)).toEqual({ full: 1, rotated: 100 });
-    const tags = runtimeOf(inst).db.query("SELECT DISTINCT length(tag) AS n FROM _refresh_rotated").all();
+    const tags = dbOf(inst).query("SELECT DISTINCT length(tag) AS n FROM _refresh_rotated").all();
     expect(tags).toEqual([{ n: 16 }]);
     inst.clock.advance(DAY);
     await pruneSessions(runtimeOf(inst), inst.clock.now);

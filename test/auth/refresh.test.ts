@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, decodeJwtPayload, expectError, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
+import { authSpec, decodeJwtPayload, expectError, logIn, dbOf, runtimeOf, signUp } from "../helpers/auth.ts";
 import { sha256Hex } from "../../src/crypto/digest.ts";
 
 const refresh = (inst: TestInstance, refresh_token: unknown) => inst.req("POST", "/p/demo/auth/refresh", { body: { refresh_token } });
 
 function liveTokensOf(inst: TestInstance, sessionId: string): number {
-  const r = runtimeOf(inst)
-    .db.query("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ? AND rotated_at IS NULL AND revoked_at IS NULL")
+  const r = dbOf(inst)
+    .query("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ? AND rotated_at IS NULL AND revoked_at IS NULL")
     .get(sessionId) as { n: number };
   return r.n;
 }
@@ -60,7 +60,7 @@ describe("POST /auth/refresh scenarios", () => {
 
   it("stores refresh tokens only as SHA-256 hashes", async () => {
     const s = await signUp(inst, "hashed@example.com");
-    const db = runtimeOf(inst).db;
+    const db = dbOf(inst);
     expect(db.query("SELECT count(*) AS n FROM _refresh_tokens WHERE token_hash = ?").get(sha256Hex(s.refresh_token))).toEqual({ n: 1 });
     expect(db.query("SELECT count(*) AS n FROM _refresh_tokens WHERE token_hash = ?").get(s.refresh_token)).toEqual({ n: 0 });
   });
@@ -115,7 +115,7 @@ describe("refresh rotation, grace and reuse", () => {
     const sid = String(decodeJwtPayload(s.token).sid);
     expect(liveTokensOf(inst, sid)).toBe(1);
     // The parent's full row is gone; only its compact record stays (for reuse detection).
-    const db = runtimeOf(inst).db;
+    const db = dbOf(inst);
     expect(db.query("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ?").get(sid)).toEqual({ n: 1 });
     expect(db.query("SELECT count(*) AS n FROM _refresh_rotated WHERE session_id = ?").get(sid)).toEqual({ n: 1 });
   });
@@ -146,7 +146,7 @@ describe("refresh rotation, grace and reuse", () => {
   it("refuses the refresh token of a deleted user", async () => {
     inst = await createTestInstance([authSpec()]);
     const s = await signUp(inst, "gone@example.com");
-    runtimeOf(inst).db.query("DELETE FROM users WHERE id = ?").run(s.user.id);
+    dbOf(inst).query("DELETE FROM users WHERE id = ?").run(s.user.id);
     expectError(await refresh(inst, s.refresh_token), 401, "AUTH_INVALID_REFRESH_TOKEN");
   });
 

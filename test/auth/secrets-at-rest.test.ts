@@ -1,9 +1,12 @@
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { PASSWORD, authSpec, logIn, runtimeOf, signUp } from "../helpers/auth.ts";
 import { ADMIN_KEY, PUBLIC_KEY, accountsSpec, admin, lastLinkToken } from "../accounts/helpers.ts";
+
+const sqlite = sqliteOnly("reads the project's .db, -wal and -shm files for secrets in clear");
 
 /** Raw bytes of the project's database files (main, WAL, shared memory), as latin1 text. */
 function databaseBytes(inst: TestInstance, project = "demo"): { file: string; text: string }[] {
@@ -13,7 +16,7 @@ function databaseBytes(inst: TestInstance, project = "demo"): { file: string; te
     .map((file) => ({ file, text: readFileSync(file).toString("latin1") }));
 }
 
-describe("no secret at rest or in logs", () => {
+sqlite.describe("no secret at rest or in logs", () => {
   let inst: TestInstance | null = null;
   afterEach(async () => {
     await inst?.close();

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { PASSWORD, authSpec, counterOf, expectError, mailCount, runtimeOf, signUp } from "../helpers/auth.ts";
+import { PASSWORD, authSpec, counterOf, expectError, mailCount, dbOf, signUp } from "../helpers/auth.ts";
 
 const ORG_ID = "0b0c5f6e-2f43-4b8e-9a51-0c6f3f1d2a10";
 const MISSING_ID = "8d7e2c1a-4b5f-4c3e-8a9b-1f2e3d4c5b6a";
@@ -33,7 +33,7 @@ describe("POST /auth/signup with custom columns", () => {
   let inst: TestInstance;
   beforeAll(async () => {
     inst = await createTestInstance([columnsSpec()]);
-    runtimeOf(inst).db.query(`INSERT INTO orgs(id, created_at, updated_at, name) VALUES (?, 'x', 'x', 'Acme')`).run(ORG_ID);
+    dbOf(inst).query(`INSERT INTO orgs(id, created_at, updated_at, name) VALUES (?, 'x', 'x', 'Acme')`).run(ORG_ID);
   });
   afterAll(() => inst.close());
 
@@ -88,11 +88,11 @@ describe("POST /auth/signup with custom columns", () => {
   ];
   for (const c of cases) {
     it(`answers ${c.status} ${c.code} for ${c.name} and creates no account`, async () => {
-      const before = (runtimeOf(inst).db.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+      const before = (dbOf(inst).query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
       const r = await inst.req("POST", "/p/demo/auth/signup", c.raw !== undefined ? { rawBody: c.raw } : { body: c.body });
       expectError(r, c.status, c.code, c.field);
       expect(r.text).not.toContain(PASSWORD);
-      expect((runtimeOf(inst).db.query("SELECT count(*) AS n FROM users").get() as { n: number }).n).toBe(before);
+      expect((dbOf(inst).query("SELECT count(*) AS n FROM users").get() as { n: number }).n).toBe(before);
     });
   }
 
@@ -123,7 +123,7 @@ describe("POST /auth/signup with custom columns", () => {
       joined_at: Math.floor(inst.clock.now / 1000),
       external_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
-    const row = runtimeOf(inst).db.query("SELECT * FROM users WHERE id = ?").get(user.id) as Record<string, unknown>;
+    const row = dbOf(inst).query("SELECT * FROM users WHERE id = ?").get(user.id) as Record<string, unknown>;
     expect(row._email_canonical).toBe(email.toLowerCase());
     expect(row.secret_note).toBe("psst");
     expect(row.internal_score).toBe(7);
@@ -203,7 +203,7 @@ describe("signup races", () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(49);
     expect(statuses.filter((s) => s >= 500)).toHaveLength(0);
     for (const r of results.filter((x) => x.status === 409)) expect(r.body.error.field).toBe("email");
-    const n = runtimeOf(inst).db.query("SELECT count(*) AS n FROM users WHERE _email_canonical = 'race@example.com'").get() as { n: number };
+    const n = dbOf(inst).query("SELECT count(*) AS n FROM users WHERE _email_canonical = 'race@example.com'").get() as { n: number };
     expect(n.n).toBe(1);
   });
 });
@@ -234,7 +234,7 @@ describe("signup options", () => {
     expect(r.status).toBe(201);
     expect(Object.keys(r.body.data)).toEqual(["user"]);
     expect(r.body.data.user.email_verified).toBe(false);
-    const sessions = runtimeOf(inst).db.query("SELECT count(*) AS n FROM _sessions").get() as { n: number };
+    const sessions = dbOf(inst).query("SELECT count(*) AS n FROM _sessions").get() as { n: number };
     expect(sessions.n).toBe(0);
   });
 
@@ -294,7 +294,7 @@ describe("signup options", () => {
       expect(r.body.error.code).toBe("SERVICE_UNAVAILABLE");
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
     }
-    const n = runtimeOf(inst).db.query("SELECT count(*) AS n FROM users").get() as { n: number };
+    const n = dbOf(inst).query("SELECT count(*) AS n FROM users").get() as { n: number };
     expect(n.n).toBe(results.filter((r) => r.status === 201).length);
   });
 

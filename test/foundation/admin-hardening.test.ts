@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { parse } from "valibot";
 import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
-import { authSpec, PASSWORD, runtimeOf, signUp } from "../helpers/auth.ts";
+import { authSpec, PASSWORD, dbOf, signUp } from "../helpers/auth.ts";
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe("every security event", () => {
     // A hash of another algorithm: the next login rehashes it (event password_rehashed).
     const bcrypt = BUILTIN_PLUGINS.hashers["bcrypt"];
     const legacy = await bcrypt.create(parse(bcrypt.optionsSchema, { cost: 4 }), { baseDir: ".", log: () => {} }).hash(PASSWORD);
-    runtimeOf(t).db.query("UPDATE users SET password_hash = ? WHERE id = ?").run(legacy, s.user.id);
+    dbOf(t).query("UPDATE users SET password_hash = ? WHERE id = ?").run(legacy, s.user.id);
     await t.req("POST", "/p/demo/auth/login", { body: { email: "ann@example.com", password: "wrong password!" }, ip });
     const loggedIn = await t.req("POST", "/p/demo/auth/login", { body: { email: "ann@example.com", password: PASSWORD }, ip });
     const session = loggedIn.body.data as { token: string; refresh_token: string };

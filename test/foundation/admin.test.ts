@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type ProjectSpec, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 
 const PINNED_ADMIN = "sk_" + "a".repeat(40);
 const PINNED_ADMIN_2 = "sk_" + "b".repeat(40);
@@ -31,7 +32,7 @@ describe("admin key", () => {
     const keys = inst.booted.generatedKeys.get("demo");
     expect(keys?.admin).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
     expect(keys?.public).toMatch(/^pk_[A-Za-z0-9_-]{43}$/);
-    const db = inst.booted.projects.get("demo")!.db;
+    const db = dbOf(inst);
     const values = (db.query("SELECT value, declared FROM _settings").all() as { value: string; declared: string | null }[])
       .flatMap((r) => [r.value, r.declared ?? ""]).join("\n");
     expect(values).not.toContain(keys!.admin!);

@@ -1,7 +1,10 @@
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { chmodSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+
+const sqlite = sqliteOnly("checks the modes of the SQLite project files");
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -9,7 +12,7 @@ afterEach(async () => {
   inst = null;
 });
 
-describe("database file modes", () => {
+sqlite.describe("database file modes", () => {
   it("narrows an existing database and its -wal/-shm files to 0600 when the project opens", async () => {
     inst = await createTestInstance([{ id: "demo", tables: { users: { auth_table: true, columns: {} } } }]);
     const db = join(inst.dataDir, "demo.db");

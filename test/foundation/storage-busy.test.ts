@@ -1,7 +1,10 @@
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+
+const sqlite = sqliteOnly("holds the SQLite write lock from a second connection");
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -9,7 +12,7 @@ afterEach(async () => {
   inst = null;
 });
 
-describe("storage unavailable", () => {
+sqlite.describe("storage unavailable", () => {
   it("answers 503 SERVICE_UNAVAILABLE with Retry-After, not 500, while another process holds the write lock", async () => {
     inst = await createTestInstance([{ id: "demo", tables: { users: { auth_table: true, columns: {} } } }]);
     const p = inst.booted.projects.get("demo")!;

@@ -1,3 +1,4 @@
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -5,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DbOpenError, INTERNAL_SCHEMA_VERSION, openProjectDb } from "../../src/storage/sqlite/open.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+
+const sqlite = sqliteOnly("opens, corrupts and inspects SQLite project files");
 
 const now = "2026-01-01T00:00:00.000Z";
 let dir = "";
@@ -17,7 +20,7 @@ afterEach(async () => {
 });
 const tmp = (): string => (dir = mkdtempSync(join(tmpdir(), "latchkey-db-")));
 
-describe("openProjectDb", () => {
+sqlite.describe("openProjectDb", () => {
   it("sets WAL, synchronous=FULL, foreign keys and a busy timeout, and marks the file", () => {
     const path = join(tmp(), "demo.db");
     const db = openProjectDb(path, { projectId: "demo", nowIso: now });
@@ -82,7 +85,7 @@ describe("openProjectDb", () => {
   });
 });
 
-describe("a project that cannot load", () => {
+sqlite.describe("a project that cannot load", () => {
   it("is reported, /readyz answers 503, its routes answer 503, and other projects still serve", async () => {
     inst = await createTestInstance([
       { id: "good", tables: { users: { auth_table: true, columns: {} } } },
@@ -121,7 +124,7 @@ describe("a project that cannot load", () => {
   });
 });
 
-describe("projects loading after the port opens", () => {
+sqlite.describe("projects loading after the port opens", () => {
   it("answers /healthz at once, 503 on /readyz and on a loading project's routes, then serves once loaded", async () => {
     inst = await createTestInstance([{ id: "demo", tables: { users: { auth_table: true, columns: {} } } }], { boot: { deferLoading: true } });
     expect((await inst.req("GET", "/healthz")).status).toBe(200);

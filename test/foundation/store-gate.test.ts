@@ -3,10 +3,13 @@
  * stores share one transaction gate: an operation of the old store waits for a transaction of the
  * new one, so requests still running on the old runtime never write into it.
  */
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { authSpec, runtimeOf } from "../helpers/auth.ts";
 import { createSqliteStore, sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
+
+const sqlite = sqliteOnly("the transaction gate of one SQLite connection");
 
 let inst: TestInstance | null = null;
 afterEach(async () => {
@@ -14,7 +17,7 @@ afterEach(async () => {
   inst = null;
 });
 
-describe("stores on one connection", () => {
+sqlite.describe("stores on one connection", () => {
   it("share the transaction gate: an outside operation waits for the other store's transaction to end", async () => {
     inst = await createTestInstance([authSpec()]);
     const p = runtimeOf(inst);

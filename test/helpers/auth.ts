@@ -4,6 +4,8 @@ import { expect } from "bun:test";
 import type { Database } from "bun:sqlite";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
 import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
+import { projectSchemaName } from "../../src/storage/postgres/url.ts";
+import { pgSyncDb } from "./engine.ts";
 import type { ProjectSpec, TestInstance, TestResponse } from "./instance.ts";
 
 export const PASSWORD = "correct horse battery";
@@ -91,14 +93,17 @@ export function decodeJwtPayload(token: string): Record<string, unknown> {
 
 /** Count of the rate-limit counter `name:key`, or 0. */
 export function counterOf(inst: TestInstance, key: string, project = "demo"): number {
-  const r = runtimeOf(inst, project).db.query("SELECT count FROM _rate_limits WHERE key = ?").get(key) as { count: number } | null;
+  const r = dbOf(inst, project).query("SELECT count FROM _rate_limits WHERE key = ?").get(key) as { count: number } | null;
   return r?.count ?? 0;
 }
 
 /**
  * The SQLite connection behind a project's store, for assertions on stored rows (services reach
- * the database only through `p.store`).
+ * the database only through `p.store`). On the PostgreSQL pass (engine.ts) the same
+ * `query(sql).get/all/run` calls are answered by psql on the project's schema; anything beyond
+ * row reads and writes (pragmas, files, locks) belongs in a `sqliteOnly` test.
  */
 export function dbOf(inst: TestInstance, project = "demo"): Database {
+  if (inst.database) return pgSyncDb(inst.database.url, projectSchemaName(project)) as unknown as Database;
   return sqliteDatabaseOf(runtimeOf(inst, project).store);
 }

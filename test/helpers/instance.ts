@@ -14,6 +14,13 @@ import { parseTrustedProxies, type TrustedProxies } from "../../src/http/client-
 import { startMailSenders } from "../../src/mail/start.ts";
 import type { SenderOptions } from "../../src/mail/sender.ts";
 import type { PasswordHasher } from "../../src/plugin-api.ts";
+import { ON_POSTGRES, pgSyncDb } from "./engine.ts";
+import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
+import { projectSchemaName } from "../../src/storage/postgres/url.ts";
+import { createTestDatabase, type TestDatabase } from "./postgres.ts";
+import { parseDatabaseUrl, type DatabaseChoice } from "../../src/storage/postgres/url.ts";
+import { connectPostgres } from "../../src/storage/postgres/connect.ts";
+import type { SQL } from "bun";
 import { createMailCapture, createOutboxDriver, registryWithCapture, registryWithMailSendSpy, type MailCapture, type MailSendSpy, type OutboxDriver } from "./mail.ts";
 
 /** Cheapest argon2id Bun accepts: real hashing, test-friendly cost. */
@@ -39,6 +46,10 @@ export interface RequestOptions {
 
 export interface TestInstance {
   dir: string;
+  /** The engine the projects run on (LATCHKEY_TEST_ENGINE, see engine.ts). */
+  engine: "sqlite" | "postgres";
+  /** On PostgreSQL: this instance's own database (dropped by close()); null on SQLite. */
+  database: TestDatabase | null;
   dataDir: string;
   booted: Booted;
   clock: { now: number; advance(ms: number): void };
@@ -103,6 +114,35 @@ function createHashCalls(spy: HasherSpy = {}): { calls: HashCalls; instrument: (
   return { calls, instrument };
 }
 
+/**
+ * PostgreSQL pass: creating a database costs about a second, so a closed instance's database is
+ * emptied (every schema of its projects dropped) and handed to the next instance of this test file.
+ * The last ones are left to the throwaway cluster, which is removed with them.
+ */
+const freeDatabases: TestDatabase[] = [];
+
+async function takeDatabase(): Promise<TestDatabase> {
+  return freeDatabases.pop() ?? (await createTestDatabase());
+}
+
+async function giveBackDatabase(db: TestDatabase): Promise<void> {
+  const schemas = (await db.sql`SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%'`) as { nspname: string }[];
+  for (const { nspname } of schemas) await db.sql.unsafe(`DROP SCHEMA "${nspname.replaceAll('"', '""')}" CASCADE`);
+  freeDatabases.push(db);
+}
+
+/**
+ * On the PostgreSQL pass a project that quietly opened on SQLite would pass every test for the wrong
+ * engine: refuse it loudly instead.
+ */
+function assertOnPostgres(booted: Booted): void {
+  for (const p of booted.projects.openRuntimes()) {
+    if (p.store.engine !== "postgres") {
+      throw new Error(`LATCHKEY_TEST_ENGINE=postgres, but project ${p.id} runs on ${p.store.engine}: boot() did not take the PostgreSQL database`);
+    }
+  }
+}
+
 export function projectYaml(spec: ProjectSpec): string {
   const withHasher = structuredClone(spec) as Record<string, unknown>;
   const auth = (withHasher.auth ?? {}) as Record<string, unknown>;
@@ -147,12 +187,17 @@ export async function createTestInstance(
     trusted = t;
   }
 
+  // LATCHKEY_TEST_ENGINE=postgres: every instance gets a fresh PostgreSQL database of its own.
+  const database = ON_POSTGRES ? await takeDatabase() : null;
+  // One pool per boot (as `serve` has one per server), closed with it.
+  let pool: SQL | null = null;
+
   const writeProjects = (specs: ProjectSpec[]): void => {
     rmSync(configDir, { recursive: true, force: true });
     mkdirSync(configDir, { recursive: true });
     for (const s of specs) writeFileSync(join(configDir, `${s.id}.yaml`), projectYaml(s));
   };
-  const start = (): Booted => {
+  const start = async (): Promise<Booted> => {
     const { projects: configs, issues } = loadProjects([configDir], { env: opts.env ?? {}, registry });
     if (issues.length) throw new Error(issues.map(formatConfigIssue).join("\n"));
     const booted = boot({
@@ -167,8 +212,13 @@ export async function createTestInstance(
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
       instrumentHasher: hashCounter.instrument,
+      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(database.url) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
       ...opts.boot,
     });
+    if (database && !opts.boot?.deferLoading) {
+      await booted.loadPending(); // projects on PostgreSQL load asynchronously
+      assertOnPostgres(booted);
+    }
     if (opts.mailSender) startMailSenders([...booted.projects.values()], opts.mailSender);
     return booted;
   };
@@ -176,13 +226,18 @@ export async function createTestInstance(
   writeProjects(projects);
   const inst: TestInstance = {
     dir,
+    engine: database ? "postgres" : "sqlite",
+    database,
     dataDir,
-    booted: start(),
+    booted: await start(),
     clock,
     logs: logger.lines,
     mail,
     hashCalls: hashCounter.calls,
-    outbox: createOutboxDriver(() => inst.booted.projects),
+    outbox: createOutboxDriver(
+      () => inst.booted.projects,
+      (p) => (database ? pgSyncDb(database.url, projectSchemaName(p.id)) : sqliteDatabaseOf(p.store)),
+    ),
     async req(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -196,6 +251,7 @@ export async function createTestInstance(
       // Real clients send Content-Length; Request objects built from a string do not set it.
       if (body !== undefined) headers["content-length"] ??= String(Buffer.byteLength(body));
       const res = await inst.booted.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+      if (database) assertOnPostgres(inst.booted);
       const text = await res.text();
       let parsed: unknown = null;
       try {
@@ -207,12 +263,15 @@ export async function createTestInstance(
     },
     async restart(specs) {
       await inst.booted.close();
+      await pool?.close({ timeout: 5 });
       if (specs) writeProjects(specs);
-      inst.booted = start();
+      inst.booted = await start();
     },
     async close() {
       await inst.booted.close();
+      await pool?.close({ timeout: 5 });
       rmSync(dir, { recursive: true, force: true });
+      if (database) await giveBackDatabase(database);
     },
   };
   return inst;

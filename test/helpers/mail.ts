@@ -6,6 +6,7 @@ import * as v from "valibot";
 import { defineMailProvider, type MailMessage, type MailProviderFactory } from "../../src/plugin-api.ts";
 import type { PluginRegistry } from "../../plugins/index.ts";
 import type { ProjectRuntime } from "../../src/projects/runtime.ts";
+import { sqliteDatabaseOf } from "../../src/storage/sqlite/store.ts";
 import { deliverDue, type DeliveryCounts, type OutboxSchedule } from "../../src/mail/sender.ts";
 
 export const CAPTURE_PROVIDER_ID = "capture";
@@ -100,14 +101,18 @@ export interface OutboxDriver {
   deliver(projectId?: string, schedule?: Partial<OutboxSchedule>): Promise<DeliveryCounts>;
 }
 
-export function createOutboxDriver(projects: () => { get(id: string): ProjectRuntime | undefined; values(): Iterable<ProjectRuntime> }): OutboxDriver {
+export function createOutboxDriver(
+  projects: () => { get(id: string): ProjectRuntime | undefined; values(): Iterable<ProjectRuntime> },
+  /** Where rows are read (the instance's engine; default: the project's SQLite connection). */
+  rowReader: (p: ProjectRuntime) => { query(text: string): { all(): unknown[] } } = (p) => sqliteDatabaseOf(p.store),
+): OutboxDriver {
   const project = (id: string): ProjectRuntime => {
     const p = projects().get(id);
     if (!p) throw new Error(`no project ${id}`);
     return p;
   };
   return {
-    rows: (id) => project(id).db.query("SELECT * FROM _outbox ORDER BY created_at, rowid").all() as OutboxRowView[],
+    rows: (id) => rowReader(project(id)).query("SELECT * FROM _outbox ORDER BY created_at, rowid").all() as OutboxRowView[],
     async deliver(id, schedule) {
       const total: DeliveryCounts = { sent: 0, retried: 0, failed: 0 };
       for (const p of id ? [project(id)] : [...projects().values()]) {

@@ -1,7 +1,10 @@
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, describe, expect, it } from "bun:test";
 import { startMailSenders } from "../../src/mail/start.ts";
 import { startHousekeeping } from "../../src/projects/housekeeping.ts";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+
+const sqlite = sqliteOnly("makes the SQLite connection read-only (PRAGMA query_only) to fail the background loops");
 
 // A database that refuses writes (disk full, read-only file system) while a background loop has
 // work: the loop must back off exponentially and log once per step, never spin.
@@ -20,7 +23,7 @@ afterEach(async () => {
 const linesWith = (t: TestInstance, msg: string): Record<string, unknown>[] =>
   t.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith(msg));
 
-describe("background loops back off when the database fails", () => {
+sqlite.describe("background loops back off when the database fails", () => {
   it("the mail sender retries a due mail on a read-only database with exponential backoff, then delivers it", async () => {
     inst = await createTestInstance([PROJECT]);
     const p = inst.booted.projects.get("demo")!;

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 import { runHousekeeping } from "../../src/projects/housekeeping.ts";
 import { APP, NEW_PASSWORD, PASSWORD, deliveredTo, demoProject, forgot, login, outboxRows, signup, tokenIn, withAuth } from "./fixtures.ts";
 
@@ -18,7 +19,7 @@ const verify = (token: string, opts: { method?: string; headers?: Record<string,
 const JSON_ACCEPT = { accept: "application/json" };
 
 function db() {
-  return inst.booted.projects.get("demo")!.db;
+  return dbOf(inst);
 }
 function counterKeys(prefix: string): string[] {
   return (db().query("SELECT key FROM _rate_limits WHERE key LIKE ? ORDER BY key").all(`${prefix}%`) as { key: string }[]).map((r) => r.key);

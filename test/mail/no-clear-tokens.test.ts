@@ -1,4 +1,5 @@
 /** SPEC 7.3 / 8: no database file ever holds a link token in clear (token table, outbox, errors). */
+import { sqliteOnly } from "../helpers/engine.ts";
 import { afterEach, expect, it } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,13 +8,15 @@ import { linkTokenFor } from "../../src/mail/link-tokens.ts";
 import type { MailMessage } from "../../src/plugin-api.ts";
 import { APP, NEW_PASSWORD, demoProject, signup, tokenIn } from "./fixtures.ts";
 
+const sqlite = sqliteOnly("reads the project's .db, -wal and -shm files for tokens in clear");
+
 let inst: TestInstance | undefined;
 afterEach(async () => {
   await inst?.close();
   inst = undefined;
 });
 
-it("leaves no link token in clear in the .db, -wal or -shm files, even when a provider echoes the message in its error", async () => {
+sqlite.it("leaves no link token in clear in the .db, -wal or -shm files, even when a provider echoes the message in its error", async () => {
   // Once echoing, the provider puts the whole message (link included) into its error text.
   let echoing = false;
   const rendered: MailMessage[] = [];

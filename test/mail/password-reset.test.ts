@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 import { APP, NEW_PASSWORD, PASSWORD, deliveredTo, demoProject, forgot, login, outboxRows, signup, tokenIn, withAuth } from "./fixtures.ts";
 
 let inst: TestInstance;
@@ -218,8 +219,7 @@ describe("POST /auth/reset-password", () => {
     inst = await createTestInstance([demoProject()]);
     const { userId } = await signup(inst, "alice@example.org");
     const link = await resetLinkFor("alice@example.org");
-    const p = inst.booted.projects.get("demo")!;
-    p.db.query(`UPDATE users SET email = 'alice2@example.org', _email_canonical = 'alice2@example.org' WHERE id = ?`).run(userId);
+    dbOf(inst).query(`UPDATE users SET email = 'alice2@example.org', _email_canonical = 'alice2@example.org' WHERE id = ?`).run(userId);
     const r = await inst.req("POST", "/p/demo/auth/reset-password", { body: { token: link, new_password: NEW_PASSWORD } });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe("AUTH_INVALID_LINK_TOKEN");

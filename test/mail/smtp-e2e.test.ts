@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 import { APP, NEW_PASSWORD, PASSWORD, demoProject, login } from "./fixtures.ts";
 import { linkIn, reservePort, startSmtpSink, type SmtpSink } from "./smtp-sink.ts";
 
@@ -153,9 +154,10 @@ describe("outbox resilience", () => {
     release.resolve();
     await closing;
     expect(inst.mail.messages).toHaveLength(1);
-    const db = new Database(join(inst.dataDir, "demo.db"), { readonly: true });
+    // The instance is closed: read the file itself on SQLite, the project's schema on PostgreSQL.
+    const db = inst.engine === "sqlite" ? new Database(join(inst.dataDir, "demo.db"), { readonly: true }) : dbOf(inst);
     const row = db.query("SELECT status, payload FROM _outbox").get() as { status: string; payload: string | null };
-    db.close();
+    if (db instanceof Database) db.close();
     expect(row).toEqual({ status: "sent", payload: null });
   });
 });
@@ -163,20 +165,19 @@ describe("outbox resilience", () => {
 describe("outbox housekeeping", () => {
   it("deletes finished messages and expired link tokens after 30 days, keeping pending ones", async () => {
     inst = await createTestInstance([demoProject()], { mailSender: FAST });
-    const p = inst.booted.projects.get("demo")!;
     const old = inst.clock.now - 31 * 86_400_000;
-    const insert = p.db.query(
+    const insert = dbOf(inst).query(
       "INSERT INTO _outbox(id, template, to_addr, payload, status, next_attempt_at, created_at, finished_at) VALUES (?, 'verify_email', 'a@example.org', NULL, ?, ?, ?, ?)",
     );
     insert.run("old-sent", "sent", old, old, old);
     insert.run("recent-sent", "sent", old, old, inst.clock.now - 86_400_000);
-    p.db.query(
+    dbOf(inst).query(
       "INSERT INTO _link_tokens(id, token_hash, kind, user_id, email, created_at, expires_at) VALUES ('old', 'h1', 'verify', 'u', 'a@example.org', ?, ?), ('live', 'h2', 'verify', 'u', 'a@example.org', ?, ?)",
     ).run(old, old + 1000, inst.clock.now, inst.clock.now + 3_600_000);
     await inst.restart();
     await waitUntil(() => inst!.outbox.rows("demo").length === 1);
     expect(inst.outbox.rows("demo").map((r) => r.id)).toEqual(["recent-sent"]);
-    const tokens = inst.booted.projects.get("demo")!.db.query("SELECT id FROM _link_tokens").all();
+    const tokens = dbOf(inst).query("SELECT id FROM _link_tokens").all();
     expect(tokens).toEqual([{ id: "live" }]);
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 import { PASSWORD, demoProject } from "./fixtures.ts";
 
 interface Server {
@@ -89,8 +90,7 @@ describe("SMTP delivery with a stalled and a rejecting recipient", () => {
 
     await Bun.sleep(500); // ten retry periods: a retried 550 would have been tried again by now
     expect(smtp.rcptAttempts.get("reject@example.org")).toBe(1);
-    const p = inst.booted.projects.get("demo")!;
-    const row = p.db.query("SELECT status, attempts, last_error, payload FROM _outbox WHERE to_addr = ?").get("reject@example.org") as {
+    const row = dbOf(inst).query("SELECT status, attempts, last_error, payload FROM _outbox WHERE to_addr = ?").get("reject@example.org") as {
       status: string;
       attempts: number;
       last_error: string;
@@ -100,7 +100,7 @@ describe("SMTP delivery with a stalled and a rejecting recipient", () => {
     expect(row.attempts).toBe(1);
     expect(row.last_error).toContain("550");
     expect(row.payload).toBeNull();
-    const stalled = p.db.query("SELECT status FROM _outbox WHERE to_addr = ?").get("stall@example.org") as { status: string };
+    const stalled = dbOf(inst).query("SELECT status FROM _outbox WHERE to_addr = ?").get("stall@example.org") as { status: string };
     expect(stalled.status).toBe("pending");
     expect(smtp.rcptAttempts.get("stall@example.org")).toBe(1); // in flight: never sent twice at once
     expect(inst.logs.some((l) => l.includes("mail rejected; not retried"))).toBe(true);

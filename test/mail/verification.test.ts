@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { dbOf } from "../helpers/auth.ts";
 import { APP, PASSWORD, deliveredTo, demoProject, login, outboxRows, signup, tokenIn, withAuth } from "./fixtures.ts";
 
 let inst: TestInstance;
@@ -132,7 +133,7 @@ describe("GET /auth/verify", () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => verify(link, JSON_ACCEPT)));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(inst.logs.filter((l) => l.includes('"event":"email_verified"'))).toHaveLength(1);
-    const db = inst.booted.projects.get("demo")!.db;
+    const db = dbOf(inst);
     expect(db.query("SELECT count(*) AS n FROM _link_tokens WHERE kind = 'verify' AND used_at IS NOT NULL").get()).toEqual({ n: 1 });
   });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { SignJWT, exportJWK } from "jose";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, b64url, decodeJwtPayload, expectError, runtimeOf, signUp } from "../helpers/auth.ts";
+import { authSpec, b64url, decodeJwtPayload, expectError, dbOf, signUp } from "../helpers/auth.ts";
 import { deriveKey } from "../../src/crypto/digest.ts";
 import { unseal } from "../../src/crypto/seal.ts";
 
@@ -22,7 +22,7 @@ interface ProjectKey {
 
 /** The project's current signing key, opened from its database as only the server could. */
 function projectKey(inst: TestInstance, project: string): ProjectKey {
-  const row = runtimeOf(inst, project).db.query("SELECT kid, private_enc FROM _signing_keys").get() as { kid: string; private_enc: Uint8Array };
+  const row = dbOf(inst, project).query("SELECT kid, private_enc FROM _signing_keys").get() as { kid: string; private_enc: Uint8Array };
   const pkcs8 = unseal(deriveKey(SERVER_KEY, "signing-key-seal"), row.private_enc, `signing-key:${project}:${row.kid}`);
   const privateKey = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
   return { kid: row.kid, privateKey, publicKey: createPublicKey(privateKey) };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, decodeJwtPayload, expectError, logIn, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
+import { authSpec, decodeJwtPayload, expectError, logIn, dbOf, signUp, type Session } from "../helpers/auth.ts";
 
 const ADMIN_KEY = "sk_forwardTestAdminKey0123456789abcdefXYZ";
 
@@ -87,7 +87,7 @@ for (const alg of ["HS256", "EdDSA", "ES256"] as const) {
       expectError(await forward(s.token, "?verified=1"), 403, "AUTH_EMAIL_NOT_VERIFIED");
       expect((await forward(s.token, "?verified=0")).status).toBe(200);
       expectError(await forward(s.token, "?verified=yes"), 400, "VALIDATION_INVALID_FIELD", "verified");
-      runtimeOf(inst).db.query("UPDATE users SET email_verified = 1 WHERE id = ?").run(s.user.id);
+      dbOf(inst).query("UPDATE users SET email_verified = 1 WHERE id = ?").run(s.user.id);
       const r = await forward(s.token, "?verified=1");
       expect(r.status).toBe(200);
       expect(r.headers.get("x-latchkey-email-verified")).toBe("true");
@@ -126,7 +126,7 @@ describe("auth.token_claims in access tokens", () => {
   it("keeps the values of when the token was issued: a change reaches the next refresh, and the forward headers at once", async () => {
     const s = await signUp(inst, "promote@example.com");
     // A readonly column changes only by an admin: here straight in the table.
-    runtimeOf(inst).db.query("UPDATE users SET role = 'admin' WHERE id = ?").run(s.user.id);
+    dbOf(inst).query("UPDATE users SET role = 'admin' WHERE id = ?").run(s.user.id);
     expect(decodeJwtPayload(s.token).role).toBe("user");
     expect((await inst.req("GET", "/p/demo/auth/forward", { token: s.token })).headers.get("x-latchkey-claim-role")).toBe("admin");
     const r = await inst.req("POST", "/p/demo/auth/refresh", { body: { refresh_token: s.refresh_token } });

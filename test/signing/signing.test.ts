@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
-import { authSpec, decodeJwtPayload, expectError, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
+import { authSpec, dbOf, decodeJwtPayload, expectError, runtimeOf, signUp, type Session } from "../helpers/auth.ts";
 import { deriveKey } from "../../src/crypto/digest.ts";
 import { unseal } from "../../src/crypto/seal.ts";
 
@@ -69,8 +69,7 @@ for (const alg of ["EdDSA", "ES256"] as const) {
     });
 
     it("stores the private key only sealed with the server key", async () => {
-      const p = runtimeOf(inst);
-      const rows = p.db.query("SELECT kid, alg, private_enc FROM _signing_keys").all() as { kid: string; alg: string; private_enc: Uint8Array }[];
+      const rows = dbOf(inst).query("SELECT kid, alg, private_enc FROM _signing_keys").all() as { kid: string; alg: string; private_enc: Uint8Array }[];
       expect(rows).toHaveLength(1);
       expect(rows[0].alg).toBe(alg);
       // The stored bytes are no private key...

@@ -1,0 +1,144 @@
+/**
+ * Which engine the in-process test instances run on. `LATCHKEY_TEST_ENGINE=postgres` makes
+ * createTestInstance build every project on PostgreSQL (a fresh database per instance, see
+ * postgres.ts); unset or `sqlite` keeps the default, a SQLite file per project.
+ *
+ * Tests that inspect SQLite itself (files, pragmas, the connection's locks) are marked with
+ * `sqliteOnly(reason)`: on PostgreSQL they are skipped and the reason is printed once per file.
+ *
+ * Tests that only read or write rows use `dbOf` (auth.ts), which on PostgreSQL answers through
+ * `pgSyncDb` below: the same `query(sql).get/all/run` shape as bun:sqlite, run synchronously by
+ * `psql` on the project's schema, so a row assertion reads the same on both engines.
+ */
+import { describe, it, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+
+export type TestEngine = "sqlite" | "postgres";
+
+function engineFromEnv(value: string | undefined): TestEngine {
+  if (value === undefined || value === "" || value === "sqlite") return "sqlite";
+  if (value === "postgres") return "postgres";
+  throw new Error(`LATCHKEY_TEST_ENGINE must be "sqlite" or "postgres", not "${value}"`);
+}
+
+export const TEST_ENGINE: TestEngine = engineFromEnv(process.env.LATCHKEY_TEST_ENGINE);
+export const ON_POSTGRES = TEST_ENGINE === "postgres";
+
+const announced = new Set<string>();
+
+/**
+ * `test`/`it`/`describe` for cases that inspect SQLite directly (files, pragmas, locks, the
+ * connection): the real ones on SQLite, skipping ones on PostgreSQL (the reason is printed).
+ */
+export function sqliteOnly(reason: string): { test: typeof test; it: typeof it; describe: typeof describe } {
+  if (!ON_POSTGRES) return { test, it, describe };
+  if (!announced.has(reason)) {
+    announced.add(reason);
+    console.warn(`[LATCHKEY_TEST_ENGINE=postgres] skipping SQLite-only cases: ${reason}`);
+  }
+  return { test: test.skip, it: it.skip, describe: describe.skip };
+}
+
+type Param = string | number | bigint | boolean | null | Uint8Array | undefined;
+
+/** A SQL literal for PostgreSQL (strings quoted, bytes as bytea hex). */
+function literal(v: Param): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "boolean") return v ? "1" : "0"; // stored as integers, as in SQLite
+  if (v instanceof Uint8Array) return `'\\x${Buffer.from(v).toString("hex")}'::bytea`;
+  return `'${String(v).replaceAll("'", "''")}'`;
+}
+
+/** SQLite's `?` / `?N` placeholders replaced by literals (outside quoted strings). */
+function bind(text: string, params: Param[]): string {
+  let next = 0;
+  let out = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") quoted = !quoted;
+    if (c === "?" && !quoted) {
+      const m = /^\d+/.exec(text.slice(i + 1));
+      if (m) {
+        out += literal(params[Number(m[0]) - 1]);
+        i += m[0].length;
+      } else out += literal(params[next++]);
+      continue;
+    }
+    out += c;
+  }
+  // SQLite's implicit row id: PostgreSQL's physical row position keeps insertion order for rows never updated.
+  return out.replace(/\browid\b/g, "ctid");
+}
+
+let psqlPath: string | null = null;
+function psql(): string {
+  if (psqlPath) return psqlPath;
+  const found = Bun.which("psql") ?? readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find((p) => existsSync(p));
+  if (!found) throw new Error("psql is needed to read rows on PostgreSQL in tests (Debian's postgresql-client)");
+  psqlPath = found;
+  return found;
+}
+
+/** The rows of one statement as JSON objects (numbers stay numbers: every integer column is BIGINT). */
+function runSync(url: string, schema: string, statement: string, wantRows: boolean): { rows: Record<string, unknown>[]; changes: number } {
+  const trimmed = statement.trim().replace(/;\s*$/, "");
+  const returnsRows = wantRows && /^(select|with|values)\b/i.test(trimmed);
+  const sqlText = returnsRows
+    ? `SET lock_timeout = 3000; SET search_path TO "${schema}"; SELECT coalesce(json_agg(t), '[]'::json) FROM (${trimmed}) t;`
+    : `SET lock_timeout = 3000; SET search_path TO "${schema}"; ${trimmed};`;
+  const r = Bun.spawnSync([psql(), "-X", ...(returnsRows ? ["-q"] : []), "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sqlText], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+    env: { ...process.env, PGCONNECT_TIMEOUT: "5" },
+    timeout: 10_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`psql: ${r.stderr.toString().trim()}\n  in: ${trimmed}`);
+  const lines = r.stdout.toString().trim().split("\n").filter((l) => l !== "SET");
+  if (!returnsRows) {
+    // Without -q psql prints the command tag, e.g. "UPDATE 3" / "INSERT 0 1": its last number is the row count.
+    const tag = /(\d+)\s*$/.exec(lines.at(-1) ?? "");
+    return { rows: [], changes: tag ? Number(tag[1]) : 0 };
+  }
+  const rows = JSON.parse(lines.join("\n") || "[]") as Record<string, unknown>[];
+  // bytea arrives as "\\x<hex>" text: hand it back as bytes, as bun:sqlite gives BLOBs.
+  for (const row of rows) {
+    for (const [k, v] of Object.entries(row)) {
+      if (typeof v === "string" && /^\\x(?:[0-9a-f]{2})*$/.test(v)) row[k] = new Uint8Array(Buffer.from(v.slice(2), "hex"));
+    }
+  }
+  return { rows, changes: 0 };
+}
+
+export interface SyncStatement {
+  get(...params: Param[]): Record<string, unknown> | null;
+  all(...params: Param[]): Record<string, unknown>[];
+  run(...params: Param[]): { changes: number };
+}
+
+/** The part of bun:sqlite's Database that row assertions use, answered by psql on a project's schema. */
+export interface SyncRowReader {
+  query(text: string): SyncStatement;
+  prepare(text: string): SyncStatement;
+  run(text: string, ...params: Param[]): { changes: number };
+  exec(text: string): void;
+}
+
+export function pgSyncDb(databaseUrl: string, schema: string): SyncRowReader {
+  const u = new URL(databaseUrl);
+  u.search = ""; // psql refuses the pool options Bun's client reads from the URL (?max=)
+  const url = u.href;
+  const statement = (text: string): SyncStatement => ({
+    get: (...p) => runSync(url, schema, bind(text, p), true).rows[0] ?? null,
+    all: (...p) => runSync(url, schema, bind(text, p), true).rows,
+    run: (...p) => ({ changes: runSync(url, schema, bind(text, p), false).changes }),
+  });
+  return {
+    query: statement,
+    prepare: statement,
+    run: (text, ...p) => statement(text).run(...p),
+    exec: (text) => void runSync(url, schema, text, false),
+  };
+}
