@@ -25,14 +25,14 @@ export interface OutboxPayload {
 }
 
 /** Per-project callbacks that wake a running sender (none when senders are off, e.g. in tests). */
-const wakers = new WeakMap<ProjectRuntime, () => void>();
+const wakers = new WeakMap<object, () => void>();
 
 /** Nudges the project's running sender, if any (mail written through another connection). */
-export function wakeOutbox(p: ProjectRuntime): void {
+export function wakeOutbox(p: object): void {
   wakers.get(p)?.();
 }
 
-export function setOutboxWaker(p: ProjectRuntime, wake: (() => void) | null): void {
+export function setOutboxWaker(p: object, wake: (() => void) | null): void {
   if (wake) wakers.set(p, wake);
   else wakers.delete(p);
 }
@@ -42,7 +42,7 @@ export function setOutboxWaker(p: ProjectRuntime, wake: (() => void) | null): vo
  * is about. The sender is nudged; it only looks once the transaction has let go of the store.
  */
 export async function enqueueMail(
-  p: ProjectRuntime,
+  p: Pick<ProjectRuntime, "deps">,
   tx: Pick<StoreOps, "outbox">,
   msg: { template: TemplateName; to: string; payload: OutboxPayload; nowMs: number },
 ): Promise<string> {

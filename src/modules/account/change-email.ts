@@ -13,15 +13,12 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { validateRedirectUrl } from "../../config/origins.ts";
-import { issueLinkToken } from "../../mail/link-tokens.ts";
-import { queueTemplateMail } from "../../mail/mailer.ts";
-import { originOf } from "../../mail/links.ts";
+import { queueEmailChangeConfirmMail, queueEmailChangeNoticeMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { canonicalEmail, parseEmail } from "../../users/email.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import type { PendingEmailChange } from "../../storage/link-tokens.ts";
 import type { Authenticated } from "../session/authenticate.ts";
-import { verifyLinkBase } from "../verification/service.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
 
 const FIELDS: ReadonlySet<string> = new Set(["new_email", "password", "redirect_url"]);
@@ -67,23 +64,13 @@ export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated,
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw taken();
 
   const nowMs = p.deps.now();
-  const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
   await p.store.transaction(async (tx) => {
     const current = await tx.users.findById(user.id);
     if (!current || current.email !== user.email) throw new ApiError("AUTH_INVALID_TOKEN");
-    const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: input.email, ttlSeconds, nowMs });
+    const token = await queueEmailChangeConfirmMail(p, tx, { userId: user.id, newEmail: input.email, redirectUrl: input.redirectUrl, nowMs });
     // Only the newest request can be confirmed: older pending changes are revoked with this one's record.
     await tx.linkTokens.addEmailChange({ tokenId: token.id, userId: user.id, oldEmail: user.email, newEmail: input.email, newCanonical: input.canonical, nowMs });
-    const base = input.redirectUrl ?? verifyLinkBase(p);
-    await queueTemplateMail(p, tx, {
-      template: "email_change_confirm",
-      user: { id: user.id, email: input.email },
-      link: { tokenId: token.id, base },
-      expiresInSeconds: ttlSeconds,
-      ...(input.redirectUrl ? { appUrl: originOf(input.redirectUrl) } : {}),
-      nowMs,
-    });
-    await queueTemplateMail(p, tx, { template: "email_change_notice", user: { id: user.id, email: user.email }, nowMs });
+    await queueEmailChangeNoticeMail(p, tx, { id: user.id, email: user.email }, nowMs);
   });
   p.log.event("email_change_requested", { user_id: user.id, ...eventFields(client) });
 }

@@ -20,7 +20,7 @@ import { deleteUser } from "../users/delete.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { listLiveSessions, type SessionView } from "../session/list.ts";
-import { queueResetEmail } from "../password-reset/service.ts";
+import { queueResetMail } from "../../mail/events.ts";
 import { toAdminUser } from "./view.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -271,7 +271,7 @@ export async function sendPasswordReset(p: ProjectRuntime, rawId: string, redire
   const nowMs = p.deps.now();
   await p.store.transaction(async (tx) => {
     const user = await requireUser(tx, id);
-    await queueResetEmail(p, tx, { id: user.id, email: user.email }, redirectUrl, nowMs);
+    await queueResetMail(p, tx, { id: user.id, email: user.email }, redirectUrl, nowMs);
   });
   p.log.event("admin.password_reset_sent", { user_id: id, ...eventFields(client) });
 }

@@ -9,9 +9,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { parseEmail } from "../../users/email.ts";
-import { issueVerificationEmail } from "../verification/service.ts";
-import { queueResetEmail } from "../password-reset/service.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { queuePasswordChangedMail, queueResetMail, queueVerificationMail } from "../../mail/events.ts";
 import type { OutboxMessageView as StoredMessageView } from "../../storage/outbox.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -46,12 +44,12 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
     const recipient = { id: user.id, email: user.email };
     if (row.template === "verify_email") {
       if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
-      await issueVerificationEmail(p, tx, recipient, nowMs);
+      await queueVerificationMail(p, tx, recipient, nowMs);
     } else if (row.template === "reset_password") {
       if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
-      await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
+      await queueResetMail(p, tx, recipient, redirectUrl, nowMs);
     } else {
-      await queuePasswordChangedEmail(p, tx, recipient, nowMs);
+      await queuePasswordChangedMail(p, tx, recipient, nowMs);
     }
     await tx.outbox.remove(id);
     return row.template;

@@ -11,14 +11,11 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, issueLinkToken } from "../../mail/link-tokens.ts";
-import { originOf } from "../../mail/links.ts";
-import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { consumeLinkToken } from "../../mail/link-tokens.ts";
+import { queuePasswordChangedMail, queueResetMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email-field.ts";
 import { isBanActive } from "../../users/model.ts";
-import type { StoreOps } from "../../storage/store.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
@@ -63,31 +60,11 @@ export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPassw
     const cap = await tx.rateLimits.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
     // A banned user gets no reset mail (SPEC 12); the answer stays the same.
     if (user === null || !cap.allowed || isBanActive(await tx.users.status(user.id), nowMs)) return null;
-    await queueResetEmail(p, tx, user, input.redirectUrl, nowMs);
+    // The token is bound to the stored address, and the mail goes to it (not to what was typed).
+    await queueResetMail(p, tx, user, input.redirectUrl, nowMs);
     return user.id;
   });
   p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
-}
-
-/**
- * Issues a reset token bound to the stored address and queues the mail carrying it (to that
- * address, not to what was typed), through the caller's transaction `tx`.
- */
-export async function queueResetEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, redirectUrl: string, nowMs: number): Promise<void> {
-  const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
-  // Only the newest reset link works: an older one (perhaps in a mailbox someone else reads)
-  // stops working the moment a new one is asked for.
-  await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
-  // The token is bound to the stored address, and the mail goes to it (not to what was typed).
-  const token = await issueLinkToken(p, tx, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  await queueTemplateMail(p, tx, {
-    template: "reset_password",
-    user: { id: user.id, email: user.email },
-    link: { tokenId: token.id, base: redirectUrl },
-    expiresInSeconds: ttlSeconds,
-    appUrl: originOf(redirectUrl),
-    nowMs,
-  });
 }
 
 export interface ResetPasswordInput {
@@ -136,7 +113,7 @@ export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput
       // takeover). The reset proves the mailbox; those sessions end.
       await tx.sessions.revokeUnverified(user.id, nowMs, "password_reset_unverified");
     }
-    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queuePasswordChangedMail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
   });
   p.log.event("password_reset_completed", { user_id: userId, ...eventFields(client) });

@@ -9,7 +9,7 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { queuePasswordChangedMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { canonicalEmail } from "../../users/email.ts";
 import type { Authenticated } from "../session/authenticate.ts";
@@ -72,7 +72,7 @@ export async function changePassword(
     if (revokeOthers) await tx.sessions.revokeUser(user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
     // A reset link asked for before the change must not undo it.
     await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
-    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queuePasswordChangedMail(p, tx, { id: user.id, email: user.email }, nowMs);
     // The session issues a new access token now: its last use is what housekeeping goes by.
     await tx.sessions.touch(auth.sessionId, nowMs);
     return v;

@@ -21,7 +21,7 @@ import { newUserValues, userModelOf, type SqlValue } from "../../users/model.ts"
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { grantStartedSession, startSession, type SessionTokens } from "../session/start.ts";
-import { issueVerificationEmail } from "../verification/service.ts";
+import { queueVerificationMail } from "../../mail/events.ts";
 
 export interface SignupInput {
   readonly email: string;
@@ -58,7 +58,7 @@ export async function signup(p: ProjectRuntime, input: SignupInput, client: Clie
       const user = await tx.users.insert(
         newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash, emailVerified: false, columns: input.columns }, nowIso),
       );
-      if (users.table.verifyEmail) await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+      if (users.table.verifyEmail) await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
       return { user, session: withTokens ? await startSession(p, tx, user, nowMs, client) : null };
     });
   } catch (e) {

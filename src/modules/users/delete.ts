@@ -8,7 +8,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { StoreOps } from "../../storage/store.ts";
-import { queueTemplateMail } from "../../mail/mailer.ts";
+import { queueAccountDeletedMail } from "../../mail/events.ts";
 import type { UserRow } from "../../users/model.ts";
 
 function conflict(table: string | null): ApiError {
@@ -23,7 +23,7 @@ function conflict(table: string | null): ApiError {
 export async function deleteUser(p: ProjectRuntime, tx: StoreOps, user: UserRow, nowMs: number, opts: { notice: boolean }): Promise<void> {
   // The notice reads the user's columns, so it is queued before the row goes; a refusal below
   // rolls it back with the transaction.
-  if (opts.notice) await queueTemplateMail(p, tx, { template: "account_deleted", user: { id: user.id, email: user.email }, nowMs });
+  if (opts.notice) await queueAccountDeletedMail(p, tx, { id: user.id, email: user.email }, nowMs);
   const done = await tx.users.remove(user.id);
   if (!done.ok) throw conflict(done.restrictedBy);
 }

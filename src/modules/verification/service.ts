@@ -6,8 +6,8 @@ import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive, issueLinkToken } from "../../mail/link-tokens.ts";
-import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
+import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive } from "../../mail/link-tokens.ts";
+import { queueVerificationMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email-field.ts";
 import type { UserRow } from "../../users/model.ts";
@@ -18,29 +18,6 @@ const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 const NO_FIELDS: ReadonlySet<string> = new Set();
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
 const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
-
-/** Where verification links point: this server's GET /auth/verify, built from the public URL (never a Host header). */
-export function verifyLinkBase(p: ProjectRuntime): string {
-  return `${p.deps.publicUrl}/p/${p.id}/auth/verify`;
-}
-
-/**
- * Revokes the user's older verification links, creates a new one and queues the verify_email
- * message, through `tx`: signup and resend call it inside their transaction, so the token and the
- * message carrying it commit together (or not at all).
- */
-export async function issueVerificationEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, nowMs: number): Promise<void> {
-  const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
-  await tx.linkTokens.revoke({ kind: "verify", userId: user.id, nowMs });
-  const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  await queueTemplateMail(p, tx, {
-    template: "verify_email",
-    user,
-    link: { tokenId: token.id, base: verifyLinkBase(p) },
-    expiresInSeconds: ttlSeconds,
-    nowMs,
-  });
-}
 
 /**
  * Whether a used verification token still answers success: not revoked, not expired, and the
@@ -108,7 +85,7 @@ export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow
   await p.store.transaction(async (tx) => {
     // Inside the transaction: a refusal rolls back with it, and the counter and the mail move together.
     await enforceRateLimit(p, "resend_verification_per_user", user.id, nowMs, tx.rateLimits);
-    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
   });
   p.log.event("verification_resent", { user_id: user.id, ...eventFields(client) });
   return { alreadyVerified: false };
@@ -137,7 +114,7 @@ export async function resendVerificationByEmail(p: ProjectRuntime, email: { read
     const rule = p.config.auth.rateLimits.resend_verification_per_user ?? UNLIMITED;
     const cap = await tx.rateLimits.hit(`resend_verification_per_user:${key}`, rule, nowMs);
     if (user === null || user.email_verified || !cap.allowed) return null;
-    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
   });
   p.log.event("verification_resend_requested", { user_id: queuedFor, mail_queued: queuedFor !== null, ...eventFields(client) });
