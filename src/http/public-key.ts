@@ -6,7 +6,7 @@ import { ApiError } from "./errors.ts";
  * identifies the client app; it is not a secret, but it lets an operator cut off a leaked
  * integration by rotating it.
  */
-export function checkPublicKey(p: ProjectRuntime, request: Request): void {
+export function checkPublicKey(p: Pick<ProjectRuntime, "config" | "keys">, request: Request): void {
   if (!p.config.auth.requirePublicKey) return;
   const presented = request.headers.get("x-public-key");
   if (presented === null || presented.trim() === "") throw new ApiError("PUBLIC_KEY_REQUIRED");

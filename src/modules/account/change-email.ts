@@ -21,6 +21,8 @@ import type { PendingEmailChange } from "../../storage/link-tokens.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
 
+export type ChangeEmailDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+
 const FIELDS: ReadonlySet<string> = new Set(["new_email", "password", "redirect_url"]);
 
 export interface ChangeEmailInput {
@@ -34,7 +36,7 @@ export interface ChangeEmailInput {
  * Validates a change-email body for the signed-in user whose address is `currentEmail`: the new
  * address being the current one is a bad request too (400, counted toward no limit).
  */
-export function parseChangeEmail(p: ProjectRuntime, body: JsonObject, currentEmail: string): ChangeEmailInput {
+export function parseChangeEmail(p: Pick<ProjectRuntime, "redirectOrigins">, body: JsonObject, currentEmail: string): ChangeEmailInput {
   refuseUnknownFields(body, FIELDS, null);
   if (body.new_email === undefined || body.new_email === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "new_email", message: '"new_email" is required.' });
@@ -58,7 +60,7 @@ function taken(): ApiError {
   return new ApiError("VALIDATION_DUPLICATE", { field: "new_email", message: "Another account already uses this email.", suggestion: "Choose another address." });
 }
 
-export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
+export async function requestEmailChange(p: ChangeEmailDeps, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
   const user = auth.user;
   await checkPasswordGuess(p, user, input.password, { failedEvent: "email_change_failed", client });
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw taken();

@@ -20,6 +20,9 @@ import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
 
+export type ResetPasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+export type ForgotPasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+
 const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
 const RESET_FIELDS: ReadonlySet<string> = new Set(["token", "new_password"]);
 
@@ -35,7 +38,7 @@ export interface ForgotPasswordInput {
 }
 
 /** Validates a forgot-password body (redirect_url first, before anything else). */
-export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): ForgotPasswordInput {
+export function parseForgotPassword(p: Pick<ProjectRuntime, "redirectOrigins">, body: JsonObject): ForgotPasswordInput {
   if (body.redirect_url === undefined || body.redirect_url === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
   }
@@ -51,7 +54,7 @@ export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): Forgot
  * (-> 200 `{ok:true}`) whether or not the email is registered and whether or not the per-email
  * mail cap is reached.
  */
-export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
+export async function requestPasswordReset(p: ForgotPasswordDeps, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
   const { email } = input;
   const nowMs = p.deps.now();
   const queued = await p.store.transaction(async (tx): Promise<string | null> => {
@@ -73,7 +76,7 @@ export interface ResetPasswordInput {
 }
 
 /** Validates a reset-password body: a token of the right shape and a new password within the policy. */
-export function parseResetPassword(p: ProjectRuntime, body: JsonObject): ResetPasswordInput {
+export function parseResetPassword(p: Pick<ProjectRuntime, "config">, body: JsonObject): ResetPasswordInput {
   const token = requireLinkToken(body.token);
   const password = checkPasswordPolicy(p, body.new_password, "new_password");
   refuseUnknownFields(body, RESET_FIELDS, null);
@@ -86,7 +89,7 @@ export function parseResetPassword(p: ProjectRuntime, body: JsonObject): ResetPa
  * transaction. The transaction then consumes the token with one conditional update (two
  * concurrent uses: exactly one wins) and applies every effect of the reset atomically.
  */
-export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput, client: ClientMeta): Promise<void> {
+export async function resetPassword(p: ResetPasswordDeps, input: ResetPasswordInput, client: ClientMeta): Promise<void> {
   const { token, password } = input;
 
   // Cheap read first: a dead token costs no hash work.

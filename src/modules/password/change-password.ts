@@ -17,6 +17,8 @@ import { grantAccessToken, type AccessGrant } from "../session/access-token.ts";
 import { hashPassword, verifyPassword } from "./hashing.ts";
 import { checkPasswordPolicy } from "./policy.ts";
 
+export type ChangePasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "issuer" | "log" | "redirectOrigins" | "secrets" | "signer" | "store">;
+
 export interface ChangePasswordInput {
   readonly currentPassword: string;
   readonly newPassword: string;
@@ -24,7 +26,7 @@ export interface ChangePasswordInput {
 
 const FIELDS = new Set(["current_password", "new_password"]);
 
-export function parseChangePasswordInput(p: ProjectRuntime, body: JsonObject): ChangePasswordInput {
+export function parseChangePasswordInput(p: Pick<ProjectRuntime, "config">, body: JsonObject): ChangePasswordInput {
   refuseUnknownFields(body, FIELDS, null);
   const current = body.current_password;
   if (current === undefined || current === "") {
@@ -38,7 +40,7 @@ export function parseChangePasswordInput(p: ProjectRuntime, body: JsonObject): C
 
 /** Returns a fresh access token for the caller's session (the old one carries a stale password version). */
 export async function changePassword(
-  p: ProjectRuntime,
+  p: ChangePasswordDeps,
   auth: Authenticated,
   input: ChangePasswordInput,
   client: ClientMeta,

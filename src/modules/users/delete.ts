@@ -8,7 +8,7 @@
 import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { StoreOps } from "../../storage/store.ts";
-import { queueAccountDeletedMail } from "../../mail/events.ts";
+import { queueAccountDeletedMail, type MailDeps } from "../../mail/events.ts";
 import type { UserRow } from "../../users/model.ts";
 
 function conflict(table: string | null): ApiError {
@@ -20,7 +20,7 @@ function conflict(table: string | null): ApiError {
   });
 }
 
-export async function deleteUser(p: ProjectRuntime, tx: StoreOps, user: UserRow, nowMs: number, opts: { notice: boolean }): Promise<void> {
+export async function deleteUser(p: MailDeps, tx: StoreOps, user: UserRow, nowMs: number, opts: { notice: boolean }): Promise<void> {
   // The notice reads the user's columns, so it is queued before the row goes; a refusal below
   // rolls it back with the transaction.
   if (opts.notice) await queueAccountDeletedMail(p, tx, { id: user.id, email: user.email }, nowMs);

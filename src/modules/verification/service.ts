@@ -14,6 +14,8 @@ import type { UserRow } from "../../users/model.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import { applyEmailChange } from "../account/change-email.ts";
 
+export type ResendVerificationDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 const NO_FIELDS: ReadonlySet<string> = new Set();
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
@@ -38,7 +40,7 @@ async function isAlreadyVerifiedBy(ops: StoreOps, token: string, nowMs: number):
  * AUTH_INVALID_LINK_TOKEN for an unknown, expired or superseded token, or when the user's
  * address changed since.
  */
-export async function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
+export async function verifyEmail(p: Pick<ProjectRuntime, "deps" | "log" | "store">, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   const nowMs = p.deps.now();
   const result = await p.store.transaction(async (tx): Promise<{ userId: string; alreadyVerified: boolean; changed: boolean }> => {
     const consumed = await consumeLinkToken(tx, "verify", token, nowMs);
@@ -67,7 +69,7 @@ export async function verifyEmail(p: ProjectRuntime, token: string, client: Clie
  * HEAD /auth/verify (mail scanners): answers what GET would, spending nothing. Throws
  * AUTH_INVALID_LINK_TOKEN when GET would fail.
  */
-export async function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): Promise<void> {
+export async function checkVerifyLink(p: Pick<ProjectRuntime, "deps" | "store">, token: string, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
   if (await isLinkTokenHashLive(p.store, "verify", token, nowMs)) return;
   if ((await isAlreadyVerifiedBy(p.store, token, nowMs)) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
@@ -77,7 +79,7 @@ export async function checkVerifyLink(p: ProjectRuntime, token: string, client: 
  * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
  * counts only resends (the signup mail does not count).
  */
-export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
+export async function resendVerificationForUser(p: ResendVerificationDeps, user: UserRow, body: JsonObject, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   // The token says who: the body takes no fields (an empty body or `{}`).
   refuseUnknownFields(body, NO_FIELDS, null);
   if (user.email_verified) return { alreadyVerified: true };
@@ -104,7 +106,7 @@ export function parseResendByEmail(body: JsonObject): { readonly canonical: stri
  * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
  * so their timing matches too.
  */
-export async function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
+export async function resendVerificationByEmail(p: ResendVerificationDeps, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
   // Before this, the route counts resend_verification_per_ip, like forgot-password: one client
   // cannot walk through addresses (each leaving a counter row) or queue mails for many users.
   const nowMs = p.deps.now();
