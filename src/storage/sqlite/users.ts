@@ -12,7 +12,7 @@ import type { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import type { TableDef } from "../../config/types.ts";
-import type { DeleteResult, SqlValue, UserRow, UserStatus, Users } from "../users.ts";
+import type { DeleteResult, SqlValue, UserRow, UserStatus, UsersOps } from "../users.ts";
 import { buildDrizzleTables } from "../schema/index.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import { prepared } from "./prepared.ts";
@@ -49,7 +49,7 @@ function unwrapDbErrors<T>(run: () => T): T {
   }
 }
 
-export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
+export function sqliteUsers(ctx: SqliteStoreContext): Sync<UsersOps> {
   const db: Database = ctx.db;
   const config = ctx.config;
   // Built on first use: a project without an auth table (or never asked about users) builds none.
