@@ -6,11 +6,10 @@
  */
 import { constantTimeEqualHex, deriveKey, hmacSha256 } from "../crypto/digest.ts";
 import { toBase64Url } from "../crypto/random.ts";
-import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ApiError } from "./errors.ts";
 
 /** What a cursor is keyed by: the server key and the project id. */
-export type CursorDeps = Pick<ProjectRuntime, "deps" | "id">;
+export type CursorDeps = { readonly id: string; readonly deps: { readonly serverKey: Uint8Array } };
 
 const keys = new WeakMap<object, Uint8Array>();
 /** Far above any real cursor; a longer value is refused before any work. */

@@ -9,6 +9,7 @@ import { uuidV4 } from "../crypto/random.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import type { StoreOps } from "../storage/store.ts";
 import type { TemplateVariables } from "./templates.ts";
+import { wakeOutbox } from "../projects/outbox-wakers.ts";
 
 export type { OutboxRow } from "../storage/outbox.ts";
 
@@ -24,18 +25,7 @@ export interface OutboxPayload {
   readonly link?: OutboxLink;
 }
 
-/** Per-project callbacks that wake a running sender (none when senders are off, e.g. in tests). */
-const wakers = new WeakMap<object, () => void>();
-
-/** Nudges the project's running sender, if any (mail written through another connection). */
-export function wakeOutbox(p: object): void {
-  wakers.get(p)?.();
-}
-
-export function setOutboxWaker(p: object, wake: (() => void) | null): void {
-  if (wake) wakers.set(p, wake);
-  else wakers.delete(p);
-}
+export { setOutboxWaker, wakeOutbox } from "../projects/outbox-wakers.ts";
 
 /**
  * Writes one message through `tx`, the transaction that creates the token or change the message
@@ -48,6 +38,6 @@ export async function enqueueMail(
 ): Promise<string> {
   const id = uuidV4(p.deps.random);
   await tx.outbox.enqueue({ id, template: msg.template, to: msg.to, payload: JSON.stringify(msg.payload), nowMs: msg.nowMs });
-  wakers.get(p)?.();
+  wakeOutbox(p);
   return id;
 }
