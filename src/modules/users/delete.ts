@@ -5,7 +5,6 @@
  * pending email changes go with the user (one store operation, users.remove). Call inside one
  * transaction (`tx`): the account-deleted notice commits with the deletion.
  */
-import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import { queueAccountDeletedMail, type MailDeps } from "../../mail/events.ts";
