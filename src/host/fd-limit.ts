@@ -8,7 +8,36 @@
  * not the number of configured projects, is what must fit.
  */
 import { raiseFileLimit, type FileLimit } from "./libc.ts";
-import { defaultMaxOpenProjects, readOpenFilesLimit } from "../projects/pool.ts";
+
+/**
+ * File descriptors one open project holds: the database, its WAL and its shared-memory file, and
+ * the database descriptor SQLite keeps from the checkpoint thread's connection while the file is
+ * locked (storage/sqlite/checkpointer.ts).
+ */
+export const FDS_PER_OPEN_PROJECT = 4;
+/** Descriptors kept for sockets, the binary, logs and projects still closing. */
+const FD_RESERVE = 512;
+const MAX_DEFAULT_OPEN = 1_000;
+
+/** The default `--max-open-projects`: well inside the open-files limit, at most 1,000. */
+export function defaultMaxOpenProjects(openFilesLimit: number | null): number {
+  if (openFilesLimit === null || !Number.isFinite(openFilesLimit)) return MAX_DEFAULT_OPEN;
+  // Half of what the descriptors left after the reserve would allow: sockets need the rest.
+  const fit = Math.floor((openFilesLimit - FD_RESERVE) / FDS_PER_OPEN_PROJECT / 2);
+  return Math.max(1, Math.min(MAX_DEFAULT_OPEN, fit));
+}
+
+/** The soft open-files limit of this process (Linux), or null when it cannot be read. */
+export function readOpenFilesLimit(): number | null {
+  try {
+    const text = require("node:fs").readFileSync("/proc/self/limits", "utf8") as string;
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (!m) return null;
+    return m[1] === "unlimited" ? Infinity : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
 
 export const FILES_PER_PROJECT = 4;
 /** stdio, the listening socket, the lock file, plugins, and room for client connections. */

@@ -1,5 +1,6 @@
 import type { ProjectRuntime, ServerDeps } from "../projects/runtime.ts";
-import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
+import type { ProjectPool } from "../projects/pool.ts";
+import { ProjectOpenError } from "../storage/open-error.ts";
 import { ApiError } from "./errors.ts";
 import type { InflightTracker } from "./inflight.ts";
 import type { ServerMetrics } from "../metrics/server-metrics.ts";

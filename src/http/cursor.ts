@@ -6,14 +6,16 @@
  */
 import { constantTimeEqualHex, deriveKey, hmacSha256 } from "../crypto/digest.ts";
 import { toBase64Url } from "../crypto/random.ts";
-import type { ProjectRuntime } from "../projects/runtime.ts";
 import { ApiError } from "./errors.ts";
 
-const keys = new WeakMap<ProjectRuntime, Uint8Array>();
+/** What a cursor is keyed by: the server key and the project id. */
+export type CursorDeps = { readonly id: string; readonly deps: { readonly serverKey: Uint8Array } };
+
+const keys = new WeakMap<object, Uint8Array>();
 /** Far above any real cursor; a longer value is refused before any work. */
 const MAX_CURSOR_LENGTH = 512;
 
-function keyOf(p: ProjectRuntime): Uint8Array {
+function keyOf(p: CursorDeps): Uint8Array {
   let k = keys.get(p);
   if (!k) {
     k = deriveKey(p.deps.serverKey, `cursor:${p.id}`);
@@ -22,11 +24,11 @@ function keyOf(p: ProjectRuntime): Uint8Array {
   return k;
 }
 
-function mac(p: ProjectRuntime, kind: string, body: string): string {
+function mac(p: CursorDeps, kind: string, body: string): string {
   return toBase64Url(hmacSha256(keyOf(p), `${kind}.${body}`));
 }
 
-export function encodeCursor(p: ProjectRuntime, kind: string, position: readonly (string | number)[]): string {
+export function encodeCursor(p: CursorDeps, kind: string, position: readonly (string | number)[]): string {
   const body = Buffer.from(JSON.stringify(position)).toString("base64url");
   return `${body}.${mac(p, kind, body)}`;
 }
@@ -40,7 +42,7 @@ function badCursor(): ApiError {
 }
 
 /** Checks the MAC and returns the position; `shape` checks each element's type. */
-export function decodeCursor(p: ProjectRuntime, kind: string, raw: string, shape: readonly ("string" | "number")[]): (string | number)[] {
+export function decodeCursor(p: CursorDeps, kind: string, raw: string, shape: readonly ("string" | "number")[]): (string | number)[] {
   if (raw.length > MAX_CURSOR_LENGTH) throw badCursor();
   const dot = raw.indexOf(".");
   if (dot <= 0) throw badCursor();

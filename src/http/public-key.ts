@@ -1,4 +1,4 @@
-import type { ProjectRuntime } from "../projects/runtime.ts";
+import type { ProjectConfig } from "../config/types.ts";
 import { ApiError } from "./errors.ts";
 
 /**
@@ -6,7 +6,10 @@ import { ApiError } from "./errors.ts";
  * identifies the client app; it is not a secret, but it lets an operator cut off a leaked
  * integration by rotating it.
  */
-export function checkPublicKey(p: ProjectRuntime, request: Request): void {
+export function checkPublicKey(
+  p: { readonly config: ProjectConfig; readonly keys: { matches(kind: "public", presented: string): boolean } },
+  request: Request,
+): void {
   if (!p.config.auth.requirePublicKey) return;
   const presented = request.headers.get("x-public-key");
   if (presented === null || presented.trim() === "") throw new ApiError("PUBLIC_KEY_REQUIRED");

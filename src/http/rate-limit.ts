@@ -1,5 +1,5 @@
 import type { RateLimitName } from "../config/types.ts";
-import type { RateLimitResult, RateLimits } from "../storage/rate-limits.ts";
+import type { RateLimitResult, RateLimitsOps } from "../storage/rate-limits.ts";
 import type { ProjectConfig } from "../config/types.ts";
 import { ApiError } from "./errors.ts";
 import { ipRateLimitSubject } from "./ip.ts";
@@ -7,7 +7,7 @@ import { ipRateLimitSubject } from "./ip.ts";
 /** What the rate-limit helpers use of a project: its rules and the counters of its store (or of a transaction). */
 export interface RateLimited {
   readonly config: ProjectConfig;
-  readonly store: { readonly rateLimits: RateLimits };
+  readonly store: { readonly rateLimits: RateLimitsOps };
 }
 
 /** `<rule>:<subject>`; every `*_per_ip` rule counts IPv6 clients per /64 (see ipRateLimitSubject). */
@@ -25,7 +25,7 @@ export async function hitRateLimit(
   name: RateLimitName,
   key: string,
   nowMs: number,
-  counters: RateLimits = p.store.rateLimits,
+  counters: RateLimitsOps = p.store.rateLimits,
 ): Promise<RateLimitResult | null> {
   const rule = p.config.auth.rateLimits[name];
   return rule ? counters.hit(counterKey(name, key), rule, nowMs) : null;
@@ -48,7 +48,7 @@ export async function enforceRateLimit(
   name: RateLimitName,
   key: string,
   nowMs: number,
-  counters: RateLimits = p.store.rateLimits,
+  counters: RateLimitsOps = p.store.rateLimits,
 ): Promise<RateLimitResult | null> {
   const r = await hitRateLimit(p, name, key, nowMs, counters);
   if (r && !r.allowed) throw rateLimitedError(r);

@@ -1,5 +1,6 @@
-import type { ProjectRuntime } from "../projects/runtime.ts";
-import { ProjectOpenError, type ProjectPool } from "../projects/pool.ts";
+import type { ProjectStore } from "../storage/store.ts";
+import type { ProjectPool } from "../projects/pool.ts";
+import { ProjectOpenError } from "../storage/open-error.ts";
 import { ApiError } from "./errors.ts";
 
 /** How long a request waits for another process to release its project's write lock. */
@@ -20,7 +21,7 @@ export class StorageLockedError extends ApiError {
  * Retry-After. So a locked database costs only its own project's requests; every other project
  * and /healthz keep answering at once. The check runs before the handler, so nothing is half done.
  */
-export async function waitForStorage(p: Pick<ProjectRuntime, "store">, budgetMs: number = STORAGE_WAIT_BUDGET_MS): Promise<void> {
+export async function waitForStorage(p: { readonly store: Pick<ProjectStore, "writeLockedElsewhere"> }, budgetMs: number = STORAGE_WAIT_BUDGET_MS): Promise<void> {
   if (!(await p.store.writeLockedElsewhere())) return;
   const deadline = Date.now() + budgetMs;
   let pollMs = FIRST_POLL_MS;

@@ -1,6 +1,7 @@
 /**
  * The semantic mailer: decides which template, which variables and which link a message gets, and
  * writes it to the outbox. Delivery (and rendering) happen later in the background sender.
+ * Services call the one method per event in `events.ts`; `queueTemplateMail` is what those share.
  */
 import type { ColumnDef, TemplateName } from "../config/types.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
@@ -28,7 +29,7 @@ export interface QueueMailArgs {
  * Queues one message through the caller's transaction `tx`. `user.<column>` values are captured
  * now (only the columns the template uses), so the message says what was true when it was requested.
  */
-export async function queueTemplateMail(p: ProjectRuntime, tx: Pick<StoreOps, "outbox" | "users">, args: QueueMailArgs): Promise<string> {
+export async function queueTemplateMail(p: Pick<ProjectRuntime, "config" | "deps" | "redirectOrigins">, tx: Pick<StoreOps, "outbox" | "users">, args: QueueMailArgs): Promise<string> {
   const vars: Record<string, string> = {
     email: args.user.email,
     app_url: args.appUrl ?? defaultAppUrl(p),
@@ -47,14 +48,14 @@ export async function queueTemplateMail(p: ProjectRuntime, tx: Pick<StoreOps, "o
  * `{{app_url}}` when no request names the app: the first allowed redirect origin, else the origin
  * of `auth.verify_redirect_url`, else the server's public URL.
  */
-export function defaultAppUrl(p: ProjectRuntime): string {
+export function defaultAppUrl(p: Pick<ProjectRuntime, "config" | "deps" | "redirectOrigins">): string {
   const first = p.redirectOrigins()[0];
   if (first) return first;
   if (p.config.auth.verifyRedirectUrl) return new URL(p.config.auth.verifyRedirectUrl).origin;
   return p.deps.publicUrl;
 }
 
-async function userVariables(p: ProjectRuntime, tx: Pick<StoreOps, "users">, userId: string, wanted: readonly string[]): Promise<Record<string, string>> {
+async function userVariables(p: Pick<ProjectRuntime, "config">, tx: Pick<StoreOps, "users">, userId: string, wanted: readonly string[]): Promise<Record<string, string>> {
   if (wanted.length === 0 || p.config.authTableName === null) return {};
   const table = p.config.tables.find((t) => t.name === p.config.authTableName);
   // Hidden columns are never shown to end users, so never to their inbox either.

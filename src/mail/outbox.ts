@@ -9,6 +9,7 @@ import { uuidV4 } from "../crypto/random.ts";
 import type { ProjectRuntime } from "../projects/runtime.ts";
 import type { StoreOps } from "../storage/store.ts";
 import type { TemplateVariables } from "./templates.ts";
+import { wakeOutbox } from "../projects/outbox-wakers.ts";
 
 export type { OutboxRow } from "../storage/outbox.ts";
 
@@ -24,30 +25,19 @@ export interface OutboxPayload {
   readonly link?: OutboxLink;
 }
 
-/** Per-project callbacks that wake a running sender (none when senders are off, e.g. in tests). */
-const wakers = new WeakMap<ProjectRuntime, () => void>();
-
-/** Nudges the project's running sender, if any (mail written through another connection). */
-export function wakeOutbox(p: ProjectRuntime): void {
-  wakers.get(p)?.();
-}
-
-export function setOutboxWaker(p: ProjectRuntime, wake: (() => void) | null): void {
-  if (wake) wakers.set(p, wake);
-  else wakers.delete(p);
-}
+export { setOutboxWaker, wakeOutbox } from "../projects/outbox-wakers.ts";
 
 /**
  * Writes one message through `tx`, the transaction that creates the token or change the message
  * is about. The sender is nudged; it only looks once the transaction has let go of the store.
  */
 export async function enqueueMail(
-  p: ProjectRuntime,
+  p: Pick<ProjectRuntime, "deps">,
   tx: Pick<StoreOps, "outbox">,
   msg: { template: TemplateName; to: string; payload: OutboxPayload; nowMs: number },
 ): Promise<string> {
   const id = uuidV4(p.deps.random);
   await tx.outbox.enqueue({ id, template: msg.template, to: msg.to, payload: JSON.stringify(msg.payload), nowMs: msg.nowMs });
-  wakers.get(p)?.();
+  wakeOutbox(p);
   return id;
 }

@@ -9,11 +9,13 @@ import { withQueryParam } from "./links.ts";
 import type { OutboxPayload, OutboxRow } from "./outbox.ts";
 import { renderTemplate, templateFor } from "./templates.ts";
 
+export type RenderDeps = Pick<ProjectRuntime, "config" | "secrets" | "store">;
+
 export type RenderResult =
   | { readonly ok: true; readonly message: MailMessage; /** Values to scrub from any error text. */ readonly secrets: readonly string[] }
   | { readonly ok: false; readonly reason: string };
 
-export async function renderOutboxMessage(p: ProjectRuntime, row: OutboxRow, nowMs: number): Promise<RenderResult> {
+export async function renderOutboxMessage(p: RenderDeps, row: OutboxRow, nowMs: number): Promise<RenderResult> {
   if (row.payload === null) return { ok: false, reason: "the message has no payload" };
   let payload: OutboxPayload;
   try {

@@ -13,6 +13,9 @@ import { createBackoff, type BackoffPolicy } from "../projects/backoff.ts";
 import { schedulerOf } from "../projects/housekeeping.ts";
 import { isPermanentMailError } from "../plugin-api.ts";
 
+/** What delivering a project's outbox reads: its file, store, link key, mail provider, clock and log. */
+export type SenderDeps = Pick<ProjectRuntime, "config" | "deps" | "log" | "mailProvider" | "secrets" | "store">;
+
 export interface OutboxSchedule {
   /** Delay after the first failed attempt; doubles after each further failure. */
   readonly baseDelayMs: number;
@@ -81,7 +84,7 @@ export function resolveSchedule(partial: Partial<OutboxSchedule> | undefined): O
  * failure stops the pass (after the sends in flight settle) and is rethrown.
  */
 export async function deliverDue(
-  p: ProjectRuntime,
+  p: SenderDeps,
   opts: { schedule?: Partial<OutboxSchedule>; sendTimeoutMs?: number; shouldStop?: () => boolean; concurrency?: number } = {},
 ): Promise<DeliveryCounts> {
   const schedule = resolveSchedule(opts.schedule);
@@ -116,7 +119,7 @@ export async function deliverDue(
 }
 
 async function deliverOne(
-  p: ProjectRuntime,
+  p: SenderDeps,
   row: OutboxRow,
   schedule: OutboxSchedule,
   sendTimeoutMs: number,
@@ -180,7 +183,7 @@ export function describeError(e: unknown, secrets: readonly string[]): string {
  * run). Up to `concurrency` sends are in flight; each one that settles brings the sender back, so
  * a stalled mail server holds one place, never the whole queue.
  */
-export function startOutboxSender(p: ProjectRuntime, opts: SenderOptions = {}): OutboxSender {
+export function startOutboxSender(p: SenderDeps & Pick<ProjectRuntime, "onClose">, opts: SenderOptions = {}): OutboxSender {
   const schedule = resolveSchedule(opts.schedule);
   const maxSleepMs = opts.maxSleepMs ?? 60_000;
   const concurrency = Math.max(1, opts.concurrency ?? MAIL_SEND_CONCURRENCY);

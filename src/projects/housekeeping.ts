@@ -206,10 +206,10 @@ export function createProjectScheduler(): ProjectScheduler {
   };
 }
 
-const schedulers = new WeakMap<ProjectRuntime, ProjectScheduler>();
+const schedulers = new WeakMap<object, ProjectScheduler>();
 
 /** The scheduler of an open project, created on first use and stopped when the project closes. */
-export function schedulerOf(p: ProjectRuntime): ProjectScheduler {
+export function schedulerOf(p: Pick<ProjectRuntime, "onClose">): ProjectScheduler {
   let s = schedulers.get(p);
   if (!s) {
     const created = createProjectScheduler();

@@ -18,7 +18,8 @@
  */
 import type { ProjectConfig } from "../config/types.ts";
 import type { InflightTracker } from "../http/inflight.ts";
-import { wakeOutbox } from "../mail/outbox.ts";
+import { wakeOutbox } from "./outbox-wakers.ts";
+import { ProjectOpenError } from "../storage/open-error.ts";
 import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
 import { sqliteDatabaseOf } from "../storage/sqlite/store.ts";
 import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
@@ -28,57 +29,15 @@ import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb,
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 
 /** Closed projects get their housekeeping this often (open ones hourly). */
+export { ProjectOpenError } from "../storage/open-error.ts";
+export { defaultMaxOpenProjects, FDS_PER_OPEN_PROJECT, readOpenFilesLimit } from "../host/fd-limit.ts";
+
 export const CLOSED_HOUSEKEEPING_EVERY_MS = 24 * HOUSEKEEPING_EVERY_MS;
 /** An open project with no request for this long is closed. */
 export const DEFAULT_IDLE_CLOSE_MS = 10 * 60_000;
 /** How long a closing database waits for the requests that began before its closing. */
 const CLOSE_DRAIN_MS = 60_000;
-/**
- * File descriptors one open project holds: the database, its WAL and its shared-memory file, and
- * the database descriptor SQLite keeps from the checkpoint thread's connection while the file is
- * locked (storage/sqlite/checkpointer.ts).
- */
-export const FDS_PER_OPEN_PROJECT = 4;
-/** Descriptors kept for sockets, the binary, logs and projects still closing. */
-const FD_RESERVE = 512;
-const MAX_DEFAULT_OPEN = 1_000;
-
-/** The default `--max-open-projects`: well inside the open-files limit, at most 1,000. */
-export function defaultMaxOpenProjects(openFilesLimit: number | null): number {
-  if (openFilesLimit === null || !Number.isFinite(openFilesLimit)) return MAX_DEFAULT_OPEN;
-  // Half of what the descriptors left after the reserve would allow: sockets need the rest.
-  const fit = Math.floor((openFilesLimit - FD_RESERVE) / FDS_PER_OPEN_PROJECT / 2);
-  return Math.max(1, Math.min(MAX_DEFAULT_OPEN, fit));
-}
-
-/** The soft open-files limit of this process (Linux), or null when it cannot be read. */
-export function readOpenFilesLimit(): number | null {
-  try {
-    const text = require("node:fs").readFileSync("/proc/self/limits", "utf8") as string;
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-    if (!m) return null;
-    return m[1] === "unlimited" ? Infinity : Number(m[1]);
-  } catch {
-    return null;
-  }
-}
-
 const REMOVED_CLOSED_MSG = "database of a removed project closed (the file is kept)";
-
-/**
- * Opening an already-checked project failed (a missing file, no descriptor left...): retry later.
- * `busy`: another process holds the database's write lock (a backup, the sqlite3 shell); the
- * request may wait for it (see http/storage-wait.ts).
- */
-export class ProjectOpenError extends Error {
-  override readonly name = "ProjectOpenError";
-  constructor(
-    message: string,
-    readonly busy = false,
-  ) {
-    super(message);
-  }
-}
 
 const LOCK_CODE = /^SQLITE_(BUSY|LOCKED)/;
 

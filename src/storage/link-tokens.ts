@@ -16,7 +16,7 @@ export interface PendingEmailChange {
   readonly newCanonical: string;
 }
 
-export interface LinkTokens {
+export interface LinkTokensOps {
   issue(row: { id: string; hash: string; kind: LinkTokenKind; userId: string; email: string; nowMs: number; expiresAtMs: number }): Promise<void>;
   /** Marks a live token (unused, unrevoked, unexpired) used, in one conditional step: of concurrent uses exactly one gets the row. */
   consume(kind: LinkTokenKind, hash: string, nowMs: number): Promise<LinkTokenRow | null>;
@@ -40,3 +40,6 @@ export interface LinkTokens {
   /** Deletes rows that expired before `beforeMs`. */
   prune(beforeMs: number): Promise<number>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type LinkTokens = LinkTokensOps;

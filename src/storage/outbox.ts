@@ -20,7 +20,7 @@ export interface OutboxMessageView {
   readonly last_error: string | null;
 }
 
-export interface Outbox {
+export interface OutboxOps {
   enqueue(msg: { id: string; template: TemplateName; to: string; payload: string; nowMs: number }): Promise<void>;
   /** Pending messages due at `nowMs`, oldest retry first. */
   due(nowMs: number, limit: number): Promise<OutboxRow[]>;
@@ -50,3 +50,6 @@ export interface Outbox {
   /** Deletes finished messages older than `beforeMs`. */
   pruneFinished(beforeMs: number): Promise<number>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type Outbox = OutboxOps;

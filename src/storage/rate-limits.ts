@@ -9,7 +9,7 @@ export interface RateLimitResult {
   readonly retryAfterSeconds: number;
 }
 
-export interface RateLimits {
+export interface RateLimitsOps {
   /** Counts one event under `key` and says whether it is within `rule`. Atomic: parallel hits never both see "one left". */
   hit(key: string, rule: RateLimitRule, nowMs: number): Promise<RateLimitResult>;
   /** Reads the current count without counting. */
@@ -26,3 +26,6 @@ export interface RateLimits {
    */
   pruneWindow(nowMs: number, after: string, window: number): Promise<{ last: string; examined: number; deleted: number } | null>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type RateLimits = RateLimitsOps;

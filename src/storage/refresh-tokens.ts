@@ -28,7 +28,7 @@ export type RotateResult =
   | { ok: false; reuse: null; limited?: RateLimitResult }
   | { ok: false; reuse: { sessionId: string; userId: string } };
 
-export interface RefreshTokens {
+export interface RefreshTokensOps {
   /** Stores the first refresh token of a session (by its digest). */
   issue(args: { hash: string; sessionId: string; nowMs: number; expiresAtMs: number }): Promise<void>;
   /**
@@ -39,3 +39,6 @@ export interface RefreshTokens {
    */
   rotate(req: RotateRequest): Promise<RotateResult>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type RefreshTokens = RefreshTokensOps;

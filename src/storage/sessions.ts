@@ -28,7 +28,7 @@ export interface LiveSessionRow {
   readonly userAgent: string | null;
 }
 
-export interface Sessions {
+export interface SessionsOps {
   create(session: NewSession): Promise<void>;
   /** Ends one session and its refresh tokens; false when it was already ended (or unknown). */
   revoke(sessionId: string, nowMs: number, reason: string): Promise<boolean>;
@@ -50,3 +50,6 @@ export interface Sessions {
    */
   prune(nowMs: number, opts: { endedBeforeMs: number; idleBeforeMs: number }): Promise<{ sessions: number; refreshTokens: number }>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type Sessions = SessionsOps;

@@ -29,21 +29,21 @@ import type { KeysOps } from "./keys.ts";
 import type { SettingsOps } from "./settings.ts";
 import type { UserListingOps } from "./user-listing.ts";
 
-import type { LinkTokens } from "./link-tokens.ts";
-import type { Outbox } from "./outbox.ts";
-import type { RateLimits } from "./rate-limits.ts";
-import type { RefreshTokens } from "./refresh-tokens.ts";
-import type { Sessions } from "./sessions.ts";
-import type { Users } from "./users.ts";
+import type { LinkTokensOps } from "./link-tokens.ts";
+import type { OutboxOps } from "./outbox.ts";
+import type { RateLimitsOps } from "./rate-limits.ts";
+import type { RefreshTokensOps } from "./refresh-tokens.ts";
+import type { SessionsOps } from "./sessions.ts";
+import type { UsersOps } from "./users.ts";
 
 /** The operation groups of a project store (one interface per group, in `src/storage/<group>.ts`). */
 export interface StoreOps {
-  readonly users: Users;
-  readonly sessions: Sessions;
-  readonly refreshTokens: RefreshTokens;
-  readonly linkTokens: LinkTokens;
-  readonly outbox: Outbox;
-  readonly rateLimits: RateLimits;
+  readonly users: UsersOps;
+  readonly sessions: SessionsOps;
+  readonly refreshTokens: RefreshTokensOps;
+  readonly linkTokens: LinkTokensOps;
+  readonly outbox: OutboxOps;
+  readonly rateLimits: RateLimitsOps;
   readonly settings: SettingsOps;
   readonly keys: KeysOps;
   readonly audit: AuditOps;

@@ -28,7 +28,7 @@ export interface UserStatus {
 /** Why a user could not be deleted: a `restrict` reference still points at it (`table` when known). */
 export type DeleteResult = { ok: true } | { ok: false; restrictedBy: string | null };
 
-export interface Users {
+export interface UsersOps {
   findByCanonicalEmail(canonical: string): Promise<UserRow | null>;
   findById(id: string): Promise<UserRow | null>;
   /**
@@ -73,3 +73,6 @@ export interface Users {
   clearBan(id: string): Promise<void>;
   recordLogin(id: string, nowMs: number): Promise<void>;
 }
+
+/** The group's former name, kept while other branches still implement it under that name. */
+export type Users = UsersOps;

@@ -13,16 +13,15 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { validateRedirectUrl } from "../../config/origins.ts";
-import { issueLinkToken } from "../../mail/link-tokens.ts";
-import { queueTemplateMail } from "../../mail/mailer.ts";
-import { originOf } from "../../mail/links.ts";
+import { queueEmailChangeConfirmMail, queueEmailChangeNoticeMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { canonicalEmail, parseEmail } from "../../users/email.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import type { PendingEmailChange } from "../../storage/link-tokens.ts";
 import type { Authenticated } from "../session/authenticate.ts";
-import { verifyLinkBase } from "../verification/service.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
+
+export type ChangeEmailDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
 
 const FIELDS: ReadonlySet<string> = new Set(["new_email", "password", "redirect_url"]);
 
@@ -37,7 +36,7 @@ export interface ChangeEmailInput {
  * Validates a change-email body for the signed-in user whose address is `currentEmail`: the new
  * address being the current one is a bad request too (400, counted toward no limit).
  */
-export function parseChangeEmail(p: ProjectRuntime, body: JsonObject, currentEmail: string): ChangeEmailInput {
+export function parseChangeEmail(p: Pick<ProjectRuntime, "redirectOrigins">, body: JsonObject, currentEmail: string): ChangeEmailInput {
   refuseUnknownFields(body, FIELDS, null);
   if (body.new_email === undefined || body.new_email === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "new_email", message: '"new_email" is required.' });
@@ -61,29 +60,19 @@ function taken(): ApiError {
   return new ApiError("VALIDATION_DUPLICATE", { field: "new_email", message: "Another account already uses this email.", suggestion: "Choose another address." });
 }
 
-export async function requestEmailChange(p: ProjectRuntime, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
+export async function requestEmailChange(p: ChangeEmailDeps, auth: Authenticated, input: ChangeEmailInput, client: ClientMeta): Promise<void> {
   const user = auth.user;
   await checkPasswordGuess(p, user, input.password, { failedEvent: "email_change_failed", client });
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw taken();
 
   const nowMs = p.deps.now();
-  const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
   await p.store.transaction(async (tx) => {
     const current = await tx.users.findById(user.id);
     if (!current || current.email !== user.email) throw new ApiError("AUTH_INVALID_TOKEN");
-    const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: input.email, ttlSeconds, nowMs });
+    const token = await queueEmailChangeConfirmMail(p, tx, { userId: user.id, newEmail: input.email, redirectUrl: input.redirectUrl, nowMs });
     // Only the newest request can be confirmed: older pending changes are revoked with this one's record.
     await tx.linkTokens.addEmailChange({ tokenId: token.id, userId: user.id, oldEmail: user.email, newEmail: input.email, newCanonical: input.canonical, nowMs });
-    const base = input.redirectUrl ?? verifyLinkBase(p);
-    await queueTemplateMail(p, tx, {
-      template: "email_change_confirm",
-      user: { id: user.id, email: input.email },
-      link: { tokenId: token.id, base },
-      expiresInSeconds: ttlSeconds,
-      ...(input.redirectUrl ? { appUrl: originOf(input.redirectUrl) } : {}),
-      nowMs,
-    });
-    await queueTemplateMail(p, tx, { template: "email_change_notice", user: { id: user.id, email: user.email }, nowMs });
+    await queueEmailChangeNoticeMail(p, tx, { id: user.id, email: user.email }, nowMs);
   });
   p.log.event("email_change_requested", { user_id: user.id, ...eventFields(client) });
 }

@@ -8,6 +8,8 @@ import { deleteUser } from "../users/delete.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { checkPasswordGuess, readPasswordField } from "./guess.ts";
 
+export type DeleteMeDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+
 const FIELDS: ReadonlySet<string> = new Set(["password"]);
 
 export function parseDeleteMe(body: JsonObject): string {
@@ -15,7 +17,7 @@ export function parseDeleteMe(body: JsonObject): string {
   return readPasswordField(body);
 }
 
-export async function deleteMyAccount(p: ProjectRuntime, auth: Authenticated, password: string, client: ClientMeta): Promise<void> {
+export async function deleteMyAccount(p: DeleteMeDeps, auth: Authenticated, password: string, client: ClientMeta): Promise<void> {
   await checkPasswordGuess(p, auth.user, password, { failedEvent: "account_delete_failed", client });
   const nowMs = p.deps.now();
   await p.store.transaction(async (tx) => {

@@ -12,8 +12,10 @@ import type { UserRow } from "../../users/model.ts";
 import { canonicalEmail } from "../../users/email.ts";
 import { verifyPassword } from "../password/hashing.ts";
 
+export type PasswordGuessDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "log" | "store">;
+
 export async function checkPasswordGuess(
-  p: ProjectRuntime,
+  p: PasswordGuessDeps,
   user: UserRow,
   password: string,
   opts: { failedEvent: string; client: ClientMeta },

@@ -7,7 +7,7 @@ import { listLiveSessions, type SessionView } from "../session/list.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-export async function mySessions(p: ProjectRuntime, auth: Authenticated): Promise<(SessionView & { current: boolean })[]> {
+export async function mySessions(p: Pick<ProjectRuntime, "deps" | "store">, auth: Authenticated): Promise<(SessionView & { current: boolean })[]> {
   return (await listLiveSessions(p, auth.user.id, p.deps.now())).map((s) => ({ ...s, current: s.id === auth.sessionId }));
 }
 
@@ -15,7 +15,7 @@ export async function mySessions(p: ProjectRuntime, auth: Authenticated): Promis
  * Ends one of the caller's sessions (the current one too). Another user's session and an unknown
  * or already ended one answer the same 404, so session ids of others cannot be probed.
  */
-export async function endMySession(p: ProjectRuntime, auth: Authenticated, rawSid: string, client: ClientMeta): Promise<void> {
+export async function endMySession(p: Pick<ProjectRuntime, "deps" | "log" | "store">, auth: Authenticated, rawSid: string, client: ClientMeta): Promise<void> {
   if (!UUID_RE.test(rawSid)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "sid", message: "The session id must be a UUID." });
   const sid = rawSid.toLowerCase();
   const nowMs = p.deps.now();

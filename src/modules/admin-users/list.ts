@@ -11,6 +11,8 @@ import { BANNED_WALK, type BannedWalk, type UserListQuery } from "../../storage/
 import { userModelOf } from "../../users/model.ts";
 import { toAdminUser } from "./view.ts";
 
+export type ListUsersDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "store">;
+
 const LIST_PARAMS = new Set(["q", "verified", "banned", "limit", "cursor"]);
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** An email is at most 254 characters; a longer `q` cannot match anything. */
@@ -48,7 +50,7 @@ export function refuseUnknownParams(query: Record<string, unknown>, accepted: Re
   }
 }
 
-export function parseUserListQuery(p: ProjectRuntime, query: Record<string, string | undefined>): UserListQuery {
+export function parseUserListQuery(p: Pick<ProjectRuntime, "deps" | "id">, query: Record<string, string | undefined>): UserListQuery {
   refuseUnknownParams(query, LIST_PARAMS);
   const q = query.q;
   if (q !== undefined && (q.trim().length === 0 || q.length > MAX_Q)) throw invalid("q", `"q" must be 1 to ${MAX_Q} characters: an email prefix or a user id.`);
@@ -66,7 +68,7 @@ export function parseUserListQuery(p: ProjectRuntime, query: Record<string, stri
 }
 
 export async function listUsers(
-  p: ProjectRuntime, q: UserListQuery, walk: BannedWalk = BANNED_WALK,
+  p: ListUsersDeps, q: UserListQuery, walk: BannedWalk = BANNED_WALK,
 ): Promise<{ users: Record<string, unknown>[]; next_cursor: string | null }> {
   const users = userModelOf(p);
   const nowMs = p.deps.now();

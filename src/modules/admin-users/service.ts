@@ -20,8 +20,16 @@ import { deleteUser } from "../users/delete.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { listLiveSessions, type SessionView } from "../session/list.ts";
-import { queueResetEmail } from "../password-reset/service.ts";
+import { queueResetMail } from "../../mail/events.ts";
 import { toAdminUser } from "./view.ts";
+
+/** Writes that queue a mail (the account-deleted notice, a reset link). */
+export type AdminUserMailDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+export type CreateUserDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "store">;
+/** Writes that log an event (patch, ban, unban, lockout). */
+export type AdminUserWriteDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "store">;
+/** Reads that answer a user view. */
+export type AdminUserReadDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "store">;
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /**
@@ -45,7 +53,7 @@ async function requireUser(ops: Pick<StoreOps, "users">, id: string): Promise<Us
   return user;
 }
 
-async function view(p: ProjectRuntime, user: UserRow): Promise<Record<string, unknown>> {
+async function view(p: AdminUserReadDeps, user: UserRow): Promise<Record<string, unknown>> {
   const nowMs = p.deps.now();
   return toAdminUser(p, user, await p.store.users.status(user.id), nowMs);
 }
@@ -63,12 +71,12 @@ function readBoolField(body: JsonObject, field: string): boolean | undefined {
   return v;
 }
 
-function mapWriteError(e: unknown, p: ProjectRuntime): unknown {
+function mapWriteError(e: unknown, p: Pick<ProjectRuntime, "config" | "id">): unknown {
   const mapped = constraintErrorToApi(e, userModelOf(p).table);
   return mapped ?? e;
 }
 
-export async function getUser(p: ProjectRuntime, rawId: string): Promise<Record<string, unknown>> {
+export async function getUser(p: AdminUserReadDeps, rawId: string): Promise<Record<string, unknown>> {
   return view(p, await requireUser(p.store, readUserId(rawId)));
 }
 
@@ -80,7 +88,7 @@ export interface CreateUserInput {
   readonly columns: Record<string, SqlValue>;
 }
 
-export function parseCreateUser(p: ProjectRuntime, body: JsonObject): CreateUserInput {
+export function parseCreateUser(p: Pick<ProjectRuntime, "config" | "deps" | "id">, body: JsonObject): CreateUserInput {
   const table = userModelOf(p).table;
   refuseUnknownFields(body, new Set(["email", "password", "email_verified", ...table.columns.map((c) => c.name)]), table);
   if (body.email === undefined || body.email === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "email", message: '"email" is required.' });
@@ -91,7 +99,7 @@ export function parseCreateUser(p: ProjectRuntime, body: JsonObject): CreateUser
   return { email: email.email, canonical: email.canonical, password, emailVerified, columns };
 }
 
-export async function createUser(p: ProjectRuntime, input: CreateUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
+export async function createUser(p: CreateUserDeps, input: CreateUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
   const users = userModelOf(p);
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
   const hash = input.password === null ? NO_PASSWORD : await hashPassword(p, input.password);
@@ -123,7 +131,7 @@ export interface PatchUserInput {
   readonly columns: Record<string, SqlValue>;
 }
 
-export function parsePatchUser(p: ProjectRuntime, body: JsonObject): PatchUserInput {
+export function parsePatchUser(p: Pick<ProjectRuntime, "config" | "deps" | "id">, body: JsonObject): PatchUserInput {
   const table = userModelOf(p).table;
   refuseUnknownFields(body, new Set(["email", "email_verified", ...table.columns.map((c) => c.name)]), table);
   const out: { email?: { email: string; canonical: string }; emailVerified?: boolean; columns: Record<string, SqlValue> } = {
@@ -135,7 +143,7 @@ export function parsePatchUser(p: ProjectRuntime, body: JsonObject): PatchUserIn
   return out;
 }
 
-export async function patchUser(p: ProjectRuntime, rawId: string, input: PatchUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
+export async function patchUser(p: AdminUserWriteDeps, rawId: string, input: PatchUserInput, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
   const users = userModelOf(p);
   const nowIso = new Date(p.deps.now()).toISOString();
@@ -163,7 +171,7 @@ export async function patchUser(p: ProjectRuntime, rawId: string, input: PatchUs
   return view(p, row);
 }
 
-export async function adminDeleteUser(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<void> {
+export async function adminDeleteUser(p: AdminUserMailDeps, rawId: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
   await p.store.transaction(async (tx) => {
@@ -178,7 +186,7 @@ export interface BanInput {
   readonly reason: string | null;
 }
 
-export function parseBan(p: ProjectRuntime, body: JsonObject): BanInput {
+export function parseBan(p: Pick<ProjectRuntime, "deps">, body: JsonObject): BanInput {
   refuseUnknownFields(body, new Set(["until", "reason"]), null);
   let untilMs: number | null = null;
   if (body.until !== undefined && body.until !== null) {
@@ -199,7 +207,7 @@ export function parseBan(p: ProjectRuntime, body: JsonObject): BanInput {
 }
 
 /** Bans and ends every session in one transaction: from its commit on, no refresh or access token of the user works. */
-export async function banUser(p: ProjectRuntime, rawId: string, input: BanInput, client: ClientMeta): Promise<Record<string, unknown>> {
+export async function banUser(p: AdminUserWriteDeps, rawId: string, input: BanInput, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
   const { user, revoked } = await p.store.transaction(async (tx) => {
@@ -212,7 +220,7 @@ export async function banUser(p: ProjectRuntime, rawId: string, input: BanInput,
 }
 
 /** Lifts a ban and clears the login lockout of the user's address. */
-export async function unbanUser(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
+export async function unbanUser(p: AdminUserWriteDeps, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
   const user = await p.store.transaction(async (tx) => {
     const user = await requireUser(tx, id);
@@ -228,7 +236,7 @@ async function clearLockoutOf(tx: Pick<StoreOps, "rateLimits">, user: UserRow): 
   await tx.rateLimits.clear(counterKey("login_failures_per_account", canonicalEmail(user.email)));
 }
 
-export async function clearLockout(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
+export async function clearLockout(p: AdminUserWriteDeps, rawId: string, client: ClientMeta): Promise<Record<string, unknown>> {
   const id = readUserId(rawId);
   const user = await p.store.transaction(async (tx) => {
     const user = await requireUser(tx, id);
@@ -239,13 +247,13 @@ export async function clearLockout(p: ProjectRuntime, rawId: string, client: Cli
   return view(p, user);
 }
 
-export async function userSessions(p: ProjectRuntime, rawId: string): Promise<SessionView[]> {
+export async function userSessions(p: Pick<ProjectRuntime, "deps" | "store">, rawId: string): Promise<SessionView[]> {
   const id = readUserId(rawId);
   await requireUser(p.store, id);
   return listLiveSessions(p, id, p.deps.now());
 }
 
-export async function revokeSessionsOf(p: ProjectRuntime, rawId: string, client: ClientMeta): Promise<number> {
+export async function revokeSessionsOf(p: Pick<ProjectRuntime, "deps" | "log" | "store">, rawId: string, client: ClientMeta): Promise<number> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
   const revoked = await p.store.transaction(async (tx) => {
@@ -256,7 +264,7 @@ export async function revokeSessionsOf(p: ProjectRuntime, rawId: string, client:
   return revoked;
 }
 
-export async function parseSendReset(p: ProjectRuntime, body: JsonObject): Promise<string> {
+export async function parseSendReset(p: Pick<ProjectRuntime, "store">, body: JsonObject): Promise<string> {
   refuseUnknownFields(body, new Set(["redirect_url"]), null);
   if (body.redirect_url === undefined || body.redirect_url === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
@@ -266,18 +274,18 @@ export async function parseSendReset(p: ProjectRuntime, body: JsonObject): Promi
   return redirect.url;
 }
 
-export async function sendPasswordReset(p: ProjectRuntime, rawId: string, redirectUrl: string, client: ClientMeta): Promise<void> {
+export async function sendPasswordReset(p: AdminUserMailDeps, rawId: string, redirectUrl: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   const nowMs = p.deps.now();
   await p.store.transaction(async (tx) => {
     const user = await requireUser(tx, id);
-    await queueResetEmail(p, tx, { id: user.id, email: user.email }, redirectUrl, nowMs);
+    await queueResetMail(p, tx, { id: user.id, email: user.email }, redirectUrl, nowMs);
   });
   p.log.event("admin.password_reset_sent", { user_id: id, ...eventFields(client) });
 }
 
 /** Ends one live session of the user (console, SPEC 12); another user's or an ended one is a 404. */
-export async function revokeOneSession(p: ProjectRuntime, rawId: string, rawSid: string, client: ClientMeta): Promise<void> {
+export async function revokeOneSession(p: Pick<ProjectRuntime, "deps" | "log" | "store">, rawId: string, rawSid: string, client: ClientMeta): Promise<void> {
   const id = readUserId(rawId);
   if (!UUID_RE.test(rawSid)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "sid", message: "The session id must be a UUID." });
   const sid = rawSid.toLowerCase();

@@ -5,7 +5,7 @@ import { decodeColumn, isBanActive, userModelOf, type UserRow, type UserStatus }
  * The admin user object (SPEC 12): the end-user object plus hidden columns, `banned`,
  * `banned_until` (null for a ban without end), `ban_reason` and `last_login_at`. Never the hash.
  */
-export function toAdminUser(p: ProjectRuntime, row: UserRow, status: UserStatus, nowMs: number): Record<string, unknown> {
+export function toAdminUser(p: Pick<ProjectRuntime, "config" | "id">, row: UserRow, status: UserStatus, nowMs: number): Record<string, unknown> {
   const users = userModelOf(p);
   const out = users.toPublic(row);
   for (const col of users.table.columns) if (col.hidden) out[col.name] = decodeColumn(col, row[col.name]);

@@ -9,10 +9,10 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { parseEmail } from "../../users/email.ts";
-import { issueVerificationEmail } from "../verification/service.ts";
-import { queueResetEmail } from "../password-reset/service.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { queuePasswordChangedMail, queueResetMail, queueVerificationMail } from "../../mail/events.ts";
 import type { OutboxMessageView as StoredMessageView } from "../../storage/outbox.ts";
+
+export type RetryMailDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 export const RETRIABLE_TEMPLATES: ReadonlySet<string> = new Set(["verify_email", "reset_password", "password_changed"]);
@@ -23,14 +23,14 @@ export interface OutboxMessageView extends StoredMessageView {
   readonly status: "pending" | "failed";
 }
 
-export async function outboxStatus(p: ProjectRuntime, limit = 100): Promise<{ pending: number; failed: number; messages: OutboxMessageView[] }> {
+export async function outboxStatus(p: Pick<ProjectRuntime, "store">, limit = 100): Promise<{ pending: number; failed: number; messages: OutboxMessageView[] }> {
   const counts = await p.store.outbox.counts();
   const rows = (await p.store.outbox.listUnsent(limit)) as OutboxMessageView[];
   return { ...counts, messages: rows.map((m) => ({ ...m, last_error: m.last_error === null ? null : m.last_error.replace(EMAIL_RE, "[address]") })) };
 }
 
 /** Queues a failed message again (see above). `redirectUrl` is needed for reset_password (already validated). */
-export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redirectUrl: string | null, client: ClientMeta): Promise<void> {
+export async function retryFailedMessage(p: RetryMailDeps, rawId: string, redirectUrl: string | null, client: ClientMeta): Promise<void> {
   if (!UUID_RE.test(rawId)) throw new ApiError("VALIDATION_INVALID_FIELD", { field: "id", message: "The message id must be a UUID." });
   const id = rawId.toLowerCase();
   const nowMs = p.deps.now();
@@ -46,12 +46,12 @@ export async function retryFailedMessage(p: ProjectRuntime, rawId: string, redir
     const recipient = { id: user.id, email: user.email };
     if (row.template === "verify_email") {
       if (user.email_verified) throw new ApiError("CONFLICT", { message: "The user's email is already verified." });
-      await issueVerificationEmail(p, tx, recipient, nowMs);
+      await queueVerificationMail(p, tx, recipient, nowMs);
     } else if (row.template === "reset_password") {
       if (redirectUrl === null) throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: "A reset link needs the URL it goes to." });
-      await queueResetEmail(p, tx, recipient, redirectUrl, nowMs);
+      await queueResetMail(p, tx, recipient, redirectUrl, nowMs);
     } else {
-      await queuePasswordChangedEmail(p, tx, recipient, nowMs);
+      await queuePasswordChangedMail(p, tx, recipient, nowMs);
     }
     await tx.outbox.remove(id);
     return row.template;

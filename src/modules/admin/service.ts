@@ -6,6 +6,9 @@ import type { KeyKind } from "../../storage/keys.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 
+export type AuthorizeAdminDeps = Pick<ProjectRuntime, "config" | "deps" | "log" | "store">;
+export type RotateJwtSecretDeps = Pick<ProjectRuntime, "deps" | "log" | "signer" | "store">;
+
 const NO_FIELDS: ReadonlySet<string> = new Set();
 
 /** What an authorized admin request saw: the stored key hashes at that moment (see rotateKeys). */
@@ -19,7 +22,7 @@ export interface AdminGrant {
  * counted per client IP (SPEC 9.5), with one atomic increment each, and past the limit they are
  * answered 429 instead of 401. (A key is 32 random bytes: the limit curbs noise, not guessing.)
  */
-export async function authorizeAdmin(p: ProjectRuntime, presented: string | null, client: ClientMeta): Promise<AdminGrant> {
+export async function authorizeAdmin(p: AuthorizeAdminDeps, presented: string | null, client: ClientMeta): Promise<AdminGrant> {
   const ip = client.ip;
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
   const seen = { admin: await p.store.keys.storedHash("admin"), public: await p.store.keys.storedHash("public") };
@@ -30,11 +33,11 @@ export async function authorizeAdmin(p: ProjectRuntime, presented: string | null
   throw new ApiError("ADMIN_KEY_INVALID");
 }
 
-export function getRedirectOrigins(p: ProjectRuntime): Promise<string[]> {
+export function getRedirectOrigins(p: Pick<ProjectRuntime, "store">): Promise<string[]> {
   return p.store.settings.redirectOrigins();
 }
 
-export async function putRedirectOrigins(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<string[]> {
+export async function putRedirectOrigins(p: Pick<ProjectRuntime, "deps" | "log" | "store">, body: Record<string, unknown>, client: ClientMeta): Promise<string[]> {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -65,7 +68,7 @@ export async function putRedirectOrigins(p: ProjectRuntime, body: Record<string,
  * authorized before a concurrent rotation of the same key landed gets that rotation's key
  * instead of replacing it again, so every 200 carries the key that is stored.
  */
-export async function rotateKeys(p: ProjectRuntime, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): Promise<{ admin_key?: string; public_key?: string }> {
+export async function rotateKeys(p: Pick<ProjectRuntime, "deps" | "log" | "store">, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): Promise<{ admin_key?: string; public_key?: string }> {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -94,7 +97,7 @@ export async function rotateKeys(p: ProjectRuntime, body: Record<string, unknown
  * the JWKS, so verifiers refuse them too once they refetch it. Takes no fields: anything in the
  * body is refused, as on every endpoint.
  */
-export async function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<void> {
+export async function rotateJwtSecret(p: RotateJwtSecretDeps, body: Record<string, unknown>, client: ClientMeta): Promise<void> {
   refuseUnknownFields(body, NO_FIELDS, null);
   // SQLite: the signer writes the new secret (or key pair) synchronously on the project's
   // connection: run it while the store's transaction gate is held, so it never lands inside

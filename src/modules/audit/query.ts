@@ -14,7 +14,7 @@ function invalid(field: string, message: string): ApiError {
   return new ApiError("VALIDATION_INVALID_FIELD", { field, message });
 }
 
-export function parseAuditQuery(p: ProjectRuntime, query: Record<string, string | undefined>): AuditQuery {
+export function parseAuditQuery(p: Pick<ProjectRuntime, "deps" | "id">, query: Record<string, string | undefined>): AuditQuery {
   refuseUnknownParams(query, AUDIT_PARAMS);
   const out: { -readonly [K in keyof AuditQuery]: AuditQuery[K] } = { limit: readLimit(query) };
   if (query.user_id !== undefined) {
@@ -34,7 +34,7 @@ export function parseAuditQuery(p: ProjectRuntime, query: Record<string, string 
   return out;
 }
 
-export async function listAudit(p: ProjectRuntime, q: AuditQuery): Promise<{ events: AuditEvent[]; next_cursor: string | null }> {
+export async function listAudit(p: Pick<ProjectRuntime, "deps" | "id" | "store">, q: AuditQuery): Promise<{ events: AuditEvent[]; next_cursor: string | null }> {
   const rows = await p.store.audit.list({ ...q, limit: q.limit + 1 });
   const more = rows.length > q.limit;
   const events = more ? rows.slice(0, q.limit) : rows;
@@ -43,6 +43,6 @@ export async function listAudit(p: ProjectRuntime, q: AuditQuery): Promise<{ eve
 }
 
 /** Housekeeping: deletes audit rows older than `audit.retention`. */
-export function pruneAudit(p: ProjectRuntime, nowMs: number): Promise<number> {
+export function pruneAudit(p: Pick<ProjectRuntime, "config" | "store">, nowMs: number): Promise<number> {
   return p.store.audit.prune(nowMs - p.config.audit.retentionSeconds * 1000);
 }

@@ -18,17 +18,17 @@ export interface ConsoleSession {
   readonly expiresAt: number;
 }
 
-async function keyMark(p: ProjectRuntime): Promise<string | null> {
+async function keyMark(p: Pick<ProjectRuntime, "store">): Promise<string | null> {
   const hash = await p.store.keys.storedHash("admin");
   return hash === null ? null : sha256Hex(`console:${hash}`);
 }
 
-export function csrfTokenOf(p: ProjectRuntime, token: string): string {
+export function csrfTokenOf(p: Pick<ProjectRuntime, "deps" | "id">, token: string): string {
   return hmacSha256(deriveKey(p.deps.serverKey, `console-csrf:${p.id}`), token).toString("base64url");
 }
 
 /** Starts a session (the caller has checked the admin key) and returns the cookie's token. */
-export async function startConsoleSession(p: ProjectRuntime): Promise<{ token: string; expiresAt: number }> {
+export async function startConsoleSession(p: Pick<ProjectRuntime, "deps" | "store">): Promise<{ token: string; expiresAt: number }> {
   const nowMs = p.deps.now();
   const token = randomToken(p.deps.random, SECRET_TOKEN_BYTES);
   const expiresAt = nowMs + CONSOLE_SESSION_MS;
@@ -37,7 +37,7 @@ export async function startConsoleSession(p: ProjectRuntime): Promise<{ token: s
 }
 
 /** The live session of a cookie token, or null (unknown, expired, or the admin key changed since). */
-export async function findConsoleSession(p: ProjectRuntime, token: string | null): Promise<ConsoleSession | null> {
+export async function findConsoleSession(p: Pick<ProjectRuntime, "deps" | "id" | "store">, token: string | null): Promise<ConsoleSession | null> {
   if (!token || token.length > 100) return null;
   const tokenHash = sha256Hex(token);
   const row = await p.store.consoleSessions.find(tokenHash);
@@ -47,12 +47,12 @@ export async function findConsoleSession(p: ProjectRuntime, token: string | null
   return { tokenHash, csrf: csrfTokenOf(p, token), expiresAt: row.expiresAtMs };
 }
 
-export function endConsoleSession(p: ProjectRuntime, tokenHash: string): Promise<void> {
+export function endConsoleSession(p: Pick<ProjectRuntime, "store">, tokenHash: string): Promise<void> {
   return p.store.consoleSessions.end(tokenHash);
 }
 
 /** After an admin key rotation: the rows would no longer match anyway; this removes them. */
-export function endAllConsoleSessions(p: ProjectRuntime): Promise<void> {
+export function endAllConsoleSessions(p: Pick<ProjectRuntime, "store">): Promise<void> {
   return p.store.consoleSessions.endAll();
 }
 

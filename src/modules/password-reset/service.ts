@@ -11,17 +11,17 @@ import { validateRedirectUrl } from "../../config/origins.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, issueLinkToken } from "../../mail/link-tokens.ts";
-import { originOf } from "../../mail/links.ts";
-import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { consumeLinkToken } from "../../mail/link-tokens.ts";
+import { queuePasswordChangedMail, queueResetMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email-field.ts";
 import { isBanActive } from "../../users/model.ts";
-import type { StoreOps } from "../../storage/store.ts";
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { requireLinkToken, requireLiveLinkToken } from "../verification/token-input.ts";
+
+export type ResetPasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+export type ForgotPasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
 
 const FORGOT_FIELDS: ReadonlySet<string> = new Set(["email", "redirect_url"]);
 const RESET_FIELDS: ReadonlySet<string> = new Set(["token", "new_password"]);
@@ -38,7 +38,7 @@ export interface ForgotPasswordInput {
 }
 
 /** Validates a forgot-password body (redirect_url first, before anything else). */
-export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): ForgotPasswordInput {
+export function parseForgotPassword(p: Pick<ProjectRuntime, "redirectOrigins">, body: JsonObject): ForgotPasswordInput {
   if (body.redirect_url === undefined || body.redirect_url === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field: "redirect_url", message: '"redirect_url" is required.' });
   }
@@ -54,7 +54,7 @@ export function parseForgotPassword(p: ProjectRuntime, body: JsonObject): Forgot
  * (-> 200 `{ok:true}`) whether or not the email is registered and whether or not the per-email
  * mail cap is reached.
  */
-export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
+export async function requestPasswordReset(p: ForgotPasswordDeps, input: ForgotPasswordInput, client: ClientMeta): Promise<void> {
   const { email } = input;
   const nowMs = p.deps.now();
   const queued = await p.store.transaction(async (tx): Promise<string | null> => {
@@ -63,31 +63,11 @@ export async function requestPasswordReset(p: ProjectRuntime, input: ForgotPassw
     const cap = await tx.rateLimits.hit(`forgot_password_per_email:${email.canonical}`, rule ?? UNLIMITED, nowMs);
     // A banned user gets no reset mail (SPEC 12); the answer stays the same.
     if (user === null || !cap.allowed || isBanActive(await tx.users.status(user.id), nowMs)) return null;
-    await queueResetEmail(p, tx, user, input.redirectUrl, nowMs);
+    // The token is bound to the stored address, and the mail goes to it (not to what was typed).
+    await queueResetMail(p, tx, user, input.redirectUrl, nowMs);
     return user.id;
   });
   p.log.event("password_reset_requested", { user_id: queued, mail_queued: queued !== null, ...eventFields(client) });
-}
-
-/**
- * Issues a reset token bound to the stored address and queues the mail carrying it (to that
- * address, not to what was typed), through the caller's transaction `tx`.
- */
-export async function queueResetEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, redirectUrl: string, nowMs: number): Promise<void> {
-  const ttlSeconds = p.config.auth.resetTokenTtlSeconds;
-  // Only the newest reset link works: an older one (perhaps in a mailbox someone else reads)
-  // stops working the moment a new one is asked for.
-  await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
-  // The token is bound to the stored address, and the mail goes to it (not to what was typed).
-  const token = await issueLinkToken(p, tx, { kind: "reset", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  await queueTemplateMail(p, tx, {
-    template: "reset_password",
-    user: { id: user.id, email: user.email },
-    link: { tokenId: token.id, base: redirectUrl },
-    expiresInSeconds: ttlSeconds,
-    appUrl: originOf(redirectUrl),
-    nowMs,
-  });
 }
 
 export interface ResetPasswordInput {
@@ -96,7 +76,7 @@ export interface ResetPasswordInput {
 }
 
 /** Validates a reset-password body: a token of the right shape and a new password within the policy. */
-export function parseResetPassword(p: ProjectRuntime, body: JsonObject): ResetPasswordInput {
+export function parseResetPassword(p: Pick<ProjectRuntime, "config">, body: JsonObject): ResetPasswordInput {
   const token = requireLinkToken(body.token);
   const password = checkPasswordPolicy(p, body.new_password, "new_password");
   refuseUnknownFields(body, RESET_FIELDS, null);
@@ -109,7 +89,7 @@ export function parseResetPassword(p: ProjectRuntime, body: JsonObject): ResetPa
  * transaction. The transaction then consumes the token with one conditional update (two
  * concurrent uses: exactly one wins) and applies every effect of the reset atomically.
  */
-export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput, client: ClientMeta): Promise<void> {
+export async function resetPassword(p: ResetPasswordDeps, input: ResetPasswordInput, client: ClientMeta): Promise<void> {
   const { token, password } = input;
 
   // Cheap read first: a dead token costs no hash work.
@@ -136,7 +116,7 @@ export async function resetPassword(p: ProjectRuntime, input: ResetPasswordInput
       // takeover). The reset proves the mailbox; those sessions end.
       await tx.sessions.revokeUnverified(user.id, nowMs, "password_reset_unverified");
     }
-    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queuePasswordChangedMail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
   });
   p.log.event("password_reset_completed", { user_id: userId, ...eventFields(client) });

@@ -9,13 +9,15 @@ import type { JsonObject } from "../../http/body.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError, undoRateLimit } from "../../http/rate-limit.ts";
-import { queuePasswordChangedEmail } from "../../mail/notices.ts";
+import { queuePasswordChangedMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { canonicalEmail } from "../../users/email.ts";
 import type { Authenticated } from "../session/authenticate.ts";
 import { grantAccessToken, type AccessGrant } from "../session/access-token.ts";
 import { hashPassword, verifyPassword } from "./hashing.ts";
 import { checkPasswordPolicy } from "./policy.ts";
+
+export type ChangePasswordDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "issuer" | "log" | "redirectOrigins" | "secrets" | "signer" | "store">;
 
 export interface ChangePasswordInput {
   readonly currentPassword: string;
@@ -24,7 +26,7 @@ export interface ChangePasswordInput {
 
 const FIELDS = new Set(["current_password", "new_password"]);
 
-export function parseChangePasswordInput(p: ProjectRuntime, body: JsonObject): ChangePasswordInput {
+export function parseChangePasswordInput(p: Pick<ProjectRuntime, "config">, body: JsonObject): ChangePasswordInput {
   refuseUnknownFields(body, FIELDS, null);
   const current = body.current_password;
   if (current === undefined || current === "") {
@@ -38,7 +40,7 @@ export function parseChangePasswordInput(p: ProjectRuntime, body: JsonObject): C
 
 /** Returns a fresh access token for the caller's session (the old one carries a stale password version). */
 export async function changePassword(
-  p: ProjectRuntime,
+  p: ChangePasswordDeps,
   auth: Authenticated,
   input: ChangePasswordInput,
   client: ClientMeta,
@@ -72,7 +74,7 @@ export async function changePassword(
     if (revokeOthers) await tx.sessions.revokeUser(user.id, nowMs, { exceptSessionId: auth.sessionId, reason: "password_change" });
     // A reset link asked for before the change must not undo it.
     await tx.linkTokens.revoke({ kind: "reset", userId: user.id, nowMs });
-    await queuePasswordChangedEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queuePasswordChangedMail(p, tx, { id: user.id, email: user.email }, nowMs);
     // The session issues a new access token now: its last use is what housekeeping goes by.
     await tx.sessions.touch(auth.sessionId, nowMs);
     return v;

@@ -18,15 +18,15 @@ function overloaded(e: unknown): never {
   throw e;
 }
 
-export function hashPassword(p: ProjectRuntime, password: string): Promise<string> {
+export function hashPassword(p: Pick<ProjectRuntime, "hashes">, password: string): Promise<string> {
   return p.hashes.hash(password).catch(overloaded);
 }
 
-export function verifyPassword(p: ProjectRuntime, password: string, hash: string): Promise<HashVerification> {
+export function verifyPassword(p: Pick<ProjectRuntime, "hashes">, password: string, hash: string): Promise<HashVerification> {
   return p.hashes.verify(password, hash).catch(overloaded);
 }
 
 /** One verification against a dummy hash: an unknown account costs what a wrong password costs. */
-export function verifyDummyPassword(p: ProjectRuntime, password: string): Promise<void> {
+export function verifyDummyPassword(p: Pick<ProjectRuntime, "hashes">, password: string): Promise<void> {
   return p.hashes.verifyDummy(password).catch(overloaded);
 }

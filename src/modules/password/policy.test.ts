@@ -1,11 +1,10 @@
 import { describe, expect, it } from "bun:test";
-import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
-import { checkPasswordPolicy } from "./policy.ts";
+import { checkPasswordPolicy, type PasswordPolicyDeps } from "./policy.ts";
 import { isCommonPassword } from "./common-passwords.ts";
 
-function runtime(password: { minLength: number; maxLength: number; rejectCommon: boolean }): ProjectRuntime {
-  return { config: { auth: { password } } } as unknown as ProjectRuntime;
+function runtime(password: { minLength: number; maxLength: number; rejectCommon: boolean }): PasswordPolicyDeps {
+  return { config: { auth: { password } } };
 }
 
 function codeOf(fn: () => unknown): string | null {

@@ -1,13 +1,15 @@
-import type { ProjectRuntime } from "../../projects/runtime.ts";
+import type { PasswordPolicy } from "../../config/types.ts";
 import { ApiError } from "../../http/errors.ts";
 import { isCommonPassword } from "./common-passwords.ts";
 
 /**
  * SPEC 9.2, checked before any hashing so a refused password costs no hash work. Length is in
  * Unicode code points; the password is used exactly as received (no trimming, no folding).
- * Returns the password, or throws with `field` naming it.
+ * Returns the password, or throws with `field` naming it. Reads only the project's password policy.
  */
-export function checkPasswordPolicy(p: ProjectRuntime, password: unknown, field: string): string {
+export type PasswordPolicyDeps = { readonly config: { readonly auth: { readonly password: PasswordPolicy } } };
+
+export function checkPasswordPolicy(p: PasswordPolicyDeps, password: unknown, field: string): string {
   if (password === undefined || password === null) {
     throw new ApiError("VALIDATION_REQUIRED_FIELD", { field, message: `"${field}" is required.` });
   }

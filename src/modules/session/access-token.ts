@@ -2,6 +2,9 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import type { TokenClaims } from "../../crypto/jwt.ts";
 import { customClaimsOf } from "./token-claims.ts";
 
+/** What signing an access token reads: the project id and file, the issuer, the signer. */
+export type AccessTokenDeps = Pick<ProjectRuntime, "config" | "id" | "issuer" | "signer">;
+
 /** What an access token says about its user: a row of the auth table (custom columns as stored). */
 export interface TokenSubject {
   readonly id: string;
@@ -15,7 +18,7 @@ export interface TokenSubject {
  * Signs an access token (SPEC 7.1) for `user` in session `sessionId`, valid `access_token_ttl`,
  * with the project's `auth.token_claims` as they are now (SPEC 13: a change reaches new tokens).
  */
-export function issueAccessToken(p: ProjectRuntime, user: TokenSubject, sessionId: string, nowMs: number): string {
+export function issueAccessToken(p: AccessTokenDeps, user: TokenSubject, sessionId: string, nowMs: number): string {
   const iat = Math.floor(nowMs / 1000);
   const claims: TokenClaims = {
     sub: user.id,
@@ -40,6 +43,6 @@ export interface AccessGrant {
 }
 
 /** Signs an access token and says how to use it and for how long. */
-export function grantAccessToken(p: ProjectRuntime, user: TokenSubject, sessionId: string, nowMs: number): AccessGrant {
+export function grantAccessToken(p: AccessTokenDeps, user: TokenSubject, sessionId: string, nowMs: number): AccessGrant {
   return { token: issueAccessToken(p, user, sessionId, nowMs), token_type: "Bearer", expires_in: p.config.auth.accessTokenTtlSeconds };
 }

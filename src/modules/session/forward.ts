@@ -9,6 +9,8 @@ import { ApiError } from "../../http/errors.ts";
 import { authenticate } from "./authenticate.ts";
 import { claimHeaderName, claimHeaderValue, customClaimsOf } from "./token-claims.ts";
 
+export type ForwardAuthDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "issuer" | "signer" | "store">;
+
 export interface ForwardOptions {
   /** `?verified=1`: an unverified user gets 403 AUTH_EMAIL_NOT_VERIFIED. */
   readonly requireVerified: boolean;
@@ -28,7 +30,7 @@ export function parseForwardOptions(query: Readonly<Record<string, string | unde
  * Header values come from the user row read by the check, so they are current, not as of the
  * token's issue.
  */
-export async function forwardAuth(p: ProjectRuntime, request: Request, opts: ForwardOptions): Promise<Record<string, string>> {
+export async function forwardAuth(p: ForwardAuthDeps, request: Request, opts: ForwardOptions): Promise<Record<string, string>> {
   let auth;
   try {
     auth = await authenticate(p, request);

@@ -19,6 +19,8 @@ import { isBanActive, userModelOf, type UserRow } from "../../users/model.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "../password/hashing.ts";
 import { grantStartedSession, startSession, type SessionTokens } from "./start.ts";
 
+export type LoginDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "issuer" | "log" | "signer" | "store">;
+
 export interface LoginInput {
   readonly email: string;
   readonly canonical: string;
@@ -43,7 +45,7 @@ export interface LoginResult extends SessionTokens {
   readonly user: Record<string, unknown>;
 }
 
-export async function login(p: ProjectRuntime, input: LoginInput, client: ClientMeta): Promise<LoginResult> {
+export async function login(p: LoginDeps, input: LoginInput, client: ClientMeta): Promise<LoginResult> {
   const failures = await hitRateLimit(p, "login_failures_per_account", input.canonical, p.deps.now());
   const user = await p.store.users.findByCanonicalEmail(input.canonical);
   if (failures && !failures.allowed) {
@@ -98,7 +100,7 @@ export async function login(p: ProjectRuntime, input: LoginInput, client: Client
  * hasher. Best effort: a busy hasher or a concurrent password change must not fail the login,
  * and the update only lands if the stored hash is still the one just verified.
  */
-async function upgradeHash(p: ProjectRuntime, user: UserRow, password: string, client: ClientMeta): Promise<void> {
+async function upgradeHash(p: Pick<ProjectRuntime, "hashes" | "log" | "store">, user: UserRow, password: string, client: ClientMeta): Promise<void> {
   try {
     const fresh = await hashPassword(p, password);
     if (await p.store.users.replaceHash(user.id, user.password_hash, fresh)) p.log.event("password_rehashed", { user_id: user.id, ...eventFields(client) });

@@ -16,7 +16,7 @@ export function parseLogoutInput(body: JsonObject): { all: boolean } {
   return { all: body.all === true };
 }
 
-export async function logout(p: ProjectRuntime, auth: Authenticated, opts: { all: boolean }, client: ClientMeta): Promise<void> {
+export async function logout(p: Pick<ProjectRuntime, "deps" | "log" | "store">, auth: Authenticated, opts: { all: boolean }, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
   if (opts.all) await p.store.sessions.revokeUser(auth.user.id, nowMs, { reason: "logout_all" });
   else await p.store.sessions.revoke(auth.sessionId, nowMs, "logout");

@@ -7,15 +7,17 @@ import { checkRefTargets } from "../users/refs.ts";
 import { userModelOf, type SqlValue } from "../../users/model.ts";
 import type { Authenticated } from "./authenticate.ts";
 
+export type UpdateProfileDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "store">;
+
 /** Validates a PATCH /auth/me body: writable custom columns only (no email, password or readonly column). */
-export function parseProfilePatch(p: ProjectRuntime, body: JsonObject): Record<string, SqlValue> {
+export function parseProfilePatch(p: Pick<ProjectRuntime, "config" | "deps" | "id">, body: JsonObject): Record<string, SqlValue> {
   const table = userModelOf(p).table;
   refuseUnknownFields(body, new Set(writableColumns(table).map((c) => c.name)), table);
   return readColumnValues(table, body, { mode: "update", nowMs: p.deps.now(), random: p.deps.random });
 }
 
 /** Applies the change in one transaction; a database constraint failure becomes a 400/409. */
-export async function updateProfile(p: ProjectRuntime, auth: Authenticated, values: Record<string, SqlValue>): Promise<Record<string, unknown>> {
+export async function updateProfile(p: UpdateProfileDeps, auth: Authenticated, values: Record<string, SqlValue>): Promise<Record<string, unknown>> {
   const model = userModelOf(p);
   const nowIso = new Date(p.deps.now()).toISOString();
   try {

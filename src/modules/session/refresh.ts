@@ -8,6 +8,8 @@ import { grantAccessToken } from "./access-token.ts";
 import { rotateRefreshToken } from "./refresh-tokens.ts";
 import type { SessionTokens } from "./start.ts";
 
+export type RefreshDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "issuer" | "log" | "secrets" | "signer" | "store">;
+
 const REFRESH_FIELDS = new Set(["refresh_token"]);
 
 export function parseRefreshInput(body: JsonObject): string {
@@ -23,7 +25,7 @@ export function parseRefreshInput(body: JsonObject): string {
 }
 
 /** POST /auth/refresh (SPEC 7.2): rotates the token and signs a new access token for its session. */
-export async function refreshSession(p: ProjectRuntime, token: string, client: ClientMeta): Promise<SessionTokens> {
+export async function refreshSession(p: RefreshDeps, token: string, client: ClientMeta): Promise<SessionTokens> {
   const nowMs = p.deps.now();
   const r = await rotateRefreshToken(p, token, nowMs);
   if (!r.ok) {

@@ -14,7 +14,7 @@ export interface SessionTokens extends AccessGrant {
  * token is signed by `grantStartedSession` once the transaction has committed.
  */
 export async function startSession(
-  p: ProjectRuntime,
+  p: Pick<ProjectRuntime, "config" | "deps">,
   tx: Pick<StoreOps, "sessions" | "refreshTokens">,
   user: TokenSubject,
   nowMs: number,
@@ -26,6 +26,6 @@ export async function startSession(
 }
 
 /** The tokens of a session opened by startSession: a new access token and its first refresh token. */
-export function grantStartedSession(p: ProjectRuntime, user: TokenSubject, started: { sessionId: string; refreshToken: string }, nowMs: number): SessionTokens {
+export function grantStartedSession(p: Pick<ProjectRuntime, "config" | "id" | "issuer" | "signer">, user: TokenSubject, started: { sessionId: string; refreshToken: string }, nowMs: number): SessionTokens {
   return { ...grantAccessToken(p, user, started.sessionId, nowMs), refresh_token: started.refreshToken };
 }

@@ -7,7 +7,7 @@ import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { authTableOf, decodeColumn } from "../../users/model.ts";
 
 /** Claim name -> JSON value (null when the column has no value). */
-export function customClaimsOf(p: ProjectRuntime, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function customClaimsOf(p: Pick<ProjectRuntime, "config" | "id">, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const columns = authTableOf(p).columns;
   for (const name of p.config.auth.tokenClaims) {

@@ -21,7 +21,9 @@ import { newUserValues, userModelOf, type SqlValue } from "../../users/model.ts"
 import { checkPasswordPolicy } from "../password/policy.ts";
 import { hashPassword } from "../password/hashing.ts";
 import { grantStartedSession, startSession, type SessionTokens } from "../session/start.ts";
-import { issueVerificationEmail } from "../verification/service.ts";
+import { queueVerificationMail } from "../../mail/events.ts";
+
+export type SignupDeps = Pick<ProjectRuntime, "config" | "deps" | "hashes" | "id" | "issuer" | "log" | "redirectOrigins" | "secrets" | "signer" | "store">;
 
 export interface SignupInput {
   readonly email: string;
@@ -30,7 +32,7 @@ export interface SignupInput {
   readonly columns: Record<string, SqlValue>;
 }
 
-export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInput {
+export function parseSignupInput(p: Pick<ProjectRuntime, "config" | "deps" | "id">, body: JsonObject): SignupInput {
   const table = userModelOf(p).table;
   const accepted = new Set(["email", "password", ...writableColumns(table).map((c) => c.name)]);
   refuseUnknownFields(body, accepted, table);
@@ -42,7 +44,7 @@ export function parseSignupInput(p: ProjectRuntime, body: JsonObject): SignupInp
 
 export type SignupResult = { user: Record<string, unknown> } | (SessionTokens & { user: Record<string, unknown> });
 
-export async function signup(p: ProjectRuntime, input: SignupInput, client: ClientMeta): Promise<SignupResult> {
+export async function signup(p: SignupDeps, input: SignupInput, client: ClientMeta): Promise<SignupResult> {
   const users = userModelOf(p);
   // Saves the hash work for an obvious duplicate; the UNIQUE index below stays the authority.
   if (await p.store.users.findByCanonicalEmail(input.canonical)) throw duplicateEmail();
@@ -58,7 +60,7 @@ export async function signup(p: ProjectRuntime, input: SignupInput, client: Clie
       const user = await tx.users.insert(
         newUserValues(p, { email: input.email, canonical: input.canonical, passwordHash, emailVerified: false, columns: input.columns }, nowIso),
       );
-      if (users.table.verifyEmail) await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+      if (users.table.verifyEmail) await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
       return { user, session: withTokens ? await startSession(p, tx, user, nowMs, client) : null };
     });
   } catch (e) {

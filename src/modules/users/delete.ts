@@ -5,10 +5,9 @@
  * pending email changes go with the user (one store operation, users.remove). Call inside one
  * transaction (`tx`): the account-deleted notice commits with the deletion.
  */
-import type { ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { StoreOps } from "../../storage/store.ts";
-import { queueTemplateMail } from "../../mail/mailer.ts";
+import { queueAccountDeletedMail, type MailDeps } from "../../mail/events.ts";
 import type { UserRow } from "../../users/model.ts";
 
 function conflict(table: string | null): ApiError {
@@ -20,10 +19,10 @@ function conflict(table: string | null): ApiError {
   });
 }
 
-export async function deleteUser(p: ProjectRuntime, tx: StoreOps, user: UserRow, nowMs: number, opts: { notice: boolean }): Promise<void> {
+export async function deleteUser(p: MailDeps, tx: StoreOps, user: UserRow, nowMs: number, opts: { notice: boolean }): Promise<void> {
   // The notice reads the user's columns, so it is queued before the row goes; a refusal below
   // rolls it back with the transaction.
-  if (opts.notice) await queueTemplateMail(p, tx, { template: "account_deleted", user: { id: user.id, email: user.email }, nowMs });
+  if (opts.notice) await queueAccountDeletedMail(p, tx, { id: user.id, email: user.email }, nowMs);
   const done = await tx.users.remove(user.id);
   if (!done.ok) throw conflict(done.restrictedBy);
 }

@@ -6,41 +6,20 @@ import { ApiError } from "../../http/errors.ts";
 import type { JsonObject } from "../../http/body.ts";
 import { enforceRateLimit } from "../../http/rate-limit.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
-import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive, issueLinkToken } from "../../mail/link-tokens.ts";
-import { queueTemplateMail, type MailRecipient } from "../../mail/mailer.ts";
+import { consumeLinkToken, findUsedLinkToken, isLinkTokenHashLive } from "../../mail/link-tokens.ts";
+import { queueVerificationMail } from "../../mail/events.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 import { readEmailField } from "../users/email-field.ts";
 import type { UserRow } from "../../users/model.ts";
 import type { StoreOps } from "../../storage/store.ts";
 import { applyEmailChange } from "../account/change-email.ts";
 
+export type ResendVerificationDeps = Pick<ProjectRuntime, "config" | "deps" | "id" | "log" | "redirectOrigins" | "secrets" | "store">;
+
 const RESEND_FIELDS: ReadonlySet<string> = new Set(["email"]);
 const NO_FIELDS: ReadonlySet<string> = new Set();
 /** With the per-user rule `off`, the counter is still written so every path does the same work. */
 const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 };
-
-/** Where verification links point: this server's GET /auth/verify, built from the public URL (never a Host header). */
-export function verifyLinkBase(p: ProjectRuntime): string {
-  return `${p.deps.publicUrl}/p/${p.id}/auth/verify`;
-}
-
-/**
- * Revokes the user's older verification links, creates a new one and queues the verify_email
- * message, through `tx`: signup and resend call it inside their transaction, so the token and the
- * message carrying it commit together (or not at all).
- */
-export async function issueVerificationEmail(p: ProjectRuntime, tx: StoreOps, user: MailRecipient, nowMs: number): Promise<void> {
-  const ttlSeconds = p.config.auth.verifyTokenTtlSeconds;
-  await tx.linkTokens.revoke({ kind: "verify", userId: user.id, nowMs });
-  const token = await issueLinkToken(p, tx, { kind: "verify", userId: user.id, email: user.email, ttlSeconds, nowMs });
-  await queueTemplateMail(p, tx, {
-    template: "verify_email",
-    user,
-    link: { tokenId: token.id, base: verifyLinkBase(p) },
-    expiresInSeconds: ttlSeconds,
-    nowMs,
-  });
-}
 
 /**
  * Whether a used verification token still answers success: not revoked, not expired, and the
@@ -61,7 +40,7 @@ async function isAlreadyVerifiedBy(ops: StoreOps, token: string, nowMs: number):
  * AUTH_INVALID_LINK_TOKEN for an unknown, expired or superseded token, or when the user's
  * address changed since.
  */
-export async function verifyEmail(p: ProjectRuntime, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
+export async function verifyEmail(p: Pick<ProjectRuntime, "deps" | "log" | "store">, token: string, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   const nowMs = p.deps.now();
   const result = await p.store.transaction(async (tx): Promise<{ userId: string; alreadyVerified: boolean; changed: boolean }> => {
     const consumed = await consumeLinkToken(tx, "verify", token, nowMs);
@@ -90,7 +69,7 @@ export async function verifyEmail(p: ProjectRuntime, token: string, client: Clie
  * HEAD /auth/verify (mail scanners): answers what GET would, spending nothing. Throws
  * AUTH_INVALID_LINK_TOKEN when GET would fail.
  */
-export async function checkVerifyLink(p: ProjectRuntime, token: string, client: ClientMeta): Promise<void> {
+export async function checkVerifyLink(p: Pick<ProjectRuntime, "deps" | "store">, token: string, client: ClientMeta): Promise<void> {
   const nowMs = p.deps.now();
   if (await isLinkTokenHashLive(p.store, "verify", token, nowMs)) return;
   if ((await isAlreadyVerifiedBy(p.store, token, nowMs)) === null) throw new ApiError("AUTH_INVALID_LINK_TOKEN");
@@ -100,7 +79,7 @@ export async function checkVerifyLink(p: ProjectRuntime, token: string, client: 
  * POST /auth/resend-verification by a signed-in user. Older links stop working. The per-user limit
  * counts only resends (the signup mail does not count).
  */
-export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow, body: JsonObject, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
+export async function resendVerificationForUser(p: ResendVerificationDeps, user: UserRow, body: JsonObject, client: ClientMeta): Promise<{ alreadyVerified: boolean }> {
   // The token says who: the body takes no fields (an empty body or `{}`).
   refuseUnknownFields(body, NO_FIELDS, null);
   if (user.email_verified) return { alreadyVerified: true };
@@ -108,7 +87,7 @@ export async function resendVerificationForUser(p: ProjectRuntime, user: UserRow
   await p.store.transaction(async (tx) => {
     // Inside the transaction: a refusal rolls back with it, and the counter and the mail move together.
     await enforceRateLimit(p, "resend_verification_per_user", user.id, nowMs, tx.rateLimits);
-    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
   });
   p.log.event("verification_resent", { user_id: user.id, ...eventFields(client) });
   return { alreadyVerified: false };
@@ -127,7 +106,7 @@ export function parseResendByEmail(body: JsonObject): { readonly canonical: stri
  * unknown, verified and rate-limited addresses. Both paths run one write transaction (the counter),
  * so their timing matches too.
  */
-export async function resendVerificationByEmail(p: ProjectRuntime, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
+export async function resendVerificationByEmail(p: ResendVerificationDeps, email: { readonly canonical: string }, client: ClientMeta): Promise<void> {
   // Before this, the route counts resend_verification_per_ip, like forgot-password: one client
   // cannot walk through addresses (each leaving a counter row) or queue mails for many users.
   const nowMs = p.deps.now();
@@ -137,7 +116,7 @@ export async function resendVerificationByEmail(p: ProjectRuntime, email: { read
     const rule = p.config.auth.rateLimits.resend_verification_per_user ?? UNLIMITED;
     const cap = await tx.rateLimits.hit(`resend_verification_per_user:${key}`, rule, nowMs);
     if (user === null || user.email_verified || !cap.allowed) return null;
-    await issueVerificationEmail(p, tx, { id: user.id, email: user.email }, nowMs);
+    await queueVerificationMail(p, tx, { id: user.id, email: user.email }, nowMs);
     return user.id;
   });
   p.log.event("verification_resend_requested", { user_id: queuedFor, mail_queued: queuedFor !== null, ...eventFields(client) });

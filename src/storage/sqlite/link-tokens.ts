@@ -1,12 +1,12 @@
 /** The `linkTokens` group of the SQLite store (and the `_email_changes` rows a change link confirms). */
-import type { LinkTokenRow, LinkTokens, PendingEmailChange } from "../link-tokens.ts";
+import type { LinkTokenRow, LinkTokensOps, PendingEmailChange } from "../link-tokens.ts";
 import { prepared } from "./prepared.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
 
 type Raw = { id: string; user_id: string; email: string };
 const fromRaw = (r: Raw | null | undefined): LinkTokenRow | null => (r ? { id: r.id, userId: r.user_id, email: r.email } : null);
 
-export function sqliteLinkTokens(ctx: SqliteStoreContext): Sync<LinkTokens> {
+export function sqliteLinkTokens(ctx: SqliteStoreContext): Sync<LinkTokensOps> {
   const db = ctx.db;
   const insert = prepared(db, "INSERT INTO _link_tokens(id, token_hash, kind, user_id, email, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   const consume = prepared(

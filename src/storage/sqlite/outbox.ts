@@ -1,9 +1,9 @@
 /** The `outbox` group of the SQLite store. */
-import type { Outbox, OutboxMessageView, OutboxRow } from "../outbox.ts";
+import type { OutboxOps, OutboxMessageView, OutboxRow } from "../outbox.ts";
 import { prepared } from "./prepared.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
 
-export function sqliteOutbox(ctx: SqliteStoreContext): Sync<Outbox> {
+export function sqliteOutbox(ctx: SqliteStoreContext): Sync<OutboxOps> {
   const db = ctx.db;
   const insert = prepared(db, "INSERT INTO _outbox(id, template, to_addr, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)");
   const due = prepared(

@@ -1,6 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { RateLimitName, RateLimitRule } from "../../config/types.ts";
-import type { RateLimitResult, RateLimits } from "../rate-limits.ts";
+import type { RateLimitResult, RateLimitsOps } from "../rate-limits.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
 import { windowPruner, type KeyValue, type PruneStep } from "./prune-window.ts";
 
@@ -95,7 +95,7 @@ export function createRateLimiter(db: Database, rules: Readonly<Partial<Record<R
 }
 
 /** The `rateLimits` group of the SQLite store: the counters above, built on first use. */
-export function sqliteRateLimits(ctx: SqliteStoreContext): Sync<RateLimits> {
+export function sqliteRateLimits(ctx: SqliteStoreContext): Sync<RateLimitsOps> {
   let limiter: RateLimiter | null = null;
   const get = (): RateLimiter => (limiter ??= createRateLimiter(ctx.db, ctx.config.auth.rateLimits));
   let clearStmt: Statement | null = null;

@@ -3,9 +3,9 @@
  * conditional DELETE (`rotated_at IS NULL AND revoked_at IS NULL`): of any number of concurrent
  * refreshes of one token exactly one rotates it; the others can only be handed the same successor.
  */
-import type { Sessions } from "../sessions.ts";
-import type { RateLimits } from "../rate-limits.ts";
-import type { RefreshTokens, RotateRequest, RotateResult } from "../refresh-tokens.ts";
+import type { SessionsOps } from "../sessions.ts";
+import type { RateLimitsOps } from "../rate-limits.ts";
+import type { RefreshTokensOps, RotateRequest, RotateResult } from "../refresh-tokens.ts";
 import { prepared } from "./prepared.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
 
@@ -33,8 +33,8 @@ const REFUSED: RotateResult = { ok: false, reuse: null };
 
 export function sqliteRefreshTokens(
   ctx: SqliteStoreContext,
-  deps: { sessions: Sync<Sessions>; rateLimits: Sync<RateLimits> },
-): Sync<RefreshTokens> {
+  deps: { sessions: Sync<SessionsOps>; rateLimits: Sync<RateLimitsOps> },
+): Sync<RefreshTokensOps> {
   const db = ctx.db;
   const insert = prepared(db, "INSERT INTO _refresh_tokens(token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
   const find = prepared(

@@ -1,9 +1,9 @@
 /** The `sessions` group of the SQLite store (internal tables: plain prepared statements). */
-import type { LiveSessionRow, Sessions } from "../sessions.ts";
+import type { LiveSessionRow, SessionsOps } from "../sessions.ts";
 import { prepared } from "./prepared.ts";
 import type { SqliteStoreContext, Sync } from "./store.ts";
 
-export function sqliteSessions(ctx: SqliteStoreContext): Sync<Sessions> {
+export function sqliteSessions(ctx: SqliteStoreContext): Sync<SessionsOps> {
   const db = ctx.db;
   const insert = prepared(db, "INSERT INTO _sessions(id, user_id, created_at, last_used_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)");
   const markUnverified = prepared(db, "INSERT INTO _sessions_unverified(session_id, user_id) VALUES (?, ?)");

@@ -12,7 +12,7 @@ import type { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import type { TableDef } from "../../config/types.ts";
-import type { DeleteResult, SqlValue, UserRow, UserStatus, Users } from "../users.ts";
+import type { DeleteResult, SqlValue, UserRow, UserStatus, UsersOps } from "../users.ts";
 import { buildDrizzleTables } from "../schema/index.ts";
 import { EMAIL_CANONICAL_COLUMN } from "../schema/builtins.ts";
 import { StoreConstraintError, type ConstraintKind } from "../errors.ts";
@@ -78,7 +78,7 @@ function columnsNamed(message: string, table: TableDef): string[] {
   return found.sort((a, b) => a.at - b.at).map((f) => f.name);
 }
 
-export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
+export function sqliteUsers(ctx: SqliteStoreContext): Sync<UsersOps> {
   const db: Database = ctx.db;
   const config = ctx.config;
   // Built on first use: a project without an auth table (or never asked about users) builds none.
