@@ -19,6 +19,9 @@ import { createBackoff, type Backoff, type BackoffPolicy } from "./projects/back
 import { DbOpenError, storageFailure } from "./storage/sqlite/open.ts";
 import { isStorageError } from "./storage/sqlite/storage-cause.ts";
 import { join } from "node:path";
+import type { SQL } from "bun";
+import { createPgProjectPool, type PgProjectPool } from "./projects/pg-pool.ts";
+import { isPgUnavailable } from "./storage/postgres/unavailable.ts";
 
 /** A project that failed for a transient reason (disk full, read-only, locked) is loaded again: 1 s doubling to 1 min. */
 export const PROJECT_LOAD_RETRY: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
@@ -59,6 +62,13 @@ export interface BootOptions {
   readonly loadRetry?: BackoffPolicy;
   /** Called when a project loads on a later attempt (after a transient failure), e.g. to print its new keys. */
   readonly onLateLoad?: (id: string, generatedKeys: { admin?: string; public?: string }) => void;
+  /**
+   * `--database postgres://...` (SPEC 15): the server's one connection pool; every project lives in
+   * its schema of that database. Projects then load asynchronously: call `loadPending()`.
+   */
+  readonly postgres?: SQL;
+  /** PostgreSQL: how often the server checks that its database answers (/readyz; default 1 s). */
+  readonly databaseCheckEveryMs?: number;
 }
 
 export interface ProjectFailure {
@@ -133,18 +143,31 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
   let checkedAll = false;
   const inflight = createInflightTracker();
   const verifiedMail = new Set<string>();
-  const projects = createProjectPool({
+  const startBackground: Parameters<typeof createProjectPool>[0]["startBackground"] =
+    opts.startMail === false
+      ? null
+      : (runtime, housekeeping, mail) => {
+          startMailSenders([runtime], { ...opts.senderOptions, housekeeping: mail }, verifiedMail);
+          startHousekeeping(runtime, { state: housekeeping });
+        };
+  const pgPool: PgProjectPool | null = opts.postgres
+    ? createPgProjectPool({
+        deps,
+        sql: opts.postgres,
+        inflight,
+        startBackground,
+        onGeneratedKeys: (id, keys) => {
+          generatedKeys.set(id, keys);
+          if (checkedAll) opts.onGeneratedKeys?.(id, keys);
+        },
+      })
+    : null;
+  const projects: ProjectPool = pgPool ?? createProjectPool({
     deps,
     maxOpen: opts.maxOpenProjects ?? defaultMaxOpenProjects(readOpenFilesLimit()),
     idleCloseMs: opts.idleCloseMs,
     inflight,
-    startBackground:
-      opts.startMail === false
-        ? null
-        : (runtime, housekeeping, mail) => {
-            startMailSenders([runtime], { ...opts.senderOptions, housekeeping: mail }, verifiedMail);
-            startHousekeeping(runtime, { state: housekeeping });
-          },
+    startBackground,
     onFailed: (config, error) => recordFailure(config, error),
     onGeneratedKeys: (id, keys) => {
       generatedKeys.set(id, keys);
@@ -159,8 +182,10 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     projects.add(config, { check: false });
     pending.set(config.id, config);
   }
-  const plans = readPlanCache(opts.dataDir);
+  // On PostgreSQL nothing of a project is written to the data dir (no plan cache either).
+  const plans = pgPool ? new Map() : readPlanCache(opts.dataDir);
   const savePlans = (): void => {
+    if (pgPool) return;
     for (const id of [...plans.keys()]) if (!projects.has(id)) plans.delete(id);
     writePlanCache(opts.dataDir, plans, opts.log);
   };
@@ -171,7 +196,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
    * with backoff; anything else stays down.
    */
   const retryLater = (config: ProjectConfig, error: unknown, message: string): boolean => {
-    if (!(error instanceof DbOpenError && error.transient) || closed) return false;
+    if (!((error instanceof DbOpenError && error.transient) || isPgUnavailable(error)) || closed) return false;
     const retry = retries.get(config.id) ?? { backoff: createBackoff(opts.loadRetry ?? PROJECT_LOAD_RETRY), timer: null };
     retries.set(config.id, retry);
     if (retry.timer !== null) return true; // already scheduled (a request met the same failure)
@@ -180,6 +205,10 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     retry.timer = setTimeout(() => {
       retry.timer = null;
       if (closed || projects.has(config.id) || !failedProjects.has(config.id)) return;
+      if (pgPool) {
+        void checkOnePg(pgPool, config, true);
+        return;
+      }
       checkOne(config, true);
       if (!failedProjects.has(config.id)) savePlans();
     }, retryInMs);
@@ -221,7 +250,51 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       else generatedKeys.set(config.id, lateKeys);
     }
   };
-  if (!opts.deferLoading) {
+  /** checkOne on PostgreSQL: the load is asynchronous (a network round trip or several). */
+  const checkOnePg = async (pool: PgProjectPool, config: ProjectConfig, again = false): Promise<void> => {
+    pending.delete(config.id);
+    if (again) await pool.add(config, { check: false });
+    let lateKeys: { admin?: string; public?: string } = {};
+    try {
+      await pool.check(config.id, again ? (keys) => (lateKeys = keys) : undefined);
+    } catch (e) {
+      recordFailure(config, e);
+      return;
+    }
+    if (failedProjects.has(config.id)) {
+      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+      failedProjects.delete(config.id);
+      retries.delete(config.id);
+      opts.log.info("project loaded after an earlier failure", { project: config.id });
+    }
+    if (lateKeys.admin || lateKeys.public) {
+      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
+      else generatedKeys.set(config.id, lateKeys);
+    }
+  };
+  /** PostgreSQL: whether the database answered the last check (/readyz says 503 while it does not). */
+  let databaseReachable = true;
+  let databaseCheck: ReturnType<typeof setInterval> | null = null;
+  if (opts.postgres) {
+    const sql = opts.postgres;
+    let checking = false;
+    databaseCheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      sql`SELECT 1 AS ok`
+        .then(() => {
+          if (!databaseReachable) opts.log.info("database reachable again");
+          databaseReachable = true;
+        })
+        .catch((e: unknown) => {
+          if (databaseReachable) opts.log.error("database unreachable; requests that need it answer 503", { error: e instanceof Error ? e.message : String(e) });
+          databaseReachable = false;
+        })
+        .finally(() => (checking = false));
+    }, opts.databaseCheckEveryMs ?? 1_000);
+    databaseCheck.unref?.();
+  }
+  if (!opts.deferLoading && !pgPool) {
     for (const config of opts.configs) checkOne(config);
     checkedAll = true;
     savePlans();
@@ -256,7 +329,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     get corsOriginLists() {
       return corsOriginLists;
     },
-    isReady: () => checkedAll && pending.size === 0 && failedProjects.size === 0 && dummiesReady,
+    isReady: () => checkedAll && pending.size === 0 && failedProjects.size === 0 && dummiesReady && databaseReachable,
     failedProjects,
     loadingProjects: pending,
     inflight,
@@ -297,7 +370,8 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
         for (const config of opts.configs) {
           if (closed) return;
           if (!pending.has(config.id)) continue;
-          checkOne(config);
+          if (pgPool) await checkOnePg(pgPool, config);
+          else checkOne(config);
           // Yield every few milliseconds (not after each project): /healthz and requests stay
           // responsive without paying an event-loop turn per project.
           if (performance.now() - sinceYield > 5) {
@@ -327,6 +401,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
     },
     async close() {
       closed = true;
+      if (databaseCheck !== null) clearInterval(databaseCheck);
       for (const r of retries.values()) if (r.timer !== null) clearTimeout(r.timer);
       await reloads;
       await projects.close();

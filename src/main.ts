@@ -29,7 +29,6 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
       process.stdout.write(HELP);
       return EXIT_OK;
     case "serve":
-      if (cmd.options.database.engine === "postgres") return notYetOnPostgres("serve");
       return (await import("./cli/serve.ts")).runServe(cmd.options, env);
     case "check":
       return (await import("./cli/check.ts")).runCheckCommand(cmd, env);
@@ -42,25 +41,13 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
     case "plugin-init":
       return (await import("./cli/plugin.ts")).runPluginInit(cmd.pluginKind, cmd.file);
     case "keys-rotate":
-      if (cmd.database.engine === "postgres") return notYetOnPostgres("keys rotate");
+      if (cmd.database.engine === "postgres") return (await import("./cli/keys.ts")).runKeysRotatePostgres(cmd.projectId, cmd.which, cmd.database, env);
       return (await import("./cli/keys.ts")).runKeysRotate(cmd.projectId, cmd.which, cmd.dataDir);
     case "backup":
       return (await import("./cli/backup.ts")).runBackup(cmd);
     case "restore":
       return (await import("./cli/backup.ts")).runRestore(cmd);
   }
-}
-
-/**
- * Serving from PostgreSQL (SPEC 15) needs the service operations of the storage layer on
- * PostgreSQL, which this build does not have yet: say so and exit 2, never fall back to SQLite.
- */
-function notYetOnPostgres(what: string): number {
-  process.stderr.write(
-    `latchkey: ${what} --database postgres://... is not available in this build yet: only the schema side of PostgreSQL is ` +
-      "(`latchkey check --database URL` plans against it). Leave --database / LATCHKEY_DATABASE_URL unset to use SQLite.\n",
-  );
-  return EXIT_CONFIG;
 }
 
 main(process.argv.slice(2), process.env).then(

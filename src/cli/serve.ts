@@ -19,6 +19,7 @@ import { ensureFileLimit } from "../host/fd-limit.ts";
 import { hostForUrl, type ServeOptions } from "./args.ts";
 import { EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME } from "./exit-codes.ts";
 import { loadRegistryOrReport } from "./plugins.ts";
+import { connectPostgres } from "../storage/postgres/connect.ts";
 
 /** How long a stop waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -56,7 +57,10 @@ export async function runServe(options: ServeOptions, env: Env): Promise<number>
   if (!registry) return EXIT_CONFIG;
   const configs = loadConfigsOrReport(options.configPaths, env, registry);
   if (!configs) return EXIT_CONFIG;
-  const host = prepareHost(options.dataDir, configs.length, options.maxOpenProjects, log);
+  const database = options.database;
+  // On PostgreSQL (SPEC 15) nothing of a project is written to the data dir, and replicas may share
+  // one: it is neither prepared nor locked, and the server key comes from LATCHKEY_SERVER_KEY.
+  const host = database.engine === "postgres" ? (makeFilesPrivate(), { maxOpen: configs.length }) : prepareHost(options.dataDir, configs.length, options.maxOpenProjects, log);
   if ("exit" in host) return host.exit;
   let serverKey: Uint8Array;
   try {
@@ -65,8 +69,11 @@ export async function runServe(options: ServeOptions, env: Env): Promise<number>
     process.stderr.write(`latchkey: ${(e as Error).message}\n`);
     return e instanceof ServerKeyError ? EXIT_CONFIG : EXIT_RUNTIME;
   }
+  const postgres = database.engine === "postgres" ? connectPostgres(database) : undefined;
+  if (database.engine === "postgres") log.info("projects are served from PostgreSQL", { database: database.display });
   let server: ReturnType<typeof Bun.serve> | undefined;
   const booted = boot({
+    postgres,
     configs,
     dataDir: options.dataDir,
     publicUrl: options.publicUrl,
@@ -134,6 +141,7 @@ export async function runServe(options: ServeOptions, env: Env): Promise<number>
       await listening.stop(false);
       clearTimeout(timer);
       await booted.close();
+      await postgres?.close({ timeout: 5 }).catch(() => undefined);
       log.info("stopped");
       resolve(EXIT_OK);
     };

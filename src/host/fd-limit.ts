@@ -1,5 +1,6 @@
 /**
- * Open files: each open project holds about three (database, -wal, -shm), and every connection
+ * Open files: each open project holds about four (database, -wal, -shm, and the database descriptor
+ * kept from the checkpoint thread's connection), and every connection
  * one more. Past the process limit, projects fail to open and the port stops accepting even
  * /healthz, so the soft limit is raised to the hard one at start, and a server whose open projects
  * cannot fit refuses to boot with a message instead of failing one project at a time. Projects
@@ -9,7 +10,7 @@
 import { raiseFileLimit, type FileLimit } from "./libc.ts";
 import { defaultMaxOpenProjects, readOpenFilesLimit } from "../projects/pool.ts";
 
-export const FILES_PER_PROJECT = 3;
+export const FILES_PER_PROJECT = 4;
 /** stdio, the listening socket, the lock file, plugins, and room for client connections. */
 export const FILES_RESERVED = 100;
 

@@ -19,12 +19,12 @@ describe("--max-open-projects", () => {
   });
 
   it("defaults to what fits well inside the open-files limit, at most 1,000", () => {
-    expect(defaultMaxOpenProjects(1_024)).toBe(85);
+    expect(defaultMaxOpenProjects(1_024)).toBe(64);
     expect(defaultMaxOpenProjects(20_000)).toBe(1_000);
     expect(defaultMaxOpenProjects(Infinity)).toBe(1_000);
     expect(defaultMaxOpenProjects(null)).toBe(1_000);
     expect(defaultMaxOpenProjects(256)).toBe(1);
     // Never more descriptors than the limit leaves after the reserve.
-    for (const limit of [600, 1_024, 4_096, 8_192]) expect(defaultMaxOpenProjects(limit) * 3).toBeLessThanOrEqual(limit - 512);
+    for (const limit of [600, 1_024, 4_096, 8_192]) expect(defaultMaxOpenProjects(limit) * 4).toBeLessThanOrEqual(limit - 512);
   });
 });

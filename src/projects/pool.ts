@@ -22,6 +22,8 @@ import { wakeOutbox } from "../mail/outbox.ts";
 import { closeProjectDb, DbOpenError } from "../storage/sqlite/open.ts";
 import { sqliteDatabaseOf } from "../storage/sqlite/store.ts";
 import { sqliteCode } from "../storage/sqlite/storage-cause.ts";
+import { unwatchCheckpoints, watchCheckpoints } from "../storage/sqlite/checkpointer.ts";
+import { join } from "node:path";
 import { checkProjectDb, checkProjectPlugins, loadProjectRuntime, planProjectDb, rememberPlan, type PlanCache, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import { HOUSEKEEPING_EVERY_MS, runHousekeeping, type HousekeepingState } from "./housekeeping.ts";
 
@@ -31,8 +33,12 @@ export const CLOSED_HOUSEKEEPING_EVERY_MS = 24 * HOUSEKEEPING_EVERY_MS;
 export const DEFAULT_IDLE_CLOSE_MS = 10 * 60_000;
 /** How long a closing database waits for the requests that began before its closing. */
 const CLOSE_DRAIN_MS = 60_000;
-/** File descriptors one open project holds: the database, its WAL and its shared-memory file. */
-export const FDS_PER_OPEN_PROJECT = 3;
+/**
+ * File descriptors one open project holds: the database, its WAL and its shared-memory file, and
+ * the database descriptor SQLite keeps from the checkpoint thread's connection while the file is
+ * locked (storage/sqlite/checkpointer.ts).
+ */
+export const FDS_PER_OPEN_PROJECT = 4;
 /** Descriptors kept for sockets, the binary, logs and projects still closing. */
 const FD_RESERVE = 512;
 const MAX_DEFAULT_OPEN = 1_000;
@@ -139,16 +145,16 @@ export interface ProjectPool {
    * schema plan is applied and the keys reconciled (throws when that fails; the project is then
    * not added).
    */
-  add(config: ProjectConfig, opts: { check: boolean; onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void }): void;
+  add(config: ProjectConfig, opts: { check: boolean; onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void }): void | Promise<void>;
   /** Whether the project was opened and checked by this process. */
   isChecked(id: string): boolean;
   /**
    * Opens an added project once, unless that already happened, to apply its schema plan and
    * reconcile its keys, then closes it. A failure removes the project and throws.
    */
-  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void, plans?: PlanCache): void;
+  check(id: string, onGeneratedKeys?: (keys: { admin?: string; public?: string }) => void, plans?: PlanCache): void | Promise<void>;
   /** Replaces the configuration of a project (reload): open ones are rebuilt on their connection. */
-  replace(config: ProjectConfig): { generatedKeys: { admin?: string; public?: string } };
+  replace(config: ProjectConfig): { generatedKeys: { admin?: string; public?: string } } | Promise<{ generatedKeys: { admin?: string; public?: string } }>;
   /** Removes a project (reload): it answers 404 at once; an open database closes after its requests. */
   remove(id: string): void;
   /** Closes the least recently used projects above the limit, and those idle too long. */
@@ -237,6 +243,8 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
     slot.checked = true;
     slot.open = runtime;
     clearMailTimer(slot);
+    // Its WAL checkpoints run on the checkpoint thread, not inside a request's commit.
+    watchCheckpoints(runtime.db, join(deps.dataDir, `${id}.db`), log);
     opens++;
     lru.set(id, { runtime, lastUsedMs: performance.now() });
     opts.startBackground?.(runtime, slot.housekeeping, slot.mailHousekeeping);
@@ -259,6 +267,9 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         log.warn("stopping a project's background work failed", { project: id, error: messageOf(e) });
       }
       if (opts.inflight) await opts.inflight.drained(CLOSE_DRAIN_MS);
+      // The checkpoint thread lets go of the database first; a request may still take the
+      // connection back meanwhile (its runtime watches it again).
+      if (!connection.adopted && ownEntry()) await unwatchCheckpoints(runtime.db);
       if (connection.adopted || !ownEntry()) {
         // Reopened meanwhile on this same connection: the new runtime owns it (and its outbox).
         if (connection.adopted) log.debug("project reopened before its database closed; connection kept", { project: id });
@@ -453,6 +464,7 @@ export function createProjectPool(opts: PoolOptions): ProjectPool {
         const slot = slots.get(id);
         if (slot) slot.open = null;
       }
+      await Promise.all(open.map(([, { runtime }]) => unwatchCheckpoints(runtime.db)));
       // All at once: each may wait up to 10 s for an in-flight mail send, and that wait must be
       // paid once per shutdown, not once per project. One failing close leaves the others closing.
       const results = await Promise.allSettled(open.map(([, { runtime }]) => runtime.close()));

@@ -62,11 +62,11 @@ export async function reloadProjects(set: ProjectSet, configs: readonly ProjectC
     }
     try {
       if (old) {
-        const { generatedKeys } = pool.replace(config);
+        const { generatedKeys } = await pool.replace(config);
         if (generatedKeys.admin || generatedKeys.public) report.generatedKeys.set(config.id, generatedKeys);
         report.changed.push(config.id);
       } else {
-        pool.add(config, { check: true, onGeneratedKeys: (keys) => report.generatedKeys.set(config.id, keys) });
+        await pool.add(config, { check: true, onGeneratedKeys: (keys) => report.generatedKeys.set(config.id, keys) });
         set.failedProjects.delete(config.id);
         report.added.push(config.id);
       }

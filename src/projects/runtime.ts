@@ -10,6 +10,7 @@ import type { RandomBytes } from "../crypto/random.ts";
 import { deriveKey } from "../crypto/digest.ts";
 import { createHashService, type DummyHashCache, type HashLimiter, type HashService } from "../crypto/hash-service.ts";
 import { applyProjectSchema, closeProjectDb, inBootTransaction, nextMailAt, openProjectDb, pendingSchemaChanges } from "../storage/sqlite/project-db.ts";
+import { checkFilesWritable } from "../storage/sqlite/open.ts";
 import type { SettingsRepo } from "../storage/sqlite/settings.ts";
 import { createProjectKeys, type ProjectKeys } from "../storage/sqlite/keys.ts";
 import { createJwtSecrets, type JwtSecrets } from "../storage/sqlite/jwt-secrets.ts";
@@ -58,8 +59,9 @@ export interface ProjectRuntime {
    */
   readonly db: Database;
   /** Checks the public key on end-user routes (src/http/public-key.ts); rotation goes through `store.keys`. */
-  readonly keys: ProjectKeys;
-  readonly jwt: JwtSecrets;
+  readonly keys: Pick<ProjectKeys, "matches">;
+  /** The HS256 secret in force (the signer's; rotation goes through `signer.rotateNow`). */
+  readonly jwt: Pick<JwtSecrets, "current">;
   /** Signs and verifies access tokens with the configured algorithm (SPEC 7.1, 13). */
   readonly signer: TokenSigner;
   readonly hashes: HashService;
@@ -148,6 +150,7 @@ export function planProjectDb(
 ): { inSync: boolean; nextMailAt: number | null } {
   const path = join(deps.dataDir, `${config.id}.db`);
   if (!existsSync(path) || statSync(path).size === 0) return { inSync: false, nextMailAt: null };
+  checkFilesWritable(path);
   const key = cache ? planCacheKey(path, config) : "";
   const known = cache?.get(config.id);
   if (known && known.key === key) return { inSync: true, nextMailAt: known.nextMailAt };
@@ -240,7 +243,7 @@ function prepareProjectDb(config: ProjectConfig, deps: ServerDeps, db: Database,
   }
 }
 
-function pluginContext(config: ProjectConfig, log: Logger) {
+export function pluginContext(config: ProjectConfig, log: Logger) {
   return { baseDir: dirname(config.filePath), log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: Record<string, unknown>) => log.log(level, msg, f) };
 }
 
@@ -352,7 +355,7 @@ function checkedHasher(h: PasswordHasher, factory: { readonly id: string }): Pas
   return h;
 }
 
-function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
+export function checkedMailProvider(m: MailProvider, factory: { readonly id: string }): MailProvider {
   const id = factory.id;
   const ok = typeof m === "object" && m !== null && m.id === id && typeof m.send === "function" &&
     (m.verify === undefined || typeof m.verify === "function") && (m.close === undefined || typeof m.close === "function");

@@ -24,8 +24,8 @@ export interface TokenSigner {
   verify(token: string, expect: TokenExpectation): JwtVerifyResult;
   /** The public keys that verify tokens now or soon (SPEC 13 JWKS); empty for HS256. */
   publicKeys(nowMs: number): PublicJwk[];
-  /** The emergency switch: every token signed so far is refused from now on. */
-  rotateNow(nowMs: number): void;
+  /** The emergency switch: every token signed so far is refused from now on (PostgreSQL: once the promise resolves). */
+  rotateNow(nowMs: number): void | Promise<void>;
 }
 
 const ALGORITHM_SETTING = "signing.algorithm";

@@ -14,7 +14,7 @@ let running: Running | null = null;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "latchkey-bin-"));
   const build = await runCli(
-    [process.execPath, "build", join(ROOT, "src/main.ts"), "--compile", "--production", "--bytecode",
+    [process.execPath, "build", join(ROOT, "src/main.ts"), join(ROOT, "src/storage/sqlite/checkpoint-worker.ts"), "--compile", "--production", "--bytecode",
       "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(dir, "build", "latchkey")],
     { cwd: ROOT },
   );

@@ -7,7 +7,7 @@ import { ROOT, runCli } from "./run.ts";
 export async function buildBinary(dir: string): Promise<string> {
   const out = join(dir, "build", "latchkey");
   const build = await runCli(
-    [process.execPath, "build", join(ROOT, "src/main.ts"), "--compile", "--production", "--bytecode",
+    [process.execPath, "build", join(ROOT, "src/main.ts"), join(ROOT, "src/storage/sqlite/checkpoint-worker.ts"), "--compile", "--production", "--bytecode",
       "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", out],
     { cwd: ROOT },
   );

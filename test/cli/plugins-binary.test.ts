@@ -44,7 +44,7 @@ function newPluginDir(name: string): string {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "latchkey-plugins-bin-"));
   const build = await runCli(
-    [process.execPath, "build", join(ROOT, "src/main.ts"), "--compile", "--production", "--bytecode",
+    [process.execPath, "build", join(ROOT, "src/main.ts"), join(ROOT, "src/storage/sqlite/checkpoint-worker.ts"), "--compile", "--production", "--bytecode",
       "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(dir, "build", "latchkey")],
     { cwd: ROOT },
   );

@@ -265,13 +265,18 @@ describe("serve --max-open-projects 2 with 5 projects", () => {
         });
       const projectFiles = (suffix: string): string[] => openFiles().filter((f) => f.startsWith(data) && f.endsWith(suffix));
       try {
-        await waitFor("at most 2 open project databases", () => projectFiles(".db").length <= 2, 10_000);
+        await waitFor("at most 2 open project databases", () => new Set(projectFiles(".db")).size <= 2, 10_000);
       } catch (e) {
         throw new Error(`${(e as Error).message}: ${openFiles().join(", ")}\n${running.stdout().split("\n").slice(-15).join("\n")}`);
       }
       // A project reopened while its closing waited for older requests reuses that connection: a
-      // second connection to the same file would leave its descriptor open after closing.
-      expect(new Set(projectFiles(".db")).size).toBe(projectFiles(".db").length);
+      // second connection to the same file would leave its descriptor open after closing. Each
+      // open database file has the serving connection's descriptor and at most one more: the one
+      // SQLite keeps from the checkpoint thread's connection while the file is locked (reused by
+      // every checkpoint, closed with the serving connection).
+      const perFile = new Map<string, number>();
+      for (const f of projectFiles(".db")) perFile.set(f, (perFile.get(f) ?? 0) + 1);
+      for (const [f, n] of perFile) expect({ f, n: Math.min(n, 2) }).toEqual({ f, n });
       expect(projectFiles(".db-wal").length).toBeLessThanOrEqual(2);
       expect(projectFiles(".db-shm").length).toBeLessThanOrEqual(2);
     } finally {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "latchkey-jose-"));
   // Built once for this file, with the flags of `npm run build`, and run from a directory without sources.
   const build = await runCli(
-    [process.execPath, "build", join(ROOT, "src/main.ts"), "--compile", "--production", "--bytecode",
+    [process.execPath, "build", join(ROOT, "src/main.ts"), join(ROOT, "src/storage/sqlite/checkpoint-worker.ts"), "--compile", "--production", "--bytecode",
       "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(dir, "latchkey")],
     { cwd: ROOT },
   );

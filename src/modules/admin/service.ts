@@ -96,9 +96,10 @@ export async function rotateKeys(p: ProjectRuntime, body: Record<string, unknown
  */
 export async function rotateJwtSecret(p: ProjectRuntime, body: Record<string, unknown>, client: ClientMeta): Promise<void> {
   refuseUnknownFields(body, NO_FIELDS, null);
-  // The signer writes the new secret (or key pair) synchronously on the project's connection: run
-  // it while the store's transaction gate is held, so it never lands inside another request's
-  // open transaction.
-  await p.store.transaction(async () => p.signer.rotateNow(p.deps.now()));
+  // SQLite: the signer writes the new secret (or key pair) synchronously on the project's
+  // connection: run it while the store's transaction gate is held, so it never lands inside
+  // another request's open transaction. PostgreSQL: the signer runs its own transaction.
+  if (p.store.engine === "sqlite") await p.store.transaction(async () => p.signer.rotateNow(p.deps.now()));
+  else await p.signer.rotateNow(p.deps.now());
   p.log.event("jwt_secret_rotated", eventFields(client));
 }

@@ -30,13 +30,13 @@ export async function atomic<T>(r: PgRunner, fn: (tx: TransactionSQL) => Promise
 }
 
 /**
- * Runs `fn` so that a statement failing inside it (an error the caller catches and answers) leaves
- * the surrounding work usable: a savepoint inside an open transaction (a failed statement would
- * otherwise abort the whole transaction), a transaction of its own on the pool.
+ * Runs one statement so that its failing (an error the caller catches and answers) leaves the
+ * surrounding work usable: in a savepoint inside an open transaction (a failed statement would
+ * otherwise abort the whole transaction), as it is on the pool.
  */
-export async function recoverable<T>(r: PgRunner, fn: (tx: TransactionSQL) => Promise<T>): Promise<T> {
+export async function recoverable<T>(r: PgRunner, fn: (q: SQL) => Promise<T>): Promise<T> {
   if (r.tx) return (await r.tx.savepoint((sp) => fn(sp))) as T;
-  return (await r.q.begin((tx) => fn(tx))) as T;
+  return await fn(r.q);
 }
 
 /** PostgreSQL's SQLSTATE of an error the server raised, or null. */

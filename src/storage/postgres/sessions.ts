@@ -17,16 +17,14 @@ export function pgSessions(ctx: PgGroupContext, r: PgRunner): Sessions {
 
   return {
     async create(s) {
+      const insert = `INSERT INTO ${sessions} (id, user_id, created_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)`;
+      if (!s.unverified) {
+        await r.q.unsafe(insert, [s.id, s.userId, s.nowMs, s.nowMs, s.ip, s.userAgent]);
+        return;
+      }
       await atomic(r, async (q) => {
-        await q.unsafe(`INSERT INTO ${sessions} (id, user_id, created_at, last_used_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)`, [
-          s.id,
-          s.userId,
-          s.nowMs,
-          s.nowMs,
-          s.ip,
-          s.userAgent,
-        ]);
-        if (s.unverified) await q.unsafe(`INSERT INTO ${unverified} (session_id, user_id) VALUES ($1, $2)`, [s.id, s.userId]);
+        await q.unsafe(insert, [s.id, s.userId, s.nowMs, s.nowMs, s.ip, s.userAgent]);
+        await q.unsafe(`INSERT INTO ${unverified} (session_id, user_id) VALUES ($1, $2)`, [s.id, s.userId]);
       });
     },
     revoke: (sessionId, nowMs, reason) =>

@@ -111,3 +111,6 @@ export function createPostgresStore(ctx: PostgresStoreContext): PostgresStore {
     writeLockedElsewhere: async () => false,
   };
 }
+
+/** The end-user groups bound to a runner, for the project store that joins them with the other groups. */
+export { groups as pgEndUserGroups };

@@ -1,8 +1,9 @@
 import { Database } from "bun:sqlite";
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { diagnoseStorage, isStorageError, sqliteCode } from "./storage-cause.ts";
 import internalSql from "./internal.sql" with { type: "text" };
+import { forgetCheckpoints } from "./checkpointer.ts";
 
 /** Version of the internal layout (internal.sql). A database from a newer version is refused. */
 export const INTERNAL_SCHEMA_VERSION = 1;
@@ -60,6 +61,15 @@ export interface OpenOptions {
 export const PROJECT_CACHE_KIB = 2048;
 
 /**
+ * Memory-mapped reads, per open project database (SQLite maps at most this much of the file).
+ * A lookup in a large database reads its pages through the mapping instead of a pread into the
+ * page cache per page; the mapping costs address space, not memory: only pages touched are
+ * resident, and they are the kernel's file cache, shared and reclaimable. Writes still go through
+ * the WAL (SQLite writes through the mapping never).
+ */
+export const PROJECT_MMAP_BYTES = 256 * 2 ** 20;
+
+/**
  * Opens (or creates) a project database, sets and reads back the pragmas of SPEC §4, and makes
  * sure it is a Latchkey database of a version we understand. Never re-creates or overwrites an
  * existing file that is not ours, is corrupt, or is newer.
@@ -98,6 +108,7 @@ function trackStatements(db: Database): void {
  * only when it is garbage-collected; a server that closes idle projects must finalize them itself.
  */
 export function closeProjectDb(db: Database): void {
+  forgetCheckpoints(db);
   for (const r of prepared.get(db) ?? []) {
     try {
       r.deref()?.finalize();
@@ -185,6 +196,22 @@ function checkWritable(db: Database, path: string): void {
   }
 }
 
+/**
+ * A database found in sync at boot stays closed until its first request, so the boot's read-only
+ * look must still find out that the server could not write it (a read-only mount, a file or
+ * directory the server may not write): the cause is named and the project retried, never ready.
+ * Two access() calls: the read-only look proves nothing about writing (after a crash, a WAL the
+ * checkpoint thread had already copied opens read-only even on a read-only mount).
+ */
+export function checkFilesWritable(path: string): void {
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    accessSync(path, constants.W_OK);
+  } catch (e) {
+    throw storageFailure(path, e);
+  }
+}
+
 /** The database and its -wal/-shm files hold user data: 0600 whatever the umask or their past mode. */
 function makePrivate(path: string): void {
   for (const f of [path, `${path}-wal`, `${path}-shm`]) {
@@ -215,7 +242,7 @@ function checkReadable(db: Database, path: string, alreadyChecked: boolean): voi
 }
 
 function configurePragmas(db: Database, path: string): void {
-  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}; PRAGMA cache_size=-${PROJECT_CACHE_KIB}; PRAGMA mmap_size=0;`);
+  db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}; PRAGMA cache_size=-${PROJECT_CACHE_KIB}; PRAGMA mmap_size=${PROJECT_MMAP_BYTES};`);
   const read = (p: string): unknown => Object.values(db.query(`PRAGMA ${p}`).get() as Record<string, unknown>)[0];
   const checks: [string, unknown, unknown][] = [
     ["journal_mode", String(read("journal_mode")).toLowerCase(), "wal"],

@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import { SQL } from "bun";
 import { loadProjects, formatConfigIssue } from "../../../src/config/load.ts";
 import type { ProjectConfig } from "../../../src/config/types.ts";
@@ -17,7 +18,6 @@ import { createPostgresStore, type PostgresStore } from "../../../src/storage/po
 import { projectSchemaName } from "../../../src/storage/postgres/url.ts";
 import { closeProjectDb, openProjectDb } from "../../../src/storage/sqlite/open.ts";
 import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
-import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import type { UserRow } from "../../../src/storage/users.ts";
 import { authSpec, dbOf, runtimeOf } from "../../helpers/auth.ts";
 import { createTestInstance, projectYaml, type ProjectSpec } from "../../helpers/instance.ts";

@@ -1,0 +1,173 @@
+/**
+ * The checkpoint thread (see checkpointer.ts): one Bun Worker for the whole server. It copies the
+ * WAL of every open project database into the database file (`PRAGMA wal_checkpoint(PASSIVE)`,
+ * which never blocks the serving thread's readers or writers) and fsyncs it, so the serving thread
+ * never does. Self-contained on purpose (bun:sqlite and node:fs only): it is a separate entry point
+ * of the compiled binary.
+ *
+ * Every `tickMs` it looks at the WAL file of each watched database (one stat) and checkpoints
+ * those whose WAL changed since their last checkpoint (at most once per `minIntervalMs` each), on
+ * a connection opened for that checkpoint and closed right after (no descriptor held between two checkpoints). A database whose file is no
+ * longer the one it was told about (replaced, removed) is not touched. It never takes the write
+ * lock (no TRUNCATE or RESTART checkpoint: with nothing left to copy they are cheap, but a commit
+ * slipping in between would make the serving thread wait for a copy and an fsync); the serving
+ * connection reuses the WAL from its start once everything is copied, and its journal_size_limit
+ * shrinks the file then.
+ */
+import { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
+
+export type ToWorker =
+  | { t: "config"; tickMs: number; minIntervalMs: number; warnAboveBytes: number; aliveEveryMs: number }
+  | { t: "watch"; id: number; path: string }
+  | { t: "unwatch"; id: number; seq: number }
+  | { t: "stop"; seq: number };
+
+export type FromWorker =
+  | { t: "ack"; seq: number }
+  | { t: "alive" }
+  | { t: "checkpoint"; id: number; walBytes: number; frames: number; copied: number; busy: boolean; ms: number }
+  | { t: "stuck"; id: number; walBytes: number; frames: number; copied: number }
+  | { t: "failed"; id: number; message: string };
+
+interface Watched {
+  path: string;
+  /** dev:ino of the database file when it was watched: a replaced file is not ours. */
+  identity: string | null;
+  /** size:mtime of the WAL at the last checkpoint. */
+  lastSeen: string;
+  /** The last checkpoint could not copy every frame (a reader in the way): try again next tick. */
+  incomplete: boolean;
+  lastStuckLogMs: number;
+  /** When its last checkpoint ran (performance.now()). */
+  lastRunMs: number;
+  lastFailure: string;
+  lastFailureLogMs: number;
+}
+
+declare const self: Worker;
+
+let tickMs = 100;
+let minIntervalMs = 1_000;
+let warnAboveBytes = 256 * 2 ** 20;
+let aliveEveryMs = 1_000;
+const watched = new Map<number, Watched>();
+let timer: ReturnType<typeof setInterval> | null = null;
+let alive: ReturnType<typeof setInterval> | null = null;
+const STUCK_LOG_EVERY_MS = 60_000;
+/** Checkpoints in a row while a writer keeps adding to the log (see `checkpoint`). */
+const CATCH_UP_ROUNDS = 4;
+
+const send = (m: FromWorker): void => postMessage(m);
+
+function identityOf(path: string): string | null {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+function walState(path: string): { bytes: number; sig: string } | null {
+  try {
+    const s = statSync(`${path}-wal`);
+    return { bytes: s.size, sig: `${s.size}:${s.mtimeMs}` };
+  } catch {
+    return null; // no WAL (yet, or the last connection closed and removed it)
+  }
+}
+
+function checkpoint(id: number, w: Watched): void {
+  const wal = walState(w.path);
+  if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return;
+  // At most one checkpoint (and so one fsync of the database file) per database per interval:
+  // each fsync also slows the serving thread's own WAL fsyncs on the same disk.
+  if (performance.now() - w.lastRunMs < minIntervalMs) return;
+  w.lastRunMs = performance.now();
+  if (w.identity === null || identityOf(w.path) !== w.identity) return; // not the file we were given
+  const started = performance.now();
+  let db: Database | null = null;
+  try {
+    db = new Database(w.path, { readwrite: true, create: false });
+    // Never wait: the serving thread must not find its own lock taken by a waiting checkpoint.
+    db.exec("PRAGMA busy_timeout=0");
+    const passive = db.query("PRAGMA wal_checkpoint(PASSIVE)");
+    let r = passive.get() as { busy: number; log: number; checkpointed: number };
+    // Catch up: a checkpoint copies the log as it was when it began, and the writer reuses the
+    // log from its start only when it finds everything copied. While commits keep coming, copy
+    // again at once (each round only what was written during the last one) until a round finds
+    // nothing new, rather than letting the log run ahead until the next tick.
+    for (let round = 0; round < CATCH_UP_ROUNDS && r.busy === 0 && r.log > 0 && r.checkpointed === r.log; round++) {
+      const again = passive.get() as { busy: number; log: number; checkpointed: number };
+      const caughtUp = again.log === r.log || again.log < r.log; // nothing new, or the log restarted
+      r = again;
+      if (caughtUp) break;
+    }
+    passive.finalize();
+    w.lastFailure = "";
+    const incomplete = r.busy !== 0 || r.checkpointed < r.log;
+    w.incomplete = incomplete;
+    const after = walState(w.path);
+    w.lastSeen = after?.sig ?? "";
+    send({ t: "checkpoint", id, walBytes: after?.bytes ?? 0, frames: r.log, copied: r.checkpointed, busy: r.busy !== 0, ms: performance.now() - started });
+    const now = performance.now();
+    if (incomplete && wal.bytes > warnAboveBytes && now - w.lastStuckLogMs > STUCK_LOG_EVERY_MS) {
+      w.lastStuckLogMs = now;
+      send({ t: "stuck", id, walBytes: wal.bytes, frames: r.log, copied: r.checkpointed });
+    }
+  } catch (e) {
+    // A full disk or a read-only mount: tried again every tick, told at most once a minute.
+    w.incomplete = true;
+    const message = e instanceof Error ? e.message : String(e);
+    const now = performance.now();
+    if (message !== w.lastFailure || now - w.lastFailureLogMs > STUCK_LOG_EVERY_MS) {
+      w.lastFailure = message;
+      w.lastFailureLogMs = now;
+      send({ t: "failed", id, message });
+    }
+  } finally {
+    try {
+      db?.close();
+    } catch {
+      // closing a connection that failed to open
+    }
+  }
+}
+
+function tick(): void {
+  for (const [id, w] of watched) checkpoint(id, w);
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const m = event.data;
+  switch (m.t) {
+    case "config":
+      tickMs = m.tickMs;
+      minIntervalMs = m.minIntervalMs;
+      warnAboveBytes = m.warnAboveBytes;
+      aliveEveryMs = m.aliveEveryMs;
+      if (timer !== null) clearInterval(timer);
+      if (alive !== null) clearInterval(alive);
+      timer = setInterval(tick, tickMs);
+      alive = setInterval(() => send({ t: "alive" }), aliveEveryMs);
+      send({ t: "alive" });
+      return;
+    case "watch":
+      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity });
+      return;
+    case "unwatch":
+      // Messages and ticks run one at a time here: once this is answered, no checkpoint of that
+      // database is running or will run.
+      watched.delete(m.id);
+      send({ t: "ack", seq: m.seq });
+      return;
+    case "stop":
+      watched.clear();
+      if (timer !== null) clearInterval(timer);
+      if (alive !== null) clearInterval(alive);
+      timer = alive = null;
+      send({ t: "ack", seq: m.seq });
+      return;
+  }
+};

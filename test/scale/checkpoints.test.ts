@@ -1,0 +1,227 @@
+/**
+ * WAL checkpoints on the checkpoint thread (src/storage/sqlite/checkpointer.ts): a serving
+ * connection never runs SQLite's automatic checkpoint (which copies pages into the database file
+ * and fsyncs it inside a request's commit); one Worker does it on its own connection, lets go of a
+ * database before its connection closes, and leaves no descriptor behind.
+ */
+import { afterEach, describe, expect, it } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closeProjectDb, openProjectDb } from "../../src/storage/sqlite/open.ts";
+import { checkpointerStats, isWatched, onCheckpoint, setCheckpointLimits, unwatchCheckpoints, watchCheckpoints, type CheckpointEvent } from "../../src/storage/sqlite/checkpointer.ts";
+import { Database as SqliteDatabase } from "bun:sqlite";
+import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
+import { authSpec, signUp } from "../helpers/auth.ts";
+import { waitFor } from "../ops/helpers.ts";
+
+const dirs: string[] = [];
+let inst: TestInstance | undefined;
+afterEach(async () => {
+  setCheckpointLimits({});
+  await inst?.close();
+  inst = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const silent = { warn: () => undefined, error: () => undefined };
+
+/** Descriptors of this process pointing at `prefix...` files. */
+function openFiles(prefix: string): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(prefix) ? [target] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * The WAL header's checkpoint sequence number (bytes 12..15, big-endian): SQLite adds one each time
+ * the log is reused from its start, which it does only after a checkpoint copied all of it.
+ */
+function walResets(path: string): number {
+  const header = readFileSync(`${path}-wal`).subarray(0, 32);
+  return header.readUInt32BE(12);
+}
+
+const pragma = (db: Database, name: string): number => Number(Object.values(db.query(`PRAGMA ${name}`).get() as Record<string, unknown>)[0]);
+
+describe("the checkpoint thread", () => {
+  it("checkpoints a watched database while a loop writes, and the WAL starts over once the writes pause", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
+    dirs.push(dir);
+    const path = join(dir, "demo.db");
+    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
+    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+    const events: CheckpointEvent[] = [];
+    const off = onCheckpoint((e) => {
+      if (e.path === path) events.push(e);
+    });
+    try {
+      watchCheckpoints(db, path, silent);
+      expect(isWatched(db)).toBe(true);
+      // The serving connection does not checkpoint by itself any more.
+      expect(pragma(db, "wal_autocheckpoint")).toBe(0);
+      expect(checkpointerStats().running).toBe(true);
+
+      const insert = db.query("INSERT INTO filler(body) VALUES (?)");
+      const row = new Uint8Array(3_000).fill(7);
+      const resetsBefore = walResets(path);
+      const dbBytesBefore = statSync(path).size;
+      let written = 0;
+      while (written < 12 * 2 ** 20) {
+        db.transaction(() => {
+          for (let i = 0; i < 20; i++) insert.run(row);
+        })();
+        written += 20 * row.length;
+        await Bun.sleep(3); // the event loop runs between commits, as in the server
+      }
+      // Pages reach the database file only through checkpoints, and the serving connection does
+      // none: the worker copied them while the loop wrote (several times over).
+      expect(pragma(db, "wal_autocheckpoint")).toBe(0);
+      expect(events.filter((e) => e.copied > 0).length).toBeGreaterThanOrEqual(2);
+      expect(statSync(path).size - dbBytesBefore).toBeGreaterThan(4 * 2 ** 20);
+      // Once the writes pause, the worker catches up and the next commit starts the log over.
+      await waitFor("a checkpoint that copied the whole WAL", () => events.some((e) => !e.busy && e.frames > 0 && e.copied === e.frames), 5_000);
+      await Bun.sleep(1_500); // past the worker's interval between two checkpoints
+      insert.run(row);
+      expect(walResets(path) - resetsBefore).toBeGreaterThanOrEqual(1);
+      expect(pragma(db, "wal_autocheckpoint")).toBe(0);
+      // Every row is there.
+      expect((db.query("SELECT count(*) AS n FROM filler").get() as { n: number }).n * row.length).toBe(written + row.length);
+    } finally {
+      off();
+      await unwatchCheckpoints(db);
+      closeProjectDb(db);
+    }
+    // The worker stops with its last database, and the connection's descriptors are all gone.
+    expect(checkpointerStats().running).toBe(false);
+    expect(openFiles(path)).toEqual([]);
+  }, 30_000);
+
+  it("lets go of a database before it closes: no checkpoint after, no descriptor left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
+    dirs.push(dir);
+    const path = join(dir, "demo.db");
+    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
+    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+    const events: CheckpointEvent[] = [];
+    const off = onCheckpoint((e) => {
+      if (e.path === path) events.push(e);
+    });
+    // Another open database keeps the worker running after this one is let go.
+    const otherPath = join(dir, "other.db");
+    const other = openProjectDb(otherPath, { projectId: "other", nowIso: new Date().toISOString() });
+    try {
+      watchCheckpoints(other, otherPath, silent);
+      watchCheckpoints(db, path, silent);
+      db.query("INSERT INTO filler(body) VALUES (randomblob(50000))").run();
+      await waitFor("a first checkpoint", () => events.length > 0, 5_000);
+      // While open: the serving connection's three files, and at most one more descriptor of the
+      // database file (SQLite keeps the checkpoint connection's until the file's locks are gone).
+      expect(openFiles(`${path}-wal`).length).toBe(1);
+      expect(openFiles(`${path}-shm`).length).toBe(1);
+      expect(openFiles(path).filter((f) => f === path).length).toBeLessThanOrEqual(2);
+      await unwatchCheckpoints(db);
+      expect(isWatched(db)).toBe(false);
+      // The connection does its own checkpoints again until it closes.
+      expect(pragma(db, "wal_autocheckpoint")).toBe(1_000);
+      const seen = events.length;
+      const dbFile = (): string => `${statSync(path).size}:${statSync(path).mtimeMs}`;
+      const before = dbFile();
+      db.query("INSERT INTO filler(body) VALUES (randomblob(50000))").run();
+      await Bun.sleep(1_300); // past the worker's interval between two checkpoints of one database
+      expect(events.length).toBe(seen);
+      // Nothing was copied into the database file (a checkpoint would have written it).
+      expect(dbFile()).toBe(before);
+      expect(checkpointerStats()).toMatchObject({ running: true, watched: 1 });
+    } finally {
+      off();
+      closeProjectDb(db);
+      await unwatchCheckpoints(other);
+      closeProjectDb(other);
+    }
+    expect(openFiles(path)).toEqual([]);
+  }, 30_000);
+
+  it("with a reader holding an old snapshot: logs the growing WAL, lets the serving connection help, and starts over once the reader ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
+    dirs.push(dir);
+    const path = join(dir, "demo.db");
+    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
+    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = { warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }), error: () => undefined };
+    setCheckpointLimits({ warnBytes: 2 ** 20, helpBytes: 2 * 2 ** 20 });
+    const reader = new SqliteDatabase(path);
+    try {
+      watchCheckpoints(db, path, log);
+      db.query("INSERT INTO filler(body) VALUES (randomblob(1000))").run();
+      // Another connection's read transaction keeps the snapshot of this moment.
+      reader.exec("BEGIN");
+      expect((reader.query("SELECT count(*) AS n FROM filler").get() as { n: number }).n).toBe(1);
+      const resets = walResets(path);
+      for (let i = 0; i < 60; i++) {
+        db.query("INSERT INTO filler(body) VALUES (randomblob(100000))").run();
+        await Bun.sleep(15);
+      }
+      await waitFor("the stuck-WAL warning", () => warnings.find((w) => /cannot be checkpointed to its end/.test(w.msg)), 5_000);
+      // No checkpoint could start the log over past the reader, so it grew with every write...
+      expect(walResets(path)).toBe(resets);
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(4 * 2 ** 20);
+      // ...and past the help limit the serving connection checkpoints by itself again.
+      expect(pragma(db, "wal_autocheckpoint")).toBe(1_000);
+      reader.exec("COMMIT");
+      for (let i = 0; i < 5; i++) {
+        db.query("INSERT INTO filler(body) VALUES (randomblob(1000))").run();
+        await Bun.sleep(150);
+      }
+      await waitFor("the WAL started over", () => walResets(path) > resets, 5_000);
+      // Back to a small log: the worker does the checkpoints alone again.
+      await waitFor("the automatic checkpoint off again", () => pragma(db, "wal_autocheckpoint") === 0, 5_000);
+    } finally {
+      reader.close();
+      await unwatchCheckpoints(db);
+      closeProjectDb(db);
+    }
+  }, 30_000);
+
+  it("follows a project through the pool: watched while open, let go and closed with no descriptor when the LRU closes it", async () => {
+    inst = await createTestInstance([authSpec({ id: "aa" }), authSpec({ id: "bb" })], { boot: { maxOpenProjects: 1 } });
+    const t = inst;
+    const aPath = join(t.dataDir, "aa.db");
+    const events: CheckpointEvent[] = [];
+    const off = onCheckpoint((e) => {
+      if (e.path === aPath) events.push(e);
+    });
+    try {
+      await signUp(t, "alice@example.com", { project: "aa" });
+      const aa = t.booted.projects.openRuntime("aa");
+      expect(aa).not.toBeNull();
+      expect(isWatched(aa!.db)).toBe(true);
+      expect(pragma(aa!.db, "wal_autocheckpoint")).toBe(0);
+      await waitFor("a checkpoint of aa", () => events.length > 0, 5_000);
+
+      // Opening bb closes aa (one open project allowed).
+      await signUp(t, "bob@example.com", { project: "bb" });
+      expect(t.booted.projects.openRuntime("aa")).toBeNull();
+      await waitFor("aa's database closed", () => openFiles(aPath).length === 0, 10_000);
+      expect(isWatched(aa!.db)).toBe(false);
+      const seen = events.length;
+      await Bun.sleep(300);
+      expect(events.length).toBe(seen);
+      expect(checkpointerStats().watched).toBe(1);
+    } finally {
+      off();
+    }
+    await t.close();
+    inst = undefined;
+    // Shutdown lets go of every database and stops the worker.
+    expect(checkpointerStats()).toMatchObject({ running: false, watched: 0 });
+    expect(openFiles(t.dataDir)).toEqual([]);
+  }, 60_000);
+});
