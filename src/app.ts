@@ -17,6 +17,7 @@ import { challengeFor } from "./http/www-authenticate.ts";
 import { openWaitingForLock, StorageLockedError } from "./http/storage-wait.ts";
 import type { Logger } from "./log.ts";
 import { isPgUnavailable } from "./storage/postgres/unavailable.ts";
+import { PgNotInThisBuildError } from "./storage/postgres/project-store.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Project ids are `^[a-z][a-z0-9-]{1,62}$`: nothing in them ever needs a %-escape. */
@@ -98,6 +99,8 @@ export function createApp(ctx: AppContext) {
           // Nobody is listening any more; not the server's fault, so not an error line.
           ctx.deps.log.debug("request aborted by the client", { request_id: requestId, method: request.method, path: rawPathOf(request.url).slice(0, 200) });
           err = new ApiError("VALIDATION_MALFORMED_JSON", { message: "The request body was cut off." });
+        } else if (error instanceof PgNotInThisBuildError) {
+          err = new ApiError("SERVICE_UNAVAILABLE", { message: `${error.message}.`, retryAfterSeconds: 3600 });
         } else if (isStorageUnavailable(error)) {
           ctx.deps.log.error("storage unavailable", { request_id: requestId, error: describe(error) });
           metrics?.recordStorageBusy(knownProjectOf(request));

@@ -36,9 +36,16 @@ export interface Users {
    * `userId`'s. The hot path of every authenticated request.
    */
   findBySession(sessionId: string, userId: string): Promise<UserRow | null>;
-  /** Inserts a user (column -> stored value); a constraint failure is thrown as the engine raised it. */
+  /**
+   * Inserts a user (column -> stored value). A value the table refuses (a duplicate canonical email
+   * or unique column, a missing required value, a bad reference or value) is thrown as
+   * StoreConstraintError (src/storage/errors.ts), the same from every engine.
+   */
   insert(values: Readonly<Record<string, SqlValue>>): Promise<UserRow>;
-  /** Updates columns of the auth table (and updated_at); null when the user no longer exists. */
+  /**
+   * Updates columns of the auth table (and updated_at); null when the user no longer exists. A
+   * refused value is thrown as StoreConstraintError, as by insert.
+   */
   update(id: string, values: Readonly<Record<string, SqlValue>>, nowIso: string): Promise<UserRow | null>;
   /** Sets a new hash and bumps the password version; returns the new version (0: no such user). */
   setPassword(id: string, hash: string, nowIso: string): Promise<number>;

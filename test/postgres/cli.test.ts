@@ -1,8 +1,8 @@
 /**
  * `--database` / `LATCHKEY_DATABASE_URL` through the real CLI: `check` plans against a real
  * PostgreSQL (plan ids, blocked destructive plans, --json), and the refusals that exit 2 before
- * anything listens: a malformed URL, another scheme, no LATCHKEY_SERVER_KEY, serve and keys rotate
- * not available yet on PostgreSQL, backup/restore pointing to pg_dump. No message shows the password.
+ * anything listens: a malformed URL, another scheme, no LATCHKEY_SERVER_KEY (serve, keys rotate), keys
+ * rotate on an unreachable database, backup/restore pointing to pg_dump. No message shows the password.
  */
 import { afterEach, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -60,7 +60,7 @@ describe("--database refusals (exit 2, before listening)", () => {
     expect(ssl.stderr).toContain("sslmode must be one of disable, prefer, require, verify-ca, verify-full");
   }, 30_000);
 
-  it("serve with postgres:// and no LATCHKEY_SERVER_KEY exits 2 naming the variable; with it, says PostgreSQL serving is not available yet", async () => {
+  it("serve and keys rotate with postgres:// and no LATCHKEY_SERVER_KEY exit 2 naming the variable; keys rotate on an unreachable database exits 1", async () => {
     const file = projectFile("  notes:\n    columns:\n      body: text\n");
     const noKey = await cli(["serve", "--config", file, "--port", "0", "--database", FAKE_URL]);
     expect(noKey.code).toBe(2);
@@ -70,14 +70,16 @@ describe("--database refusals (exit 2, before listening)", () => {
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toContain("needs LATCHKEY_SERVER_KEY");
 
-    const withKey = await cli(["serve", "--config", file, "--port", "0", "--database", FAKE_URL], { LATCHKEY_SERVER_KEY: SERVER_KEY });
-    expect(withKey.code).toBe(2);
-    expect(withKey.stderr).toContain("serve --database postgres://... is not available in this build yet");
-    expect(withKey.stdout).not.toContain("listening");
-    const rotate = await cli(["keys", "rotate", "--project", "demo-app", "--admin", "--database", FAKE_URL]);
-    expect(rotate.code).toBe(2);
-    expect(rotate.stderr).toContain("keys rotate --database postgres://... is not available in this build yet");
-    for (const r of [noKey, withKey, rotate]) expect(r.stderr).not.toContain("s3cretPassw0rd");
+    // keys rotate on PostgreSQL needs the replicas' server key too; with it, an unreachable
+    // database is a runtime failure (exit 1) that names the URL without its password.
+    const rotateNoKey = await cli(["keys", "rotate", "--project", "demo-app", "--admin", "--database", FAKE_URL]);
+    expect(rotateNoKey.code).toBe(2);
+    expect(rotateNoKey.stderr).toContain("keys rotate --database postgres://... needs LATCHKEY_SERVER_KEY");
+    const rotate = await cli(["keys", "rotate", "--project", "demo-app", "--admin", "--database", FAKE_URL], { LATCHKEY_SERVER_KEY: SERVER_KEY });
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toContain("postgres://latchkey:***@127.0.0.1:1/app");
+    expect(rotate.stdout).not.toContain("admin_key=");
+    for (const r of [noKey, rotateNoKey, rotate]) expect(r.stderr).not.toContain("s3cretPassw0rd");
   }, 30_000);
 
   it("backup and restore with a postgres URL point to pg_dump / pg_restore", async () => {

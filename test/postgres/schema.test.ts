@@ -92,8 +92,8 @@ describe.skipIf(PG_SKIP_REASON !== null)("PostgreSQL schema engine", () => {
     expect(plan.changes.map((c) => `${c.kind} ${c.table}`)).toEqual(["create_table notes"]);
     const internal = (await sql`SELECT table_name FROM information_schema.tables WHERE table_schema = ${SCHEMA} ORDER BY 1`).map((r: { table_name: string }) => r.table_name);
     expect(internal).toEqual([
-      "_audit", "_console_sessions", "_email_changes", "_jwt_secrets", "_latchkey_meta", "_link_tokens", "_outbox", "_rate_limits",
-      "_refresh_rotated", "_refresh_tokens", "_schema_history", "_sessions", "_sessions_unverified", "_settings", "_signing_keys", "_user_status", "notes",
+      "_audit", "_console_sessions", "_email_changes", "_jwt_secrets", "_key_rotations", "_latchkey_meta", "_link_tokens", "_outbox", "_rate_limits",
+      "_refresh_rotated", "_refresh_tokens", "_schema_history", "_sessions", "_sessions_unverified", "_settings", "_settings_version", "_signing_keys", "_user_status", "notes",
     ]);
     const meta = await rows(sql, "SELECT key, value FROM _latchkey_meta WHERE key <> 'model' ORDER BY key");
     expect(meta).toEqual([

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, runCli, startServe, type Running } from "../cli/run.ts";
 import { freeLoopbackPort } from "../helpers/ports.ts";
+import { startSmtpSink, type SmtpSink } from "../mail/smtp-sink.ts";
 import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
 
 const BUN = process.execPath;
@@ -49,9 +50,9 @@ afterEach(async () => {
   dir = "";
 });
 
-async function setup(): Promise<{ config: string; data: string; url: string }> {
+async function setup(project = PROJECT): Promise<{ config: string; data: string; url: string }> {
   dir = mkdtempSync(join(tmpdir(), "latchkey-pgserve-"));
-  writeFileSync(join(dir, "demo-app.yaml"), PROJECT);
+  writeFileSync(join(dir, "demo-app.yaml"), project);
   database = await createTestDatabase();
   return { config: join(dir, "demo-app.yaml"), data: join(dir, "data"), url: database.url };
 }
@@ -208,6 +209,33 @@ describe.skipIf(PG_SKIP_REASON !== null)("serve --database postgres://", () => {
       (await call(a, "POST", "/p/demo-app/auth/login", { body: { email: "x@example.com", password: PASSWORD }, headers: { "x-public-key": newKey } })).body?.error?.code === "AUTH_INVALID_CREDENTIALS");
     expect(ms).toBeLessThan(1_000);
   }, 90_000);
+
+  it("two replicas send the verification mails of signups made on either, each once, to a real SMTP server; the users list says it is not on PostgreSQL yet", async () => {
+    const sink: SmtpSink = await startSmtpSink();
+    cleanups.push(() => sink.close());
+    const project = PROJECT.replace("    auth_table: true\n", "    auth_table: true\n    verify_email: true\n") +
+      `mail:\n  provider: smtp\n  from: "Demo <no-reply@example.com>"\n  options: { url: "smtp://127.0.0.1:${sink.port}" }\n`;
+    const s = await setup(project);
+    const a = await replica(s, s.url);
+    const b = await replica(s, s.url);
+    const keys = printedKeys(a)!;
+    const pk = { "x-public-key": keys.public };
+    const emails = Array.from({ length: 6 }, (_, i) => `user${i}@example.com`);
+    for (const [i, email] of emails.entries()) {
+      const res = await call(i % 2 === 0 ? a : b, "POST", "/p/demo-app/auth/signup", { body: { email, password: PASSWORD }, headers: pk });
+      expect(res.status).toBe(201);
+    }
+    await sink.waitFor(6, 20_000);
+    await Bun.sleep(1_500); // a second delivery would arrive by now
+    expect(sink.received.map((m) => m.to[0]).sort()).toEqual([...emails].sort());
+    const sent = (await database!.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._outbox WHERE status = 'sent'`) as { n: number }[];
+    expect(sent[0]!.n).toBe(6);
+
+    const list = await call(a, "GET", "/p/demo-app/v1/users", { headers: { "x-admin-key": keys.admin } });
+    expect(list.status).toBe(503);
+    expect(list.body.error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(list.body.error.message).toContain("not available on PostgreSQL in this build");
+  }, 120_000);
 
   it("database unreachable (a TCP proxy cut): 503 with Retry-After, /readyz 503, /healthz 200; service resumes by itself", async () => {
     const s = await setup();

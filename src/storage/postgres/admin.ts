@@ -2,9 +2,9 @@
 import type { SQL } from "bun";
 import type { AdminOps, SchemaHistoryRow } from "../admin.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
-import { num, numOrNull, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export function pgAdmin(ctx: PgGroupContext): AdminOps {
+export function pgAdmin(ctx: PgOpsContext): AdminOps {
   const t = tableOf(ctx, "_schema_history");
   return {
     async schemaHistory(limit) {

@@ -1,8 +1,8 @@
 /** The `audit` group of the PostgreSQL store (SPEC 12): `_audit` rows, newest first by id. */
 import type { AuditEvent, AuditOps } from "../audit.ts";
-import { atomic, changes, num, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, changes, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export function pgAudit(ctx: PgGroupContext): AuditOps {
+export function pgAudit(ctx: PgOpsContext): AuditOps {
   const t = tableOf(ctx, "_audit");
   return {
     async append(row) {

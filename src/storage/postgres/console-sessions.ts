@@ -1,8 +1,8 @@
 /** The `consoleSessions` group of the PostgreSQL store (`_console_sessions`): only a token's SHA-256 is stored. */
 import type { ConsoleSessionsOps } from "../console-sessions.ts";
-import { atomic, num, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export function pgConsoleSessions(ctx: PgGroupContext): ConsoleSessionsOps {
+export function pgConsoleSessions(ctx: PgOpsContext): ConsoleSessionsOps {
   const t = tableOf(ctx, "_console_sessions");
   return {
     start: (tokenHash, keyMark, nowMs, expiresAtMs) =>

@@ -24,7 +24,7 @@ export function createPgStoreState(): PgStoreState {
   return { holder: crypto.randomUUID(), outboxClaims: new Map(), keyRotations: new Map() };
 }
 
-export interface PgGroupContext {
+export interface PgOpsContext {
   /** The pool, or the transaction's connection when `inTransaction`. */
   readonly sql: SQL;
   readonly inTransaction: boolean;
@@ -34,13 +34,13 @@ export interface PgGroupContext {
   now(): number;
   /** Randomness for what a group generates (project keys). */
   readonly random: RandomBytes;
-  /** The key sealing what is stored encrypted (derived from the server key). */
-  readonly sealKey: Uint8Array;
+  /** The key sealing what is stored encrypted (derived from the server key); null: key rotations refuse to run. */
+  readonly sealKey: Uint8Array | null;
   readonly state: PgStoreState;
 }
 
 /** `"latchkey_x"."name"`: a table of the project's schema (names are validated project ids and fixed internal names). */
-export function tableOf(ctx: Pick<PgGroupContext, "schema">, name: string): string {
+export function tableOf(ctx: Pick<PgOpsContext, "schema">, name: string): string {
   return `${quoteIdent(ctx.schema)}.${quoteIdent(name)}`;
 }
 
@@ -48,7 +48,7 @@ export function tableOf(ctx: Pick<PgGroupContext, "schema">, name: string): stri
  * Runs `fn` atomically: in a new transaction on the pool, or in a savepoint of the caller's
  * transaction (so a failure inside leaves the caller's transaction usable, as in SQLite).
  */
-export async function atomic<T>(ctx: PgGroupContext, fn: (tx: SQL) => Promise<T>): Promise<T> {
+export async function atomic<T>(ctx: Pick<PgOpsContext, "sql" | "inTransaction">, fn: (tx: SQL) => Promise<T>): Promise<T> {
   if (ctx.inTransaction) return (await (ctx.sql as TransactionSQL).savepoint(fn)) as T;
   return (await ctx.sql.begin(fn)) as T;
 }

@@ -8,7 +8,7 @@
  * it deletes can no longer authenticate anyone: if they come back after a crash they go next time).
  */
 import type { HousekeepingOps, PruneCutoffs, PruneKey, PruneSet } from "../housekeeping.ts";
-import { atomic, changes, num, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, changes, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 
 interface SetSql {
   readonly table: string;
@@ -48,7 +48,7 @@ const SETS: Readonly<Record<PruneSet, SetSql>> = {
   },
 };
 
-export function pgHousekeeping(ctx: PgGroupContext): HousekeepingOps {
+export function pgHousekeeping(ctx: PgOpsContext): HousekeepingOps {
   const tbl = (name: string): string => tableOf(ctx, name);
   const statements = new Map<PruneSet, { windowEnd: string; del: string }>();
   const statementsOf = (set: PruneSet): { windowEnd: string; del: string } => {

@@ -193,7 +193,8 @@ CREATE TABLE IF NOT EXISTS _console_sessions (
 
 -- The settings version (PostgreSQL only): one counter bumped by every change to what a replica
 -- keeps in memory (`_settings`: keys, origins, the signing algorithm; `_jwt_secrets`;
--- `_signing_keys`), in the same transaction as the change, with a notification on channel
+-- `_signing_keys`), in the same transaction as the change (a row trigger: a statement that changes
+-- no row bumps nothing), with a notification on channel
 -- `latchkey_settings` carrying the schema name. A replica polls the counter (or listens) and reloads
 -- when it moved, so a rotation on one replica is seen by all of them.
 CREATE TABLE IF NOT EXISTS _settings_version (
@@ -212,11 +213,11 @@ BEGIN
 END
 $$;
 CREATE OR REPLACE TRIGGER _settings_version_bump AFTER INSERT OR UPDATE OR DELETE ON _settings
-  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+  FOR EACH ROW EXECUTE FUNCTION _bump_settings_version();
 CREATE OR REPLACE TRIGGER _jwt_secrets_version_bump AFTER INSERT OR UPDATE OR DELETE ON _jwt_secrets
-  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+  FOR EACH ROW EXECUTE FUNCTION _bump_settings_version();
 CREATE OR REPLACE TRIGGER _signing_keys_version_bump AFTER INSERT OR UPDATE OR DELETE ON _signing_keys
-  FOR EACH STATEMENT EXECUTE FUNCTION _bump_settings_version();
+  FOR EACH ROW EXECUTE FUNCTION _bump_settings_version();
 
 -- The last key rotation per kind (PostgreSQL only), so that a rotation authorized before another
 -- replica's rotation of the same key landed is answered with that rotation's key instead of

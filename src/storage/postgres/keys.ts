@@ -11,7 +11,7 @@ import { constantTimeEqualHex, sha256Hex } from "../../crypto/digest.ts";
 import { seal, unseal } from "../../crypto/seal.ts";
 import type { KeyKind, KeysOps } from "../keys.ts";
 import { generateKey } from "../sqlite/keys.ts";
-import { atomic, num, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 import { pgSettings } from "./settings.ts";
 
 const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
@@ -19,7 +19,7 @@ const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
 /** How long a rotation's key is kept to answer a rotation that raced with it (as in SQLite). */
 export const KEY_COALESCE_MS = 10_000;
 
-export function pgKeys(ctx: PgGroupContext): KeysOps {
+export function pgKeys(ctx: PgOpsContext): KeysOps {
   const settings = pgSettings(ctx);
   const st = tableOf(ctx, "_settings");
   const kr = tableOf(ctx, "_key_rotations");
@@ -52,6 +52,8 @@ export function pgKeys(ctx: PgGroupContext): KeysOps {
       return generated;
     },
     async rotate(kinds, nowIso, opts = {}) {
+      const sealKey = ctx.sealKey;
+      if (sealKey === null) throw new Error("PostgreSQL store built without a seal key: key rotations need one");
       const nowMs = Date.parse(nowIso);
       const out = await atomic(ctx, async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(hashtext(${`latchkey keys ${ctx.schema}`}))`;
@@ -63,7 +65,7 @@ export function pgKeys(ctx: PgGroupContext): KeysOps {
             `SELECT from_hash, to_hash, key_enc, at_ms FROM ${kr} WHERE kind = $1`, [kind]);
           if (seen !== undefined && seen !== current && last !== undefined && last.from_hash === seen
             && last.to_hash === current && nowMs - num(last.at_ms) <= KEY_COALESCE_MS) {
-            result[kind] = new TextDecoder().decode(unseal(ctx.sealKey, new Uint8Array(last.key_enc), aad(kind, last.to_hash)));
+            result[kind] = new TextDecoder().decode(unseal(sealKey, new Uint8Array(last.key_enc), aad(kind, last.to_hash)));
             continue;
           }
           const key = generateKey(kind, ctx.random);
@@ -72,7 +74,7 @@ export function pgKeys(ctx: PgGroupContext): KeysOps {
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, [`keys.${kind}`, hash, nowIso]);
           await tx.unsafe(`INSERT INTO ${kr} (kind, from_hash, to_hash, key_enc, at_ms) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (kind) DO UPDATE SET from_hash = excluded.from_hash, to_hash = excluded.to_hash, key_enc = excluded.key_enc, at_ms = excluded.at_ms`,
-            [kind, current, hash, seal(ctx.sealKey, new TextEncoder().encode(key), aad(kind, hash)), nowMs]);
+            [kind, current, hash, seal(sealKey, new TextEncoder().encode(key), aad(kind, hash)), nowMs]);
           result[kind] = key;
         }
         return result;

@@ -9,9 +9,9 @@
  */
 import type { Outbox, OutboxMessageView, OutboxRow } from "../outbox.ts";
 import type { TemplateName } from "../../config/types.ts";
-import { changes, num, numOrNull, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { changes, num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export function pgOutbox(ctx: PgGroupContext): Outbox {
+export function pgOutbox(ctx: PgOpsContext): Outbox {
   const t = tableOf(ctx, "_outbox");
   const { sql, state } = ctx;
   /** Rows of the current attempt this store holds the lease of. */

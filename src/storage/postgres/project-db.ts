@@ -43,6 +43,16 @@ export async function bootPgProject(
     throw new Error(`auth.signing.algorithm ${config.auth.signing.algorithm} is not available on PostgreSQL in this build (HS256 is); use SQLite for it`);
   }
   const plan = await applyPostgresSchema(ctx.sql, config.id, config.tables, { confirmDestructive: config.confirmDestructive, nowIso });
+  return { plan, generatedKeys: await bootPgWrites(ctx, nowIso) };
+}
+
+/**
+ * The boot-time writes of a project whose schema is in place: keys, origins, the JWT secret, the
+ * algorithm setting, in one transaction under the project's boot lock. Returns the keys generated
+ * by this call (none when another replica created them first).
+ */
+export async function bootPgWrites(ctx: PgProjectStoreContext & { readonly jwtSealKey: Uint8Array }, nowIso: string): Promise<{ admin?: string; public?: string }> {
+  const { config } = ctx;
   const schema = projectSchemaName(config.id);
   const bind = pgStoreBinder(ctx);
   const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
@@ -55,7 +65,7 @@ export async function bootPgProject(
     if ((await ops.settings.get(ALGORITHM_SETTING))?.value !== "HS256") await ops.settings.setValue(ALGORITHM_SETTING, "HS256", nowIso);
     return generated;
   })) as { admin?: string; public?: string };
-  return { plan, generatedKeys };
+  return generatedKeys;
 }
 
 const secretAad = (projectId: string): string => `jwt-secret:${projectId}`;

@@ -9,14 +9,7 @@ import type { RandomBytes } from "../../crypto/random.ts";
 import type { ProjectStore, StoreOps } from "../store.ts";
 import type { UserListingOps } from "../user-listing.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
-import { pgAdmin } from "./admin.ts";
-import { pgAudit } from "./audit.ts";
-import { pgConsoleSessions } from "./console-sessions.ts";
-import { createPgStoreState, type PgGroupContext as PgAdminContext, type PgStoreState } from "./context.ts";
-import { pgHousekeeping } from "./housekeeping.ts";
-import { pgKeys } from "./keys.ts";
-import { pgOutbox } from "./outbox.ts";
-import { pgSettings } from "./settings.ts";
+import { createPgStoreState, type PgOpsContext, type PgStoreState } from "./context.ts";
 import { pgEndUserGroups, type PgGroupContext as PgEndUserContext } from "./store.ts";
 import { projectSchemaName } from "./url.ts";
 import { authModelOf, type AuthModel } from "./users.ts";
@@ -54,42 +47,30 @@ export function createPgProjectStore(ctx: PgProjectStoreContext): ProjectStore {
 
 /** Binds every group of the project to the pool (`tx` null) or to one open transaction. */
 export function pgStoreBinder(ctx: PgProjectStoreContext): (sql: SQL, tx: TransactionSQL | null) => StoreOps {
-  const schema = projectSchemaName(ctx.config.id);
-  const state = ctx.state ?? createPgStoreState();
   let auth: AuthModel | null = null;
   const endUser: PgEndUserContext = {
     sql: ctx.sql,
     config: ctx.config,
     now: () => ctx.now(),
-    schema: quoteIdent(schema),
+    random: ctx.random,
+    sealKey: ctx.sealKey,
+    schema: quoteIdent(projectSchemaName(ctx.config.id)),
     auth: () => (auth ??= authModelOf(endUser)),
   };
-  const bindAll = (sql: SQL, tx: TransactionSQL | null): StoreOps => {
-    const admin: PgAdminContext = {
-      sql,
-      inTransaction: tx !== null,
-      schema,
-      config: ctx.config,
-      now: () => ctx.now(),
-      random: ctx.random,
-      sealKey: ctx.sealKey,
-      state,
-    };
-    return {
-      ...pgEndUserGroups(endUser, { q: sql, tx }),
-      outbox: pgOutbox(admin),
-      settings: pgSettings(admin),
-      keys: pgKeys(admin),
-      audit: pgAudit(admin),
-      consoleSessions: pgConsoleSessions(admin),
-      admin: pgAdmin(admin),
-      housekeeping: pgHousekeeping(admin),
-      userListing: ctx.userListing?.(sql) ?? {
-        page: async () => {
-          throw new PgNotInThisBuildError("the admin users list is not available on PostgreSQL in this build");
-        },
-      },
-    };
+  const ops: Omit<PgOpsContext, "sql" | "inTransaction"> = {
+    schema: projectSchemaName(ctx.config.id),
+    config: ctx.config,
+    now: () => ctx.now(),
+    random: ctx.random,
+    sealKey: ctx.sealKey,
+    state: ctx.state ?? createPgStoreState(),
   };
-  return bindAll;
+  return (sql, tx) => ({
+    ...pgEndUserGroups(endUser, { q: sql, tx }, ops),
+    userListing: ctx.userListing?.(sql) ?? {
+      page: async () => {
+        throw new PgNotInThisBuildError("the admin users list is not available on PostgreSQL in this build");
+      },
+    },
+  });
 }

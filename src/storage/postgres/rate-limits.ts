@@ -61,5 +61,20 @@ export function pgRateLimits(ctx: PgGroupContext, r: PgRunner): RateLimits {
       }
       return removed + (await changes(r.q, `DELETE FROM ${table} WHERE window_start < $1::bigint`, [nowMs - UNKNOWN_KEY_RETENTION_MS]));
     },
+    async pruneWindow(nowMs, after, window) {
+      // One statement: the next `window` keys after `after` (byte order, whatever the collation)
+      // and, among them, the counters whose window has ended deleted.
+      const params: unknown[] = [after, window, nowMs, nowMs - UNKNOWN_KEY_RETENTION_MS];
+      const ended = Object.entries(ctx.config.auth.rateLimits).map(([name, rule]) => {
+        params.push(`${name}:`, (rule?.windowSeconds ?? OFF_RULE_WINDOW_SECONDS) * 1000);
+        return `(starts_with(t.key, $${params.length - 1}) AND t.window_start + $${params.length}::bigint <= $3::bigint)`;
+      });
+      const [x] = await rows<{ last: string | null; n: unknown; deleted: unknown }>(r.q,
+        `WITH w AS (SELECT key FROM ${table} WHERE key COLLATE "C" > $1 ORDER BY key COLLATE "C" LIMIT $2),
+         d AS (DELETE FROM ${table} t USING w WHERE t.key = w.key AND (${[...ended, "t.window_start < $4::bigint"].join(" OR ")}) RETURNING 1)
+         SELECT (SELECT max(key COLLATE "C") FROM w) AS last, (SELECT count(*) FROM w) AS n, (SELECT count(*) FROM d) AS deleted`, params);
+      if (!x || x.last === null) return null;
+      return { last: x.last, examined: num(x.n), deleted: num(x.deleted) };
+    },
   };
 }

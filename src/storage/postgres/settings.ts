@@ -6,9 +6,9 @@
 import type { SQL } from "bun";
 import { ORIGINS_KEY, type SettingRow, type SettingsOps } from "../settings.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
-import { atomic, num, rows, tableOf, type PgGroupContext } from "./context.ts";
+import { atomic, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export function pgSettings(ctx: PgGroupContext): SettingsOps {
+export function pgSettings(ctx: PgOpsContext): SettingsOps {
   const t = tableOf(ctx, "_settings");
   const get = async (sql: SQL, key: string, lock = false): Promise<SettingRow | null> => {
     const [r] = await rows<SettingRow>(sql, `SELECT value, declared FROM ${t} WHERE key = $1${lock ? " FOR UPDATE" : ""}`, [key]);

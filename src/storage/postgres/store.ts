@@ -15,6 +15,15 @@ import type { PgRunner } from "./run.ts";
 import { pgSessions } from "./sessions.ts";
 import { projectSchemaName } from "./url.ts";
 import { authModelOf, pgUsers, type AuthModel } from "./users.ts";
+import { defaultRandomBytes, type RandomBytes } from "../../crypto/random.ts";
+import { createPgStoreState, type PgOpsContext } from "./context.ts";
+import { pgOutbox } from "./outbox.ts";
+import { pgSettings } from "./settings.ts";
+import { pgKeys } from "./keys.ts";
+import { pgAudit } from "./audit.ts";
+import { pgConsoleSessions } from "./console-sessions.ts";
+import { pgAdmin } from "./admin.ts";
+import { pgHousekeeping } from "./housekeeping.ts";
 
 /** What the PostgreSQL engine of one project is built from. */
 export interface PostgresStoreContext {
@@ -22,6 +31,14 @@ export interface PostgresStoreContext {
   readonly sql: SQL;
   readonly config: ProjectConfig;
   now(): number;
+  /** Randomness for what a group generates (project keys); default: the system's. */
+  readonly random?: RandomBytes;
+  /**
+   * The key sealing what the keys group keeps for a few seconds (a rotation's key, so a racing
+   * rotation on another replica answers with it): derive it from the server key. Required for
+   * key rotations only.
+   */
+  readonly sealKey?: Uint8Array;
 }
 
 /** What every group of one store shares. */
@@ -36,10 +53,12 @@ export interface PgGroupContext extends PostgresStoreContext {
  * The groups this engine implements so far; the others are added here, one line each, as they
  * are ported (until then a PostgreSQL store is not a full ProjectStore).
  */
-export type PgStoreOps = Pick<StoreOps, "users" | "sessions" | "refreshTokens" | "linkTokens" | "rateLimits">;
+export type PgStoreOps = Pick<StoreOps, "users" | "sessions" | "refreshTokens" | "linkTokens" | "rateLimits"
+  | "outbox" | "settings" | "keys" | "audit" | "consoleSessions" | "admin" | "housekeeping">;
 
 /** Every group bound to `r` (the pool, or one open transaction). */
-function groups(ctx: PgGroupContext, r: PgRunner): PgStoreOps {
+function groups(ctx: PgGroupContext, r: PgRunner, ops: Omit<PgOpsContext, "sql" | "inTransaction">): PgStoreOps {
+  const o: PgOpsContext = { ...ops, sql: r.tx ?? r.q, inTransaction: r.tx !== null };
   const sessions = (x: PgRunner) => pgSessions(ctx, x);
   const rateLimits = (x: PgRunner) => pgRateLimits(ctx, x);
   return {
@@ -48,6 +67,13 @@ function groups(ctx: PgGroupContext, r: PgRunner): PgStoreOps {
     refreshTokens: pgRefreshTokens(ctx, r, { sessions, rateLimits }),
     linkTokens: pgLinkTokens(ctx, r),
     rateLimits: rateLimits(r),
+    outbox: pgOutbox(o),
+    settings: pgSettings(o),
+    keys: pgKeys(o),
+    audit: pgAudit(o),
+    consoleSessions: pgConsoleSessions(o),
+    admin: pgAdmin(o),
+    housekeeping: pgHousekeeping(o),
   };
 }
 
@@ -62,12 +88,23 @@ export function createPostgresStore(ctx: PostgresStoreContext): PostgresStore {
     schema: quoteIdent(projectSchemaName(ctx.config.id)),
     auth: () => (auth ??= authModelOf(shared)),
   };
+  // What the outbox, settings, keys, audit, console-session, admin and housekeeping groups share
+  // (src/storage/postgres/context.ts): the schema unquoted, and one state per store (this
+  // replica's outbox lease holder id).
+  const ops: Omit<PgOpsContext, "sql" | "inTransaction"> = {
+    schema: projectSchemaName(ctx.config.id),
+    config: ctx.config,
+    now: () => ctx.now(),
+    random: ctx.random ?? defaultRandomBytes,
+    sealKey: ctx.sealKey ?? null,
+    state: createPgStoreState(),
+  };
   return {
     engine: "postgres",
-    ...groups(shared, { q: ctx.sql, tx: null }),
+    ...groups(shared, { q: ctx.sql, tx: null }, ops),
     // Everything `fn` asks joins one PostgreSQL transaction; it commits when `fn` resolves.
     transaction: async <T>(fn: (tx: PgStoreOps) => Promise<T>): Promise<T> =>
-      (await ctx.sql.begin((tx: TransactionSQL) => fn(groups(shared, { q: tx, tx })))) as T,
+      (await ctx.sql.begin((tx: TransactionSQL) => fn(groups(shared, { q: tx, tx }, ops)))) as T,
     // PostgreSQL has no database-wide write lock another process could hold: writers wait on rows.
     writeLockedElsewhere: async () => false,
   };

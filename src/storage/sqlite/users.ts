@@ -179,7 +179,11 @@ export function sqliteUsers(ctx: SqliteStoreContext): Sync<Users> {
       deleteUser().run(userId);
     } catch (e) {
       // A restrict reference further down a cascade chain: the foreign key is the final guard.
-      if ((e as { code?: unknown }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") return { ok: false, restrictedBy: null };
+      // (SQLite reports a RESTRICT action as SQLITE_CONSTRAINT_TRIGGER, with the foreign-key message.)
+      const code = (e as { code?: unknown }).code;
+      if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" || (code === "SQLITE_CONSTRAINT_TRIGGER" && /FOREIGN KEY constraint failed/.test((e as Error).message))) {
+        return { ok: false, restrictedBy: null };
+      }
       throw e;
     }
     deleteTokens().run(userId);

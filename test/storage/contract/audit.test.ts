@@ -1,6 +1,6 @@
 /** Store contract: the `audit` group on both engines (filters, the keyset cursor, pruning, and pruning from 3 stores at once). */
 import { afterEach, describe, expect, it } from "bun:test";
-import { ENGINES, n, type EngineHarness } from "./engines-groups.ts";
+import { ENGINES, n, type EngineHarness } from "./admin-engines.ts";
 
 const T0 = 1_767_225_600_000;
 

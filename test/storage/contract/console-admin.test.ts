@@ -1,6 +1,6 @@
 /** Store contract: the `consoleSessions` and `admin` groups on both engines. */
 import { afterEach, describe, expect, it } from "bun:test";
-import { ENGINES, NOW_ISO, type EngineHarness } from "./engines-groups.ts";
+import { ENGINES, NOW_ISO, type EngineHarness } from "./admin-engines.ts";
 
 const T0 = 1_767_225_600_000;
 

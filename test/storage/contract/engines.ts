@@ -1,6 +1,6 @@
 /**
  * The store contract suite's two engines: each case runs against a SQLite store and a PostgreSQL
- * store of the same project (a fresh database per test), through the operations the services
+ * store of the same project (a fresh SQLite file, a fresh PostgreSQL schema per test), through the operations the services
  * call. `replicas(n)` gives n more stores of the same project, each on its own connection, as n
  * server processes would have them; `scalar`/`exec` read and write rows behind the store's back
  * (SQL with ?1, ?2 placeholders; table names unqualified).
@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import { SQL } from "bun";
 import { loadProjects, formatConfigIssue } from "../../../src/config/load.ts";
 import type { ProjectConfig } from "../../../src/config/types.ts";
@@ -20,7 +21,7 @@ import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
 import type { UserRow } from "../../../src/storage/users.ts";
 import { authSpec, dbOf, runtimeOf } from "../../helpers/auth.ts";
 import { createTestInstance, projectYaml, type ProjectSpec } from "../../helpers/instance.ts";
-import { createTestDatabase, PG_SKIP_REASON } from "../../helpers/postgres.ts";
+import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../../helpers/postgres.ts";
 
 /** The groups every engine implements, as the contract sees them. */
 export type ContractStore = PostgresStore;
@@ -60,7 +61,7 @@ const sqlite: Engine = {
         return Array.from({ length: n }, () => {
           const other = openProjectDb(join(inst.dataDir, `${spec.id}.db`), { projectId: spec.id, nowIso: NOW_ISO, alreadyChecked: true });
           opened.push(other);
-          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now });
+          return createSqliteStore({ db: other, config: p.config, now: () => inst.clock.now, random: defaultRandomBytes });
         });
       },
       async scalar(text, params = []) {
@@ -93,18 +94,26 @@ function configOf(spec: ProjectSpec): ProjectConfig {
 
 const pgText = (text: string): string => text.replace(/\?(\d+)/g, (_, n: string) => `$${n}`);
 
+/**
+ * One database per test file (created on first use, dropped by releaseEngines), one project schema
+ * per test: creating a PostgreSQL database costs a second, a schema a fraction of it.
+ */
+let shared: Promise<TestDatabase> | null = null;
+let schemas = 0;
+
 const postgres: Engine = {
   name: "postgres",
   skip: PG_SKIP_REASON,
   async open(spec = authSpec()) {
-    const config = configOf(spec);
-    const database = await createTestDatabase();
+    const config = configOf({ ...spec, id: `contract-${++schemas}` });
+    const database = await (shared ??= createTestDatabase());
     await applyPostgresSchema(database.sql, config.id, config.tables, { confirmDestructive: false, nowIso: NOW_ISO });
+    const schema = projectSchemaName(config.id);
     const now = () => Date.UTC(2026, 0, 15, 12);
     const pools: SQL[] = [];
     const inSchema = async <T>(run: (tx: SQL) => Promise<T>): Promise<T> =>
       (await database.sql.begin(async (tx) => {
-        await tx.unsafe(`SET LOCAL search_path TO "${projectSchemaName(config.id)}"`);
+        await tx.unsafe(`SET LOCAL search_path TO "${schema}"`);
         return await run(tx);
       })) as T;
     return {
@@ -126,11 +135,18 @@ const postgres: Engine = {
       exec: (text, params = []) => inSchema(async (tx) => void (await tx.unsafe(pgText(text), params as unknown[]))),
       async close() {
         for (const pool of pools) await pool.close();
-        await database.drop();
+        await database.sql.unsafe(`DROP SCHEMA "${schema}" CASCADE`);
       },
     };
   },
 };
+
+/** Drops the test file's PostgreSQL database (call from afterAll). */
+export async function releaseEngines(): Promise<void> {
+  const database = shared;
+  shared = null;
+  if (database) await (await database).drop();
+}
 
 export const ENGINES: readonly Engine[] = [sqlite, postgres];
 

@@ -3,9 +3,9 @@
  * SQLite and PostgreSQL. A link token is consumed once: of 10 concurrent uses from 10 connections
  * exactly one gets it.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import type { LinkTokenKind } from "../../../src/storage/link-tokens.ts";
-import { addUser, ENGINES, type ContractStore, type Harness } from "./engines.ts";
+import { addUser, ENGINES, releaseEngines, type ContractStore, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const MIN = 60_000;
@@ -13,6 +13,8 @@ const MIN = 60_000;
 async function issue(store: ContractStore, id: string, kind: LinkTokenKind, userId: string, opts: { expiresAtMs?: number } = {}): Promise<void> {
   await store.linkTokens.issue({ id, hash: `h-${id}`, kind, userId, email: "a@x.io", nowMs: T0, expiresAtMs: opts.expiresAtMs ?? T0 + 30 * MIN });
 }
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: linkTokens (${engine.name})`, () => {

@@ -4,7 +4,7 @@
  * it runs out); on PostgreSQL only the holder of the current lease marks the message.
  */
 import { afterEach, describe, expect, it } from "bun:test";
-import { ENGINES, n, type EngineHarness } from "./engines-groups.ts";
+import { ENGINES, n, type EngineHarness } from "./admin-engines.ts";
 
 const T0 = 1_767_225_600_000;
 

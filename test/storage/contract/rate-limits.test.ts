@@ -2,12 +2,14 @@
  * Store contract, `rateLimits`: fixed-window counters on SQLite and PostgreSQL. 30 concurrent hits
  * of one key from 30 connections get the counts 1..30, no gaps, no duplicates.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { authSpec } from "../../helpers/auth.ts";
-import { ENGINES, type Harness } from "./engines.ts";
+import { ENGINES, releaseEngines, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const RULE = { max: 3, windowSeconds: 60 };
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: rateLimits (${engine.name})`, () => {

@@ -4,11 +4,11 @@
  * after the grace ends the session; 20 rotations of one token from 20 connections leave exactly one
  * successor.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
 import type { RateLimitRule } from "../../../src/config/types.ts";
-import type { RotateRequest } from "../../../src/storage/refresh-tokens.ts";
-import { addUser, ENGINES, type ContractStore, type Harness } from "./engines.ts";
+import type { RotateRequest, RotateResult } from "../../../src/storage/refresh-tokens.ts";
+import { addUser, ENGINES, releaseEngines, type ContractStore, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const HOUR = 3_600_000;
@@ -37,6 +37,8 @@ async function sessionWith(store: ContractStore, token: string, opts: { expiresA
   await store.refreshTokens.issue({ hash: sha(token), sessionId, nowMs: T0, expiresAtMs: opts.expiresAtMs ?? T0 + 24 * HOUR });
   return { userId: user.id, sessionId };
 }
+
+afterAll(releaseEngines);
 
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: refreshTokens (${engine.name})`, () => {
@@ -89,7 +91,7 @@ for (const engine of ENGINES) {
 
     it("refuses an unknown, an expired, a revoked token, an ended session and one past its max age", async () => {
       const { store } = await open();
-      const refused = { ok: false, reuse: null };
+      const refused: RotateResult = { ok: false, reuse: null };
       expect(await store.refreshTokens.rotate(request("nobody", T0))).toEqual(refused);
       await sessionWith(store, "E", { expiresAtMs: T0 + 5000 });
       expect(await store.refreshTokens.rotate(request("E", T0 + 5000))).toEqual(refused);
@@ -129,6 +131,31 @@ for (const engine of ENGINES) {
       expect(await scalar("SELECT count(*) AS n FROM _refresh_rotated WHERE session_id = ?1", [s.sessionId])).toBe(1);
       expect(await scalar("SELECT count FROM _rate_limits WHERE key = ?1", [`refresh_per_session:${s.sessionId}`])).toBe(20);
       expect(await scalar("SELECT count(*) AS n FROM _sessions WHERE id = ?1 AND revoked_at IS NULL", [s.sessionId])).toBe(1);
+    });
+
+    it("a reuse racing rotations of the successor from other connections ends the session, without an error, leaving nothing live", async () => {
+      const { store, scalar, replicas } = await open();
+      const s = await sessionWith(store, "A");
+      await store.refreshTokens.rotate(request("A", T0 + 1000));
+      const stores = await replicas(16);
+      const later = T0 + 20_000; // past the 10 s grace for "A"
+      const results = await Promise.allSettled(
+        stores.map((r, i) => r.refreshTokens.rotate(request(i % 2 ? "A" : "A+", later + i))),
+      );
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const values = results.map((r) => (r.status === "fulfilled" ? r.value : null));
+      const reuse = { ok: false, reuse: { sessionId: s.sessionId, userId: s.userId } };
+      const refused = { ok: false, reuse: null };
+      // The old token: the first use to get in ends the session (reuse); after that the session is gone.
+      const old = values.filter((_, i) => i % 2 === 1);
+      expect(old.some((v) => JSON.stringify(v) === JSON.stringify(reuse))).toBe(true);
+      for (const v of old) expect([JSON.stringify(reuse), JSON.stringify(refused)]).toContain(JSON.stringify(v));
+      // The successor: rotated into its own successor before the end of the session, or refused.
+      const rotated = { ok: true, refreshToken: "A++", sessionId: s.sessionId, userId: s.userId };
+      for (const v of values.filter((_, i) => i % 2 === 0)) expect([JSON.stringify(rotated), JSON.stringify(refused)]).toContain(JSON.stringify(v));
+      expect(await scalar("SELECT count(*) AS n FROM _sessions WHERE id = ?1 AND revoked_at IS NULL", [s.sessionId])).toBe(0);
+      expect(await scalar("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ?1 AND revoked_at IS NULL", [s.sessionId])).toBe(0);
+      expect(await scalar("SELECT count(*) AS n FROM _refresh_tokens WHERE session_id = ?1", [s.sessionId])).toBeLessThanOrEqual(2);
     });
   });
 }

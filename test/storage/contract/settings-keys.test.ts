@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { sha256Hex } from "../../../src/crypto/digest.ts";
 import { ORIGINS_KEY } from "../../../src/storage/settings.ts";
 import { pgSettingsVersion } from "../../../src/storage/postgres/settings.ts";
-import { ENGINES, type ContractStore, type EngineHarness } from "./engines-groups.ts";
+import { ENGINES, type ContractStore, type EngineHarness } from "./admin-engines.ts";
 
 const NOW = "2026-01-01T00:00:00.000Z";
 const LATER = "2026-01-01T00:00:05.000Z";
@@ -122,8 +122,14 @@ for (const engine of ENGINES) {
         await harness.query("INSERT INTO _jwt_secrets (secret_enc, created_at) VALUES (?, ?)", [new Uint8Array([1]), NOW]);
         const v4 = await version();
         expect(v4).toBeGreaterThan(v3);
+        // A statement that changes no row moves nothing.
         await harness.query("DELETE FROM _signing_keys");
-        expect(await version()).toBeGreaterThan(v4);
+        expect(await version()).toBe(v4);
+        await harness.query("INSERT INTO _signing_keys (kid, alg, private_enc, created_at, signs_from, ttl_max_s) VALUES ('k', 'EdDSA', ?, 1, 1, 900)", [new Uint8Array([1])]);
+        const v5 = await version();
+        expect(v5).toBeGreaterThan(v4);
+        await harness.query("DELETE FROM _signing_keys");
+        expect(await version()).toBeGreaterThan(v5);
       });
     }
   });

@@ -4,10 +4,10 @@
  * back as StoreConstraintError; 50 concurrent signups of one canonical email from 50 connections
  * leave one row (the unique index decides).
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { StoreConstraintError } from "../../../src/storage/errors.ts";
 import { authSpec } from "../../helpers/auth.ts";
-import { addUser, ENGINES, type Harness } from "./engines.ts";
+import { addUser, ENGINES, releaseEngines, type Harness } from "./engines.ts";
 
 const T0 = Date.UTC(2026, 0, 15, 12);
 const ISO = new Date(T0).toISOString();
@@ -40,6 +40,8 @@ async function refusal(p: Promise<unknown>): Promise<StoreConstraintError> {
   throw new Error("the write was not refused");
 }
 
+afterAll(releaseEngines);
+
 for (const engine of ENGINES) {
   describe.skipIf(engine.skip !== null)(`store contract: users (${engine.name})`, () => {
     let h: Harness | null = null;
@@ -54,7 +56,7 @@ for (const engine of ENGINES) {
       const values = userValues("Ann@X.io", { display_name: "Ann", age: 41, score: 2.5, newsletter: 1 });
       const inserted = await store.users.insert(values);
       const expected = {
-        id: values.id,
+        id: values.id as string,
         email: "Ann@X.io",
         email_verified: false,
         password_hash: "h0",

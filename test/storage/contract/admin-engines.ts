@@ -1,5 +1,4 @@
 /**
- * (pg-ops-b's harness, kept apart from the end-user groups' engines.ts when both branches met.)
  * The store contract suite runs the same cases against both engines. An engine harness opens one
  * project database (a SQLite file in a temp dir, or a fresh PostgreSQL database with the project's
  * schema applied) and builds stores on it, each on a connection of its own, as separate processes
@@ -17,8 +16,7 @@ import { closeProjectDb, openProjectDb } from "../../../src/storage/sqlite/open.
 import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
 import { applyPostgresSchema } from "../../../src/storage/postgres/schema.ts";
 import { projectSchemaName } from "../../../src/storage/postgres/url.ts";
-import { createPgStoreState, type PgGroupContext } from "../../../src/storage/postgres/context.ts";
-import { pgGroups, type PgContractGroups } from "./pg-groups.ts";
+import { createPostgresStore } from "../../../src/storage/postgres/store.ts";
 import type { StoreOps } from "../../../src/storage/store.ts";
 import { createTestDatabase, PG_SKIP_REASON } from "../../helpers/postgres.ts";
 
@@ -27,7 +25,7 @@ export const NOW_ISO = "2026-01-01T00:00:00.000Z";
 export const SEAL_KEY = new Uint8Array(32).fill(7);
 
 /** The groups this suite covers, as both engines implement them. */
-export type ContractGroups = Pick<StoreOps, keyof PgContractGroups>;
+export type ContractGroups = Pick<StoreOps, "outbox" | "settings" | "keys" | "audit" | "consoleSessions" | "admin" | "housekeeping">;
 
 export interface ContractStore {
   readonly ops: ContractGroups;
@@ -39,6 +37,10 @@ export interface EngineHarness {
   /** Another store on the same project database, on a connection of its own (another replica). */
   store(opts?: { now?: () => number }): Promise<ContractStore>;
   query<T = Record<string, unknown>>(sqlText: string, params?: unknown[]): Promise<T[]>;
+  /** SQLite only: the project database file. */
+  readonly dbPath?: string;
+  /** PostgreSQL only: the database's URL. */
+  readonly dbUrl?: string;
   /** PostgreSQL only: a client on the database and the project's schema. */
   readonly pg?: { readonly sql: SQL; readonly schema: string };
   close(): Promise<void>;
@@ -72,6 +74,7 @@ const sqlite: Engine = {
     const dbs: Database[] = [openProjectDb(path, { projectId: PROJECT_ID, nowIso: NOW_ISO })];
     let first = true;
     return {
+      dbPath: path,
       async store(opts = {}) {
         const db = first ? dbs[0]! : openProjectDb(path, { projectId: PROJECT_ID, nowIso: NOW_ISO, alreadyChecked: true });
         if (!first) dbs.push(db);
@@ -99,26 +102,22 @@ const postgres: Engine = {
     await applyPostgresSchema(db.sql, PROJECT_ID, config.tables, { confirmDestructive: false, nowIso: NOW_ISO });
     const schema = projectSchemaName(PROJECT_ID);
     const pools: SQL[] = [];
+    // Rows are inspected on one connection whose search_path is the project's schema.
+    const inspect = new SQL(db.url, { max: 1, connection: { search_path: schema } });
     return {
       pg: { sql: db.sql, schema },
+      dbUrl: db.url,
       async store(opts = {}) {
         const pool = new SQL(db.url, { max: 4 });
         pools.push(pool);
-        const state = createPgStoreState();
-        const base = { schema, config, now: opts.now ?? Date.now, random: defaultRandomBytes, sealKey: SEAL_KEY, state };
-        const ctx: PgGroupContext = { ...base, sql: pool, inTransaction: false };
-        return {
-          ops: pgGroups(ctx),
-          transaction: (fn) => pool.begin((tx) => fn(pgGroups({ ...base, sql: tx, inTransaction: true }))) as never,
-        };
+        const store = createPostgresStore({ sql: pool, config, now: opts.now ?? Date.now, random: defaultRandomBytes, sealKey: SEAL_KEY });
+        return { ops: store, transaction: (fn) => store.transaction(fn) };
       },
       async query(text, params = []) {
-        return await db.sql.begin(async (tx) => {
-          await tx.unsafe(`SET LOCAL search_path TO "${schema}"`);
-          return [...((await tx.unsafe(numbered(text), params)) as never[])];
-        });
+        return [...((await inspect.unsafe(numbered(text), params)) as never[])];
       },
       async close() {
+        await inspect.close();
         for (const pool of pools) await pool.close();
         await db.drop();
       },

@@ -1,0 +1,137 @@
+/**
+ * Loading a project on PostgreSQL (src/storage/postgres/project-db.ts) when replicas boot it at
+ * once: ten loaders on ten connections race the boot writes of a new project; exactly one reports
+ * generated keys, exactly one JWT secret is in force, and every loader reads the same snapshot.
+ * A second boot with keys pinned in the file takes the file's keys and generates none.
+ */
+import { afterEach, describe, expect, it } from "bun:test";
+import { SQL } from "bun";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadProjects, formatConfigIssue } from "../../src/config/load.ts";
+import type { ProjectConfig } from "../../src/config/types.ts";
+import { BUILTIN_PLUGINS } from "../../plugins/index.ts";
+import { defaultRandomBytes } from "../../src/crypto/random.ts";
+import { sha256Hex } from "../../src/crypto/digest.ts";
+import { applyPostgresSchema } from "../../src/storage/postgres/schema.ts";
+import { bootPgProject, bootPgWrites, readPgSnapshot } from "../../src/storage/postgres/project-db.ts";
+import { createPgProjectStore } from "../../src/storage/postgres/project-store.ts";
+import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
+
+const JWT_SEAL = new Uint8Array(32).fill(3);
+const KEY_SEAL = new Uint8Array(32).fill(4);
+const NOW = "2026-01-01T00:00:00.000Z";
+
+let database: TestDatabase | null = null;
+const pools: SQL[] = [];
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.close();
+  await database?.drop();
+  database = null;
+});
+
+function configOf(extra = ""): ProjectConfig {
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-pgboot-"));
+  try {
+    writeFileSync(join(dir, "demo-app.yaml"), `id: demo-app\ntables:\n  users:\n    auth_table: true\n${extra}`);
+    const { projects, issues } = loadProjects([dir], { env: {}, registry: BUILTIN_PLUGINS });
+    if (issues.length) throw new Error(issues.map(formatConfigIssue).join("\n"));
+    return projects[0]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function boot(sql: SQL, config: ProjectConfig) {
+  return bootPgProject({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL }, NOW);
+}
+
+describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () => {
+  it("ten replicas booting a new project at once: one generates the keys, one JWT secret, one snapshot", async () => {
+    database = await createTestDatabase();
+    const config = configOf();
+    const replicas = Array.from({ length: 10 }, () => {
+      const pool = new SQL(database!.url, { max: 2 });
+      pools.push(pool);
+      return pool;
+    });
+    // Whole loads at once: the schema is created once (one history row) and one loader generates.
+    const results = await Promise.all(replicas.map((sql) => boot(sql, config)));
+    const generated = results.filter((r) => r.generatedKeys.admin || r.generatedKeys.public);
+    expect(generated.length).toBe(1);
+    const history = (await database.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._schema_history WHERE table_name = 'users'`) as { n: number }[];
+    expect(history[0]!.n).toBe(1);
+    const keys = generated[0]!.generatedKeys;
+    expect(keys.admin).toStartWith("sk_");
+    expect(keys.public).toStartWith("pk_");
+    const secrets = (await database.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets WHERE retired_at IS NULL`) as { n: number }[];
+    expect(secrets[0]!.n).toBe(1);
+    const snapshots = await Promise.all(replicas.map((sql) => readPgSnapshot(sql, "demo-app", JWT_SEAL)));
+    for (const s of snapshots) {
+      expect(s.keyHashes.public).toBe(sha256Hex(keys.public!));
+      expect(s.keyHashes.admin).toBe(sha256Hex(keys.admin!));
+      expect(Buffer.from(s.jwtSecret).equals(Buffer.from(snapshots[0]!.jwtSecret))).toBe(true);
+    }
+    // Another server key cannot open the secret: the project does not load (never a new secret).
+    await expect(readPgSnapshot(replicas[0]!, "demo-app", new Uint8Array(32).fill(9))).rejects.toThrow("cannot be opened with this server key");
+  }, 60_000);
+
+  it("the boot writes raced from ten connections (the schema in place, no schema lock in between): one writer of keys and secret", async () => {
+    database = await createTestDatabase();
+    const config = configOf();
+    await applyPostgresSchema(database.sql, config.id, config.tables, { confirmDestructive: false, nowIso: NOW });
+    const replicas = Array.from({ length: 10 }, () => {
+      const pool = new SQL(database!.url, { max: 1 });
+      pools.push(pool);
+      return pool;
+    });
+    await Promise.all(replicas.map((sql) => sql`SELECT 1`)); // every connection open before the race
+    const ctx = (sql: SQL) => ({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL });
+    const generated = (await Promise.all(replicas.map((sql) => bootPgWrites(ctx(sql), NOW)))).filter((k) => k.admin || k.public);
+    expect(generated.length).toBe(1);
+    const secrets = (await database.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`) as { n: number }[];
+    expect(secrets[0]!.n).toBe(1);
+  }, 60_000);
+
+  it("keys pinned in the file win on every replica and nothing is generated; origins come from the file", async () => {
+    database = await createTestDatabase();
+    const admin = `sk_${"a".repeat(43)}`;
+    const pub = `pk_${"b".repeat(43)}`;
+    const config = configOf(`keys:\n  admin: ${admin}\n  public: ${pub}\nallowed_redirect_origins: ["https://app.example.com"]\n`);
+    const results = await Promise.all([boot(database.sql, config), boot(database.sql, config)]);
+    for (const r of results) expect(r.generatedKeys).toEqual({});
+    const s = await readPgSnapshot(database.sql, "demo-app", JWT_SEAL);
+    expect(s.keyHashes).toEqual({ admin: sha256Hex(admin), public: sha256Hex(pub) });
+    expect(s.origins).toEqual(["https://app.example.com"]);
+  }, 60_000);
+});
+
+describe.skipIf(PG_SKIP_REASON !== null)("housekeeping of rate-limit counters on PostgreSQL", () => {
+  it("prunes ended counters a window at a time and keeps live ones", async () => {
+    database = await createTestDatabase();
+    const config = configOf();
+    await applyPostgresSchema(database.sql, config.id, config.tables, { confirmDestructive: false, nowIso: NOW });
+    const store = createPgProjectStore({ sql: database.sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL });
+    const rule = config.auth.rateLimits.login_failures_per_account!;
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 5; i++) await store.rateLimits.hit(`login_failures_per_account:old${i}@example.com`, rule, t0);
+    const later = t0 + rule.windowSeconds * 1000 + 1;
+    for (let i = 0; i < 3; i++) await store.rateLimits.hit(`login_failures_per_account:new${i}@example.com`, rule, later);
+    let after = "";
+    let deleted = 0;
+    let examined = 0;
+    for (;;) {
+      const step = await store.rateLimits.pruneWindow(later, after, 3);
+      if (step === null) break;
+      expect(step.examined).toBeLessThanOrEqual(3);
+      after = step.last;
+      deleted += step.deleted;
+      examined += step.examined;
+    }
+    expect(examined).toBe(8);
+    expect(deleted).toBe(5);
+    const left = (await database.sql`SELECT key FROM latchkey_demo_app._rate_limits ORDER BY key`) as { key: string }[];
+    expect(left.map((r) => r.key)).toEqual([0, 1, 2].map((i) => `login_failures_per_account:new${i}@example.com`));
+  }, 60_000);
+});
