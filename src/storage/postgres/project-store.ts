@@ -65,12 +65,9 @@ export function pgStoreBinder(ctx: PgProjectStoreContext): (sql: SQL, tx: Transa
     sealKey: ctx.sealKey,
     state: ctx.state ?? createPgStoreState(),
   };
-  return (sql, tx) => ({
-    ...pgEndUserGroups(endUser, { q: sql, tx }, ops),
-    userListing: ctx.userListing?.(sql) ?? {
-      page: async () => {
-        throw new PgNotInThisBuildError("the admin users list is not available on PostgreSQL in this build");
-      },
-    },
-  });
+  return (sql, tx) => {
+    const groups = pgEndUserGroups(endUser, { q: sql, tx }, ops);
+    // The admin users list is the engine's own (src/storage/postgres/user-listing.ts) unless given.
+    return { ...groups, userListing: ctx.userListing?.(sql) ?? groups.userListing };
+  };
 }

@@ -17,7 +17,6 @@ import { createPostgresStore, type PostgresStore } from "../../../src/storage/po
 import { projectSchemaName } from "../../../src/storage/postgres/url.ts";
 import { closeProjectDb, openProjectDb } from "../../../src/storage/sqlite/open.ts";
 import { createSqliteStore } from "../../../src/storage/sqlite/store.ts";
-import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import type { UserRow } from "../../../src/storage/users.ts";
 import { authSpec, dbOf, runtimeOf } from "../../helpers/auth.ts";
 import { createTestInstance, projectYaml, type ProjectSpec } from "../../helpers/instance.ts";
