@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultRandomBytes } from "../../../src/crypto/random.ts";
 import { SQL } from "bun";
 import { loadProjects, formatConfigIssue } from "../../../src/config/load.ts";
 import type { ProjectConfig } from "../../../src/config/types.ts";
