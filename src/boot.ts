@@ -229,6 +229,19 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       opts.log.error("project failed to load", { project: config.id, file: config.filePath, reason: message });
     }
   }
+  /** A project checked (and so loadable): forget an earlier failure; hand on keys generated now. */
+  const loaded = (config: ProjectConfig, lateKeys: { admin?: string; public?: string }): void => {
+    if (failedProjects.has(config.id)) {
+      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
+      failedProjects.delete(config.id);
+      retries.delete(config.id);
+      opts.log.info("project loaded after an earlier failure", { project: config.id });
+    }
+    if (lateKeys.admin || lateKeys.public) {
+      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
+      else generatedKeys.set(config.id, lateKeys);
+    }
+  };
   const checkOne = (config: ProjectConfig, again = false): void => {
     pending.delete(config.id);
     // A retry adds the project again (a failed check removed it from the pool).
@@ -240,16 +253,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       recordFailure(config, e);
       return;
     }
-    if (failedProjects.has(config.id)) {
-      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
-      failedProjects.delete(config.id);
-      retries.delete(config.id);
-      opts.log.info("project loaded after an earlier failure", { project: config.id });
-    }
-    if (lateKeys.admin || lateKeys.public) {
-      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
-      else generatedKeys.set(config.id, lateKeys);
-    }
+    loaded(config, lateKeys);
   };
   /** checkOne on PostgreSQL: the load is asynchronous (a network round trip or several). */
   const checkOnePg = async (pool: PgProjectPool, config: ProjectConfig, again = false): Promise<void> => {
@@ -262,16 +266,7 @@ export function boot(opts: BootOptions & { readonly deferLoading?: boolean }): B
       recordFailure(config, e);
       return;
     }
-    if (failedProjects.has(config.id)) {
-      failures.splice(failures.findIndex((f) => f.id === config.id), 1);
-      failedProjects.delete(config.id);
-      retries.delete(config.id);
-      opts.log.info("project loaded after an earlier failure", { project: config.id });
-    }
-    if (lateKeys.admin || lateKeys.public) {
-      if (opts.onLateLoad) opts.onLateLoad(config.id, lateKeys);
-      else generatedKeys.set(config.id, lateKeys);
-    }
+    loaded(config, lateKeys);
   };
   /** PostgreSQL: whether the database answered the last check (/readyz says 503 while it does not). */
   let databaseReachable = true;

@@ -19,7 +19,7 @@ import { createPgProjectStore } from "../storage/postgres/project-store.ts";
 import { createPgStoreState } from "../storage/postgres/context.ts";
 import type { ProjectStore } from "../storage/store.ts";
 import { withAuditTrail } from "./audit-trail.ts";
-import { checkedMailProvider, createProjectHashes, pluginContext, type LoadedProject, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
+import { checkedMailProvider, createProjectHashes, pluginContext, projectIdentity, type LoadedProject, type ProjectRuntime, type ServerDeps } from "./runtime.ts";
 import type { TokenSigner } from "./token-signer.ts";
 
 /** How often a replica looks at a project's settings version. */
@@ -109,11 +109,7 @@ export async function loadPgProjectRuntime(config: ProjectConfig, deps: ServerDe
     signer,
     hashes: createProjectHashes(config, deps, log),
     mailProvider,
-    issuer: `${deps.publicUrl}/p/${config.id}`,
-    secrets: {
-      refresh: deriveKey(deps.serverKey, `refresh:${config.id}`),
-      link: deriveKey(deps.serverKey, `link:${config.id}`),
-    },
+    ...projectIdentity(config.id, deps),
     log,
     deps,
     redirectOrigins: () => snapshot.origins,

@@ -42,6 +42,14 @@ export interface ServerDeps {
   readonly instrumentHasher?: (hasher: PasswordHasher) => PasswordHasher;
 }
 
+/** A project's token issuer and the subkeys of the server key it uses (the same on every engine). */
+export function projectIdentity(id: string, deps: Pick<ServerDeps, "publicUrl" | "serverKey">): Pick<ProjectRuntime, "issuer" | "secrets"> {
+  return {
+    issuer: `${deps.publicUrl}/p/${id}`,
+    secrets: { refresh: deriveKey(deps.serverKey, `refresh:${id}`), link: deriveKey(deps.serverKey, `link:${id}`) },
+  };
+}
+
 /** The key under which projects share a dummy hash: the hasher and its options. */
 export function hasherConfigKey(config: ProjectConfig): string {
   return JSON.stringify([config.auth.hasher.id, config.auth.hasher.options]);
@@ -320,11 +328,7 @@ function buildRuntime(
       signer,
       hashes: createProjectHashes(config, deps, log),
       mailProvider,
-      issuer: `${deps.publicUrl}/p/${config.id}`,
-      secrets: {
-        refresh: deriveKey(deps.serverKey, `refresh:${config.id}`),
-        link: deriveKey(deps.serverKey, `link:${config.id}`),
-      },
+      ...projectIdentity(config.id, deps),
       log,
       deps,
       redirectOrigins: () => settings.redirectOrigins(),
