@@ -73,7 +73,10 @@ describe("the checkpoint thread", () => {
       const resetsBefore = walResets(path);
       const dbBytesBefore = statSync(path).size;
       let written = 0;
-      while (written < 12 * 2 ** 20) {
+      // At least 12 MiB, and long enough for two checkpoints: the worker checkpoints one database
+      // at most once a second, so on a fast machine 12 MiB alone can be written in under a second.
+      const started = performance.now();
+      while (written < 12 * 2 ** 20 || performance.now() - started < 2_500) {
         db.transaction(() => {
           for (let i = 0; i < 20; i++) insert.run(row);
         })();
