@@ -18,6 +18,26 @@ export interface UserRow {
   [col: string]: unknown;
 }
 
+/**
+ * A row of the auth table as both engines store it -> UserRow: `email_verified` 0/1 decoded, the
+ * internal `_password_version` renamed and `_email_canonical` dropped; custom columns as stored.
+ */
+export function userFromStoredRow(raw: Record<string, unknown>): UserRow {
+  const row: UserRow = {
+    ...raw,
+    id: raw.id as string,
+    email: raw.email as string,
+    email_verified: raw.email_verified === 1,
+    password_hash: raw.password_hash as string,
+    password_version: raw._password_version as number,
+    created_at: raw.created_at as string,
+    updated_at: raw.updated_at as string,
+  };
+  delete row._password_version;
+  delete row._email_canonical;
+  return row;
+}
+
 export interface UserStatus {
   readonly bannedAt: number | null;
   readonly bannedUntil: number | null;

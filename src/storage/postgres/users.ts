@@ -6,7 +6,7 @@
  * its violation comes back as StoreConstraintError, as from the SQLite engine.
  */
 import type { TableDef } from "../../config/types.ts";
-import type { DeleteResult, SqlValue, UserRow, UserStatus, Users } from "../users.ts";
+import { userFromStoredRow, type DeleteResult, type SqlValue, type UserRow, type UserStatus, type Users } from "../users.ts";
 import { buildModelTable, type ModelTable } from "../schema/model.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import { pgConstraintError } from "./constraint.ts";
@@ -46,21 +46,9 @@ function decodeInts(raw: Record<string, unknown>, integers: ReadonlySet<string>)
   return out;
 }
 
+/** A raw row -> UserRow: PostgreSQL's BIGINT columns back to numbers, then the shared decoding. */
 export function userFromRow(raw: Record<string, unknown>, integers: ReadonlySet<string>): UserRow {
-  const x = decodeInts(raw, integers);
-  const row: UserRow = {
-    ...x,
-    id: x.id as string,
-    email: x.email as string,
-    email_verified: x.email_verified === 1,
-    password_hash: x.password_hash as string,
-    password_version: x._password_version as number,
-    created_at: x.created_at as string,
-    updated_at: x.updated_at as string,
-  };
-  delete row._password_version;
-  delete row._email_canonical;
-  return row;
+  return userFromStoredRow(decodeInts(raw, integers));
 }
 
 export function pgUsers(ctx: PgGroupContext, r: PgRunner): Users {

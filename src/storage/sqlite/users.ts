@@ -12,7 +12,7 @@ import type { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { DrizzleQueryError, eq, sql } from "drizzle-orm";
 import type { TableDef } from "../../config/types.ts";
-import type { DeleteResult, SqlValue, UserRow, UserStatus, UsersOps } from "../users.ts";
+import { userFromStoredRow, type DeleteResult, type SqlValue, type UserRow, type UserStatus, type UsersOps } from "../users.ts";
 import { buildDrizzleTables } from "../schema/index.ts";
 import { EMAIL_CANONICAL_COLUMN } from "../schema/builtins.ts";
 import { StoreConstraintError, type ConstraintKind } from "../errors.ts";
@@ -23,21 +23,7 @@ import type { SqliteStoreContext, Sync } from "./store.ts";
 const NO_STATUS: UserStatus = { bannedAt: null, bannedUntil: null, banReason: null, lastLoginAt: null };
 
 /** A raw row of the auth table -> UserRow (bool 0/1 decoded, internal columns dropped). */
-export function userFromSqlite(raw: Record<string, unknown>): UserRow {
-  const row: UserRow = {
-    ...raw,
-    id: raw.id as string,
-    email: raw.email as string,
-    email_verified: raw.email_verified === 1,
-    password_hash: raw.password_hash as string,
-    password_version: raw._password_version as number,
-    created_at: raw.created_at as string,
-    updated_at: raw.updated_at as string,
-  };
-  delete row._password_version;
-  delete row._email_canonical;
-  return row;
-}
+export const userFromSqlite = userFromStoredRow;
 
 /**
  * Drizzle wraps driver errors in DrizzleQueryError (whose message holds the SQL): hand callers
