@@ -66,7 +66,7 @@ describe("login enumeration", () => {
   });
   afterAll(() => inst.close());
 
-  it("answers an unknown email and a wrong password with byte-identical bodies and median times within 15 ms at production hash cost", async () => {
+  it("answers an unknown email and a wrong password with byte-identical bodies and median times within 15 ms at production hash cost (paired, up to three rounds)", async () => {
     const attempt = async (email: string) => {
       const t0 = performance.now();
       const r = await inst.req("POST", "/p/demo/auth/login", { body: { email, password: "not the password" }, headers: { "x-request-id": "fixed-id" } });
@@ -75,20 +75,34 @@ describe("login enumeration", () => {
     // Warm both paths (the dummy hash is made on first use).
     await attempt("warmup@example.com");
     await attempt("exists@example.com");
-    const unknown: number[] = [];
-    const wrong: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const a = await attempt(`ghost${i}@example.com`);
-      const b = await attempt("exists@example.com");
-      expect(a.r.status).toBe(401);
-      expect(b.r.status).toBe(401);
-      expect(a.r.text).toBe(b.r.text);
-      expect([...a.r.headers.keys()].sort()).toEqual([...b.r.headers.keys()].sort());
-      unknown.push(a.ms);
-      wrong.push(b.ms);
-    }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-    expect(Math.abs(median(unknown) - median(wrong))).toBeLessThan(15);
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    // One round: 30 interleaved pairs; the gap is the median of the pairs' differences, so a slow
+    // stretch of the machine (both requests of a pair slowed alike) cancels out. A skipped dummy
+    // verification is a gap of a whole hash (~40 ms here) in every round; a burst of other work on
+    // the machine (CI runs a database beside the tests) is not, so a gap over the bound is measured
+    // again, up to three rounds, and every round's figures are printed.
+    const round = async (): Promise<number> => {
+      const gaps: number[] = [];
+      const unknown: number[] = [];
+      const wrong: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const a = await attempt(`ghost${i}@example.com`);
+        const b = await attempt("exists@example.com");
+        expect(a.r.status).toBe(401);
+        expect(b.r.status).toBe(401);
+        expect(a.r.text).toBe(b.r.text);
+        expect([...a.r.headers.keys()].sort()).toEqual([...b.r.headers.keys()].sort());
+        unknown.push(a.ms);
+        wrong.push(b.ms);
+        gaps.push(a.ms - b.ms);
+      }
+      const gap = Math.abs(median(gaps));
+      console.log(`login timing: unknown email median ${median(unknown).toFixed(1)} ms, wrong password ${median(wrong).toFixed(1)} ms, median pair gap ${gap.toFixed(1)} ms`);
+      return gap;
+    };
+    let gap = await round();
+    for (let again = 0; again < 2 && gap >= 15; again++) gap = await round();
+    expect(gap).toBeLessThan(15);
   }, 60_000);
 
   it("spends one hash verification on an unknown email", async () => {
