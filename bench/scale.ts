@@ -115,6 +115,17 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
 }
 
+const ADMIN_KEY = "sk_" + "b".repeat(43);
+
+async function adminGet(base: string, path: string): Promise<{ body: any; ms: number }> {
+  const t0 = performance.now();
+  const r = await fetch(base + path, { headers: { "x-admin-key": ADMIN_KEY } });
+  const body = (await r.json()) as any;
+  const ms = performance.now() - t0;
+  if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${JSON.stringify(body)}`);
+  return { body, ms };
+}
+
 async function post(base: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: any; ms: number }> {
   const t0 = performance.now();
   const r = await fetch(base + path, {
@@ -253,15 +264,15 @@ async function measureUsers(): Promise<void> {
   const haveWrk = spawnSync(["sh", "-c", "command -v wrk"]).exitCode === 0;
   out(`### Users (${LABEL})`);
   out();
-  out(`| users | /auth/me req/s (${haveWrk ? "wrk" : "fetch loop"}, 16 connections) | login p50 | signup p50 | database size per user |`);
-  out("|---:|---:|---:|---:|---:|");
+  out(`| users | /auth/me req/s (${haveWrk ? "wrk" : "fetch loop"}, 16 connections) | login p50 | signup p50 | GET /v1/users first page p50 | next page p50 | database size per user |`);
+  out("|---:|---:|---:|---:|---:|---:|---:|");
   const hash = await seedHash();
   for (const n of USER_COUNTS) {
     const dir = join(WORK, `users-${n}`);
     const configDir = join(dir, "config");
     const dataDir = join(dir, "data");
     mkdirSync(configDir, { recursive: true });
-    writeFileSync(join(configDir, "bench.yaml"), projectYaml("bench"));
+    writeFileSync(join(configDir, "bench.yaml"), projectYaml("bench") + `keys: { admin: ${ADMIN_KEY} }\n`);
     let s = start(configDir, dataDir);
     await waitStatus(`${s.base}/readyz`, 60_000);
     await s.stop();
@@ -283,11 +294,20 @@ async function measureUsers(): Promise<void> {
       if (r.status !== 201) throw new Error(`signup ${r.status} ${JSON.stringify(r.body)}`);
       signups.push(r.ms);
     }
+    // The admin API's user list (SPEC 12): the first page, and the page after it through its cursor.
+    const firstPages: number[] = [];
+    const nextPages: number[] = [];
+    for (let i = 0; i < 41; i++) {
+      const first = await adminGet(s.base, "/p/bench/v1/users?limit=50");
+      firstPages.push(first.ms);
+      const next = await adminGet(s.base, `/p/bench/v1/users?limit=50&cursor=${encodeURIComponent(first.body.data.next_cursor)}`);
+      nextPages.push(next.ms);
+    }
     // Warm-up, then the measure.
     haveWrk ? wrkMe(s.base, "/p/bench/auth/me", token, 2) : await fetchLoopMe(s.base, "/p/bench/auth/me", token, 2);
     const rps = haveWrk ? wrkMe(s.base, "/p/bench/auth/me", token, QUICK ? 5 : 10) : await fetchLoopMe(s.base, "/p/bench/auth/me", token, QUICK ? 5 : 10);
     await s.stop();
-    out(`| ${int(n)} | ${int(Math.round(rps))} | ${fmt(median(logins), 1)} ms | ${fmt(median(signups), 1)} ms | ${int(Math.round(size / n))} B |`);
+    out(`| ${int(n)} | ${int(Math.round(rps))} | ${fmt(median(logins), 1)} ms | ${fmt(median(signups), 1)} ms | ${fmt(median(firstPages), 1)} ms | ${fmt(median(nextPages), 1)} ms | ${int(Math.round(size / n))} B |`);
     rmSync(dir, { recursive: true, force: true });
   }
   out();
