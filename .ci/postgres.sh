@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL cluster for the tests: initdb in DIR as an unprivileged user, listening on
 # 127.0.0.1 only (a free port) with its unix sockets inside DIR, password (SCRAM) authentication.
 #   .ci/postgres.sh start DIR   -> prints the admin URL (postgres://...) on stdout
+#   .ci/postgres.sh start DIR durable -> the same with PostgreSQL's durable defaults (fsync on), for benchmarks
 #   .ci/postgres.sh stop DIR    -> stops the cluster (DIR is left for the caller to remove)
 # Uses the binaries on PATH or Debian's /usr/lib/postgresql/<version>/bin. Run as root, the cluster
 # belongs to the system user "latchkey-pg" (created when missing): root cannot run postgres.
@@ -9,6 +10,7 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
+mode=${3:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 
 bindir=""
@@ -44,9 +46,12 @@ case "$cmd" in
     # A free loopback port: ask the kernel, then retry if another process took it meanwhile.
     for attempt in 1 2 3 4 5; do
       port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-      # Throwaway data: fsync off makes the suite faster and loses nothing that matters.
+      # Throwaway data: fsync off makes the suite faster and loses nothing that matters. A benchmark
+      # asks for "durable" and gets PostgreSQL's defaults, comparable with SQLite's synchronous=FULL.
+      speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+      [ "$mode" = "durable" ] && speed=""
       if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock $speed -c max_connections=300" \
         start >/dev/null 2>&1; then
         echo "postgres://latchkey:$password@127.0.0.1:$port/postgres"
         exit 0

@@ -4,8 +4,8 @@
  * machine, through bench/wrk.lua. Writes the section "PostgreSQL and replicas" of bench/RESULTS.md
  * (replacing an earlier one) and raw JSON in bench/out/replicas-latest.json.
  *
- *   bun bench/replicas.ts            (LATCHKEY_TEST_DATABASE_URL = an admin URL, or a throwaway
- *                                     PostgreSQL is started with .ci/postgres.sh)
+ *   bun bench/replicas.ts            (BENCH_DATABASE_URL = an admin URL of a server to use, or a
+ *                                     durable throwaway PostgreSQL is started with .ci/postgres.sh)
  *
  * The front is a tiny Bun proxy in this process (round-robin per request, no sticky sessions);
  * servers run from source (`bun src/main.ts serve`) with the bench's real hash parameters.
@@ -126,10 +126,11 @@ async function seed(base: string, dir: string, tag: string): Promise<{ tokens: s
 }
 
 async function adminUrl(): Promise<{ url: string; stop(): void }> {
-  const given = process.env.LATCHKEY_TEST_DATABASE_URL;
+  const given = process.env.BENCH_DATABASE_URL;
   if (given) return { url: given, stop() {} };
+  // A cluster of its own with PostgreSQL's durable defaults (not the tests' fsync-off one).
   const dir = mkdtempSync(join(tmpdir(), "latchkey-bench-pg-"));
-  const started = Bun.spawnSync(["bash", join(ROOT, ".ci/postgres.sh"), "start", dir], { stdout: "pipe", stderr: "pipe" });
+  const started = Bun.spawnSync(["bash", join(ROOT, ".ci/postgres.sh"), "start", dir, "durable"], { stdout: "pipe", stderr: "pipe" });
   if (started.exitCode !== 0) throw new Error(`could not start PostgreSQL: ${started.stderr.toString()}`);
   return {
     url: started.stdout.toString().trim(),
@@ -219,11 +220,9 @@ async function main(): Promise<void> {
   const section = `## PostgreSQL and replicas
 
 Run \`bun bench/replicas.ts\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores, load average ${loadBefore.map((x) => x.toFixed(2)).join(" / ")} before and ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} after
-(1/5/15 min; other work was running on the machine, so compare the rows of this run with each other only).
+(1/5/15 min; compare the rows of this run with each other only).
 Servers from source (\`bun src/main.ts serve\`), one project, rate limits off, argon2id m=19456 t=2;
-PostgreSQL is the throwaway test cluster of .ci/postgres.sh on the same machine, one database for every replica. That
-cluster runs with fsync, synchronous_commit and full_page_writes off, so its writes (refresh, login's
-counters) are NOT durable, unlike SQLite's synchronous=FULL: the refresh rows understate what a durable PostgreSQL costs;
+PostgreSQL ${process.env.BENCH_DATABASE_URL ? "is the server given in BENCH_DATABASE_URL" : "is a cluster of .ci/postgres.sh started for the bench on the same machine with PostgreSQL's durable defaults (fsync, synchronous_commit and full_page_writes on, like SQLite's synchronous=FULL)"}, one database for every replica;
 ${USERS} users seeded per target through signup; wrk through \`bench/wrk.lua\`, ${DURATION} s per measure (me and refresh 32
 connections, login 16). The two-replica front is a tiny Bun round-robin proxy in the bench process (no sticky
 sessions), so that row also pays for the proxy hop and shares the same 2 cores with both replicas, PostgreSQL and wrk:
