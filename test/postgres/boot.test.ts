@@ -21,6 +21,7 @@ import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helper
 
 const JWT_SEAL = new Uint8Array(32).fill(3);
 const KEY_SEAL = new Uint8Array(32).fill(4);
+const SIGNING_SEAL = new Uint8Array(32).fill(5);
 const NOW = "2026-01-01T00:00:00.000Z";
 
 let database: TestDatabase | null = null;
@@ -44,7 +45,7 @@ function configOf(extra = ""): ProjectConfig {
 }
 
 function boot(sql: SQL, config: ProjectConfig) {
-  return bootPgProject({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL }, NOW);
+  return bootPgProject({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL }, NOW);
 }
 
 describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () => {
@@ -87,8 +88,8 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
       return pool;
     });
     await Promise.all(replicas.map((sql) => sql`SELECT 1`)); // every connection open before the race
-    const ctx = (sql: SQL) => ({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL });
-    const generated = (await Promise.all(replicas.map((sql) => bootPgWrites(ctx(sql), NOW)))).filter((k) => k.admin || k.public);
+    const ctx = (sql: SQL) => ({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL });
+    const generated = (await Promise.all(replicas.map((sql) => bootPgWrites(ctx(sql), NOW)))).filter((r) => r.generatedKeys.admin || r.generatedKeys.public);
     expect(generated.length).toBe(1);
     const secrets = (await database.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`) as { n: number }[];
     expect(secrets[0]!.n).toBe(1);

@@ -7,11 +7,11 @@
  */
 import { seal, unseal } from "../../crypto/seal.ts";
 import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
-import { DbOpenError } from "../sqlite/open.ts";
-import type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
+import { DbOpenError } from "../open-error.ts";
+import type { RotationPlan, StoredSigningKey } from "../signing.ts";
 import { atomic, changes, num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
+export type { RotationPlan, StoredSigningKey } from "../signing.ts";
 
 /** The SigningKeyStore of src/storage/sqlite/signing-keys.ts, every operation awaited. */
 export interface PgSigningKeyStore {
