@@ -294,4 +294,25 @@ describe.skipIf(pgSkip)("scheduled rotation advanced by three replicas at once (
     for (const r of replicas) expect(await jwks(r)).toEqual([previousKid]);
     for (const r of replicas) expect(r.logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
   }, 60_000);
+
+  it("a replica that cannot reach the database at a due moment still answers its JWKS, and the others schedule one successor", async () => {
+    const configDir = join(dir, "projects");
+    const cut = await startReplica(configDir);
+    try {
+      const before = await jwks(cut);
+      expect(before).toEqual(await jwks(replicas[0]!));
+      const [newest] = (await stored()).filter((k) => k.signs_until === null);
+      await cut.pool.close({ timeout: 1 }); // this replica's database is gone
+      clock.now = newest!.signs_from + 60 * MINUTE - 20 * MINUTE; // the successor is due
+      const r = await cut.req("GET", "/p/demo/.well-known/jwks.json");
+      expect(r.status).toBe(200);
+      expect((r.body as JSONWebKeySet).keys.map((k) => k.kid)).toEqual(before);
+      // The replicas that reach the database schedule the successor, once.
+      await Promise.all(replicas.map((x) => jwks(x)));
+      expect((await stored()).filter((k) => k.signs_until === null)).toHaveLength(1);
+      expect(await stored()).toHaveLength(2);
+    } finally {
+      await cut.booted.close();
+    }
+  }, 60_000);
 });
