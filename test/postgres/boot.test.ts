@@ -17,6 +17,7 @@ import { sha256Hex } from "../../src/crypto/digest.ts";
 import { applyPostgresSchema } from "../../src/storage/postgres/schema.ts";
 import { bootPgProject, bootPgWrites, readPgSnapshot } from "../../src/storage/postgres/project-db.ts";
 import { createPgProjectStore } from "../../src/storage/postgres/project-store.ts";
+import { pgSigningKeyStore } from "../../src/storage/postgres/signing-keys.ts";
 import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
 
 const JWT_SEAL = new Uint8Array(32).fill(3);
@@ -105,6 +106,37 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
     const s = await readPgSnapshot(database.sql, "demo-app", JWT_SEAL);
     expect(s.keyHashes).toEqual({ admin: sha256Hex(admin), public: sha256Hex(pub) });
     expect(s.origins).toEqual(["https://app.example.com"]);
+  }, 60_000);
+
+  it("six replicas loading a switched signing algorithm at once: one switch (one secret rotation, one key pair), reported once", async () => {
+    database = await createTestDatabase();
+    const count = async (text: string): Promise<number> => ((await database!.sql.unsafe(text)) as { n: number }[])[0]!.n;
+    const setting = async (): Promise<string> => ((await database!.sql.unsafe(`SELECT value FROM latchkey_demo_app._settings WHERE key = 'signing.algorithm'`)) as { value: string }[])[0]!.value;
+    await boot(database.sql, configOf()); // HS256, the default
+    expect(await setting()).toBe("HS256");
+    const replicas = Array.from({ length: 6 }, () => {
+      const pool = new SQL(database!.url, { max: 2 });
+      pools.push(pool);
+      return pool;
+    });
+    const ed = configOf("auth:\n  signing: { algorithm: EdDSA }\n");
+    const toEd = await Promise.all(replicas.map((sql) => boot(sql, ed)));
+    expect(toEd.map((r) => r.switchedFrom).sort()).toEqual(["HS256", null, null, null, null, null]);
+    expect(await setting()).toBe("EdDSA");
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`)).toBe(2); // the first one, retired once
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets WHERE retired_at IS NULL`)).toBe(1);
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._signing_keys WHERE alg = 'EdDSA'`)).toBe(1);
+    // Every replica's snapshot holds that one key pair.
+    const keyStore = (sql: SQL) => pgSigningKeyStore({ sql, inTransaction: false, schema: "latchkey_demo_app" }, { sealKey: SIGNING_SEAL, projectId: "demo-app", alg: "EdDSA" });
+    const snaps = await Promise.all(replicas.map((sql) => readPgSnapshot(sql, "demo-app", JWT_SEAL, keyStore(sql))));
+    for (const snap of snaps) expect(snap.signingKeys.map((k) => k.pair.kid)).toEqual([snaps[0]!.signingKeys[0]!.pair.kid]);
+
+    // And back to HS256: the key pairs are deleted, the secret rotated once more.
+    const back = await Promise.all(replicas.map((sql) => boot(sql, configOf())));
+    expect(back.map((r) => r.switchedFrom).sort()).toEqual(["EdDSA", null, null, null, null, null]);
+    expect(await setting()).toBe("HS256");
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`)).toBe(3);
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._signing_keys`)).toBe(0);
   }, 60_000);
 });
 
