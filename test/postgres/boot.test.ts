@@ -18,6 +18,7 @@ import { applyPostgresSchema } from "../../src/storage/postgres/schema.ts";
 import { bootPgProject, bootPgWrites, readPgSnapshot } from "../../src/storage/postgres/project-db.ts";
 import { createPgProjectStore } from "../../src/storage/postgres/project-store.ts";
 import { pgSigningKeyStore } from "../../src/storage/postgres/signing-keys.ts";
+import { pgJwtSecrets } from "../../src/storage/postgres/jwt-secrets.ts";
 import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
 
 const JWT_SEAL = new Uint8Array(32).fill(3);
@@ -138,6 +139,35 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
     expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`)).toBe(3);
     expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._signing_keys`)).toBe(0);
   }, 60_000);
+});
+
+describe.skipIf(PG_SKIP_REASON !== null)("boot writes racing a running replica's rotations", () => {
+  it("a reload's boot writes and another replica's key-schedule steps and secret rotations, 60 times at once: never a deadlock", async () => {
+    database = await createTestDatabase();
+    const ed = (extra = "") => configOf(`auth:\n  signing: { algorithm: EdDSA }\n${extra}`);
+    const booting = new SQL(database.url, { max: 2 });
+    const running = new SQL(database.url, { max: 4 });
+    pools.push(booting, running);
+    await boot(booting, ed());
+    const schema = "latchkey_demo_app";
+    const schedule = pgSigningKeyStore({ sql: running, inTransaction: false, schema }, { sealKey: SIGNING_SEAL, projectId: "demo-app", alg: "EdDSA" });
+    const secrets = pgJwtSecrets({ sql: running, inTransaction: false, schema }, { sealKey: JWT_SEAL, projectId: "demo-app", random: defaultRandomBytes });
+    const failures: string[] = [];
+    let nowMs = Date.now();
+    for (let i = 0; i < 60; i++) {
+      nowMs += 3_600_000; // every step is due: each one adds a successor
+      const ctx = { sql: booting, config: ed(`allowed_redirect_origins: ["https://app${i}.example.com"]\n`), now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL };
+      const settled = await Promise.allSettled([
+        bootPgWrites(ctx, NOW), // writes the origins (the settings version moves), then sets up the key schedule
+        schedule.advance(nowMs, { rotateEveryMs: 60_000, leadMs: 1_000, ttlSeconds: 1 }),
+        secrets.rotate(NOW),
+      ]);
+      for (const r of settled) if (r.status === "rejected") failures.push(String(r.reason));
+    }
+    expect(failures).toEqual([]);
+    const live = (await database.sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}._signing_keys WHERE signs_until IS NULL`)) as { n: number }[];
+    expect(live[0]!.n).toBe(1);
+  }, 120_000);
 });
 
 describe.skipIf(PG_SKIP_REASON !== null)("housekeeping of rate-limit counters on PostgreSQL", () => {

@@ -22,6 +22,9 @@ export interface PgJwtSecrets {
 
 const jwtSecretAad = (projectId: string): string => `jwt-secret:${projectId}`;
 
+/** The advisory lock creating or rotating a project's JWT secret takes (see bootPgWrites for the order of locks). */
+export const jwtSecretLockKey = (schema: string): string => `latchkey jwt ${schema}`;
+
 /** Unseals a stored JWT secret (also what a replica's snapshot reads, see project-db.ts). */
 export function openJwtSecret(sealKey: Uint8Array, projectId: string, sealed: Uint8Array): Uint8Array {
   try {
@@ -39,7 +42,7 @@ export function pgJwtSecrets(
 ): PgJwtSecrets {
   const t = tableOf(ctx, "_jwt_secrets");
   const aad = jwtSecretAad(opts.projectId);
-  const lockKey = `latchkey jwt ${ctx.schema}`;
+  const lockKey = jwtSecretLockKey(ctx.schema);
   const open = (sealed: Uint8Array): Uint8Array => openJwtSecret(opts.sealKey, opts.projectId, sealed);
   const loadOn = async (sql: PgOpsContext["sql"]): Promise<Uint8Array | null> => {
     const [r] = await rows<{ secret_enc: Uint8Array }>(sql, `SELECT secret_enc FROM ${t} WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`);

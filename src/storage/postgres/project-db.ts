@@ -14,11 +14,12 @@ import { rotationPlanOf, signingAlgorithmChange, SIGNING_ALGORITHM_SETTING, type
 import { quoteIdent } from "../schema/sql-text.ts";
 import type { SchemaPlan } from "../schema/types.ts";
 import { num } from "./context.ts";
-import { openJwtSecret, pgJwtSecrets } from "./jwt-secrets.ts";
+import { jwtSecretLockKey, openJwtSecret, pgJwtSecrets } from "./jwt-secrets.ts";
+import { projectKeysLockKey } from "./keys.ts";
 import { pgStoreBinder, type PgProjectStoreContext } from "./project-store.ts";
 import { applyPostgresSchema } from "./schema.ts";
 import { pgSettingsVersion } from "./settings.ts";
-import { pgSignerStorage, type PgSigningKeyStore } from "./signing-keys.ts";
+import { pgSignerStorage, signingLockKey, type PgSigningKeyStore } from "./signing-keys.ts";
 import { projectSchemaName } from "./url.ts";
 
 /** A project's JWT secret is missing or cannot be opened with this server key: the project does not load. */
@@ -64,6 +65,12 @@ export async function bootPgWrites(ctx: PgBootContext, nowIso: string): Promise<
   const { algorithm } = config.auth.signing;
   return (await ctx.sql.begin(async (tx: TransactionSQL) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`latchkey boot ${schema}`}))`;
+    // Every lock a running replica takes before it writes (a key rotation, a JWT-secret rotation, a
+    // step of the key schedule), taken now, before any write here moves the settings version: such
+    // a replica holds its lock and then waits for the version row, so taking one of them after a
+    // write would wait in a cycle with it (a deadlock). In this order nothing waits for this
+    // transaction while holding what it needs.
+    for (const key of [projectKeysLockKey(schema), jwtSecretLockKey(schema), signingLockKey(schema)]) await tx`SELECT pg_advisory_xact_lock(hashtext(${key}))`;
     const ops = bind(tx, tx);
     const inTx = { sql: tx, inTransaction: true, schema };
     const generatedKeys = await ops.keys.ensure(config.keys, nowIso);

@@ -38,9 +38,12 @@ interface Row {
 
 type Ctx = Pick<PgOpsContext, "sql" | "inTransaction" | "schema">;
 
+/** The advisory lock every step of a project's key schedule takes (see bootPgWrites for the order of locks). */
+export const signingLockKey = (schema: string): string => `latchkey signing ${schema}`;
+
 export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): PgSigningKeyStore {
   const t = tableOf(ctx, "_signing_keys");
-  const lockKey = `latchkey signing ${ctx.schema}`;
+  const lockKey = signingLockKey(ctx.schema);
   const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
   const pairs = new Map<string, SigningKeyPair>();
   const pairOf = (row: Row): SigningKeyPair => {
