@@ -79,15 +79,6 @@ export async function loadPgProjectRuntime(config: ProjectConfig, deps: ServerDe
         refreshing = null;
       }
     })());
-  const timer = setInterval(() => {
-    refresh().catch((e: unknown) => {
-      if (unreachableSince !== null) return;
-      unreachableSince = deps.now();
-      log.warn("cannot read the project's settings version; keys and secrets in memory stay as they were until it answers", { error: e instanceof Error ? e.message : String(e) });
-    });
-  }, REFRESH_EVERY_MS);
-  timer.unref?.();
-
   // The signer of SQLite (token-signer.ts) over the snapshot: a write goes to the database, and is
   // in force on this replica before the promise resolves (the snapshot is read again); the other
   // replicas follow at their next look at the settings version.
@@ -104,8 +95,8 @@ export async function loadPgProjectRuntime(config: ProjectConfig, deps: ServerDe
     : asymmetricSigner(
       {
         keys: () => snapshot.signingKeys,
-        async advance(nowMs) {
-          await signingKeys.advance(nowMs, plan);
+        async advance(nowMs, p) {
+          await signingKeys.advance(nowMs, p);
           return adopt(await read()).signingKeys;
         },
         async replaceAll(nowMs, ttlSeconds) {
@@ -119,6 +110,15 @@ export async function loadPgProjectRuntime(config: ProjectConfig, deps: ServerDe
 
   const mailFactory = deps.registry.mailProviders[config.mail.provider.id];
   const mailProvider = checkedMailProvider(mailFactory.create(config.mail.provider.options, pluginContext(config, log)), mailFactory);
+  // Started once nothing more can fail: a load that throws leaves no timer behind.
+  const timer = setInterval(() => {
+    refresh().catch((e: unknown) => {
+      if (unreachableSince !== null) return;
+      unreachableSince = deps.now();
+      log.warn("cannot read the project's settings version; keys and secrets in memory stay as they were until it answers", { error: e instanceof Error ? e.message : String(e) });
+    });
+  }, REFRESH_EVERY_MS);
+  timer.unref?.();
   const closeHooks: (() => Promise<void> | void)[] = [];
   let released = false;
   const runtime: PgProjectRuntime = {
