@@ -17,10 +17,13 @@ import { sha256Hex } from "../../src/crypto/digest.ts";
 import { applyPostgresSchema } from "../../src/storage/postgres/schema.ts";
 import { bootPgProject, bootPgWrites, readPgSnapshot } from "../../src/storage/postgres/project-db.ts";
 import { createPgProjectStore } from "../../src/storage/postgres/project-store.ts";
+import { pgSigningKeyStore } from "../../src/storage/postgres/signing-keys.ts";
+import { pgJwtSecrets } from "../../src/storage/postgres/jwt-secrets.ts";
 import { createTestDatabase, PG_SKIP_REASON, type TestDatabase } from "../helpers/postgres.ts";
 
 const JWT_SEAL = new Uint8Array(32).fill(3);
 const KEY_SEAL = new Uint8Array(32).fill(4);
+const SIGNING_SEAL = new Uint8Array(32).fill(5);
 const NOW = "2026-01-01T00:00:00.000Z";
 
 let database: TestDatabase | null = null;
@@ -44,7 +47,7 @@ function configOf(extra = ""): ProjectConfig {
 }
 
 function boot(sql: SQL, config: ProjectConfig) {
-  return bootPgProject({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL }, NOW);
+  return bootPgProject({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL }, NOW);
 }
 
 describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () => {
@@ -87,8 +90,8 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
       return pool;
     });
     await Promise.all(replicas.map((sql) => sql`SELECT 1`)); // every connection open before the race
-    const ctx = (sql: SQL) => ({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL });
-    const generated = (await Promise.all(replicas.map((sql) => bootPgWrites(ctx(sql), NOW)))).filter((k) => k.admin || k.public);
+    const ctx = (sql: SQL) => ({ sql, config, now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL });
+    const generated = (await Promise.all(replicas.map((sql) => bootPgWrites(ctx(sql), NOW)))).filter((r) => r.generatedKeys.admin || r.generatedKeys.public);
     expect(generated.length).toBe(1);
     const secrets = (await database.sql`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`) as { n: number }[];
     expect(secrets[0]!.n).toBe(1);
@@ -105,6 +108,66 @@ describe.skipIf(PG_SKIP_REASON !== null)("loading a project on PostgreSQL", () =
     expect(s.keyHashes).toEqual({ admin: sha256Hex(admin), public: sha256Hex(pub) });
     expect(s.origins).toEqual(["https://app.example.com"]);
   }, 60_000);
+
+  it("six replicas loading a switched signing algorithm at once: one switch (one secret rotation, one key pair), reported once", async () => {
+    database = await createTestDatabase();
+    const count = async (text: string): Promise<number> => ((await database!.sql.unsafe(text)) as { n: number }[])[0]!.n;
+    const setting = async (): Promise<string> => ((await database!.sql.unsafe(`SELECT value FROM latchkey_demo_app._settings WHERE key = 'signing.algorithm'`)) as { value: string }[])[0]!.value;
+    await boot(database.sql, configOf()); // HS256, the default
+    expect(await setting()).toBe("HS256");
+    const replicas = Array.from({ length: 6 }, () => {
+      const pool = new SQL(database!.url, { max: 2 });
+      pools.push(pool);
+      return pool;
+    });
+    const ed = configOf("auth:\n  signing: { algorithm: EdDSA }\n");
+    const toEd = await Promise.all(replicas.map((sql) => boot(sql, ed)));
+    expect(toEd.map((r) => r.switchedFrom).sort()).toEqual(["HS256", null, null, null, null, null]);
+    expect(await setting()).toBe("EdDSA");
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`)).toBe(2); // the first one, retired once
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets WHERE retired_at IS NULL`)).toBe(1);
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._signing_keys WHERE alg = 'EdDSA'`)).toBe(1);
+    // Every replica's snapshot holds that one key pair.
+    const keyStore = (sql: SQL) => pgSigningKeyStore({ sql, inTransaction: false, schema: "latchkey_demo_app" }, { sealKey: SIGNING_SEAL, projectId: "demo-app", alg: "EdDSA" });
+    const snaps = await Promise.all(replicas.map((sql) => readPgSnapshot(sql, "demo-app", JWT_SEAL, keyStore(sql))));
+    for (const snap of snaps) expect(snap.signingKeys.map((k) => k.pair.kid)).toEqual([snaps[0]!.signingKeys[0]!.pair.kid]);
+
+    // And back to HS256: the key pairs are deleted, the secret rotated once more.
+    const back = await Promise.all(replicas.map((sql) => boot(sql, configOf())));
+    expect(back.map((r) => r.switchedFrom).sort()).toEqual(["EdDSA", null, null, null, null, null]);
+    expect(await setting()).toBe("HS256");
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._jwt_secrets`)).toBe(3);
+    expect(await count(`SELECT count(*)::int AS n FROM latchkey_demo_app._signing_keys`)).toBe(0);
+  }, 60_000);
+});
+
+describe.skipIf(PG_SKIP_REASON !== null)("boot writes racing a running replica's rotations", () => {
+  it("a reload's boot writes and another replica's key-schedule steps and secret rotations, 60 times at once: never a deadlock", async () => {
+    database = await createTestDatabase();
+    const ed = (extra = "") => configOf(`auth:\n  signing: { algorithm: EdDSA }\n${extra}`);
+    const booting = new SQL(database.url, { max: 2 });
+    const running = new SQL(database.url, { max: 4 });
+    pools.push(booting, running);
+    await boot(booting, ed());
+    const schema = "latchkey_demo_app";
+    const schedule = pgSigningKeyStore({ sql: running, inTransaction: false, schema }, { sealKey: SIGNING_SEAL, projectId: "demo-app", alg: "EdDSA" });
+    const secrets = pgJwtSecrets({ sql: running, inTransaction: false, schema }, { sealKey: JWT_SEAL, projectId: "demo-app", random: defaultRandomBytes });
+    const failures: string[] = [];
+    let nowMs = Date.now();
+    for (let i = 0; i < 60; i++) {
+      nowMs += 3_600_000; // every step is due: each one adds a successor
+      const ctx = { sql: booting, config: ed(`allowed_redirect_origins: ["https://app${i}.example.com"]\n`), now: Date.now, random: defaultRandomBytes, sealKey: KEY_SEAL, jwtSealKey: JWT_SEAL, signingSealKey: SIGNING_SEAL };
+      const settled = await Promise.allSettled([
+        bootPgWrites(ctx, NOW), // writes the origins (the settings version moves), then sets up the key schedule
+        schedule.advance(nowMs, { rotateEveryMs: 60_000, leadMs: 1_000, ttlSeconds: 1 }),
+        secrets.rotate(NOW),
+      ]);
+      for (const r of settled) if (r.status === "rejected") failures.push(String(r.reason));
+    }
+    expect(failures).toEqual([]);
+    const live = (await database.sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}._signing_keys WHERE signs_until IS NULL`)) as { n: number }[];
+    expect(live[0]!.n).toBe(1);
+  }, 120_000);
 });
 
 describe.skipIf(PG_SKIP_REASON !== null)("housekeeping of rate-limit counters on PostgreSQL", () => {

@@ -97,7 +97,9 @@ describe.skipIf(PG_SKIP_REASON !== null)("PostgreSQL schema engine", () => {
     ]);
     const meta = await rows(sql, "SELECT key, value FROM _latchkey_meta WHERE key <> 'model' ORDER BY key");
     expect(meta).toEqual([
-      { key: "created_at", value: NOW }, { key: "format", value: "latchkey" }, { key: "project_id", value: PROJECT }, { key: "schema_version", value: "1" },
+      { key: "created_at", value: NOW }, { key: "format", value: "latchkey" },
+      { key: "internal_sql_sha256", value: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { key: "project_id", value: PROJECT }, { key: "schema_version", value: "1" },
     ]);
     const h = await history(sql);
     expect(h).toHaveLength(1);

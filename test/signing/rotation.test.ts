@@ -136,7 +136,7 @@ describe("scheduled rotation on the server clock", () => {
     expect((await jwks()).keys).toHaveLength(1);
     inst.clock.now += MINUTE;
     expect((await jwks()).keys).toHaveLength(2);
-  });
+  }, 30_000); // 281 simulated minutes of refreshes, JWKS reads and verifications: about 6 s on PostgreSQL
 
   it("after downtime past the due time, publishes the successor first and lets it sign only a full lead later", async () => {
     const downtime = await createTestInstance([spec]);

@@ -11,11 +11,11 @@ import { JWKS_MAX_AGE_SECONDS } from "../../config/signing-config.ts";
 export function discoveryRoutes(ctx: AppContext) {
   const cacheControl = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
   return new Elysia({ prefix: "/p/:projectId/.well-known" })
-    .get("/jwks.json", ({ params, set }) => {
+    .get("/jwks.json", async ({ params, set }) => {
       const p = requireAuthProject(ctx, params.projectId);
       set.headers["cache-control"] = cacheControl;
       set.headers["content-type"] = "application/json";
-      return { keys: p.signer.publicKeys(p.deps.now()) };
+      return { keys: await p.signer.publicKeys(p.deps.now()) };
     })
     .get("/openid-configuration", ({ params, set }) => {
       const p = requireAuthProject(ctx, params.projectId);

@@ -8,7 +8,7 @@
  */
 import { seal, unseal } from "../../crypto/seal.ts";
 import type { RandomBytes } from "../../crypto/random.ts";
-import { DbOpenError } from "../sqlite/open.ts";
+import { DbOpenError } from "../open-error.ts";
 import { atomic, rows, tableOf, type PgOpsContext } from "./context.ts";
 
 export interface PgJwtSecrets {
@@ -20,22 +20,30 @@ export interface PgJwtSecrets {
   rotate(nowIso: string): Promise<Uint8Array>;
 }
 
+const jwtSecretAad = (projectId: string): string => `jwt-secret:${projectId}`;
+
+/** The advisory lock creating or rotating a project's JWT secret takes (see bootPgWrites for the order of locks). */
+export const jwtSecretLockKey = (schema: string): string => `latchkey jwt ${schema}`;
+
+/** Unseals a stored JWT secret (also what a replica's snapshot reads, see project-db.ts). */
+export function openJwtSecret(sealKey: Uint8Array, projectId: string, sealed: Uint8Array): Uint8Array {
+  try {
+    return unseal(sealKey, new Uint8Array(sealed), jwtSecretAad(projectId));
+  } catch {
+    throw new DbOpenError(
+      `project ${projectId}: its JWT secret cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
+    );
+  }
+}
+
 export function pgJwtSecrets(
   ctx: Pick<PgOpsContext, "sql" | "inTransaction" | "schema">,
   opts: { sealKey: Uint8Array; projectId: string; random: RandomBytes },
 ): PgJwtSecrets {
   const t = tableOf(ctx, "_jwt_secrets");
-  const aad = `jwt-secret:${opts.projectId}`;
-  const lockKey = `latchkey jwt ${ctx.schema}`;
-  const open = (sealed: Uint8Array): Uint8Array => {
-    try {
-      return unseal(opts.sealKey, new Uint8Array(sealed), aad);
-    } catch {
-      throw new DbOpenError(
-        `project ${opts.projectId}: its JWT secret cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
-      );
-    }
-  };
+  const aad = jwtSecretAad(opts.projectId);
+  const lockKey = jwtSecretLockKey(ctx.schema);
+  const open = (sealed: Uint8Array): Uint8Array => openJwtSecret(opts.sealKey, opts.projectId, sealed);
   const loadOn = async (sql: PgOpsContext["sql"]): Promise<Uint8Array | null> => {
     const [r] = await rows<{ secret_enc: Uint8Array }>(sql, `SELECT secret_enc FROM ${t} WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`);
     return r ? open(r.secret_enc) : null;

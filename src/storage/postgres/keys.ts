@@ -19,6 +19,9 @@ const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
 /** How long a rotation's key is kept to answer a rotation that raced with it (as in SQLite). */
 export const KEY_COALESCE_MS = 10_000;
 
+/** The advisory lock a key rotation takes (see bootPgWrites for the order of locks). */
+export const projectKeysLockKey = (schema: string): string => `latchkey keys ${schema}`;
+
 export function pgKeys(ctx: PgOpsContext): KeysOps {
   const settings = pgSettings(ctx);
   const st = tableOf(ctx, "_settings");
@@ -56,7 +59,7 @@ export function pgKeys(ctx: PgOpsContext): KeysOps {
       if (sealKey === null) throw new Error("PostgreSQL store built without a seal key: key rotations need one");
       const nowMs = Date.parse(nowIso);
       const out = await atomic(ctx, async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(hashtext(${`latchkey keys ${ctx.schema}`}))`;
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${projectKeysLockKey(ctx.schema)}))`;
         const result: { admin?: string; public?: string } = {};
         for (const kind of kinds) {
           const current = await storedHash(tx, kind);

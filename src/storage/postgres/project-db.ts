@@ -3,93 +3,98 @@
  * src/storage/sqlite/project-db.ts): the schema plan applied under the project's advisory lock
  * (schema.ts), then the boot-time writes (keys, redirect origins, the JWT secret, the signing
  * algorithm) in one transaction under a second advisory lock, so replicas booting a new project at
- * once run them one after the other: the first creates, the others find what it created. Also the
- * reads a replica keeps in memory between two looks at the settings version (`readPgSnapshot`).
+ * once run them one after the other: the first creates, the others find what it created. The
+ * signing algorithm is reconciled there too, with the rules of SQLite (src/projects/token-signer.ts):
+ * a switch retires the old algorithm's secret or keys, and the key schedule is set up and advanced.
+ * Also the reads a replica keeps in memory between two looks at the settings version (`readPgSnapshot`).
  */
 import type { SQL, TransactionSQL } from "bun";
-import type { ProjectConfig } from "../../config/types.ts";
-import type { RandomBytes } from "../../crypto/random.ts";
-import { seal, unseal } from "../../crypto/seal.ts";
 import { ORIGINS_KEY } from "../settings.ts";
+import { rotationPlanOf, signingAlgorithmChange, SIGNING_ALGORITHM_SETTING, type StoredSigningKey } from "../signing.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import type { SchemaPlan } from "../schema/types.ts";
 import { num } from "./context.ts";
+import { jwtSecretLockKey, openJwtSecret, pgJwtSecrets } from "./jwt-secrets.ts";
+import { projectKeysLockKey } from "./keys.ts";
 import { pgStoreBinder, type PgProjectStoreContext } from "./project-store.ts";
 import { applyPostgresSchema } from "./schema.ts";
 import { pgSettingsVersion } from "./settings.ts";
+import { pgSignerStorage, signingLockKey, type PgSigningKeyStore } from "./signing-keys.ts";
 import { projectSchemaName } from "./url.ts";
 
-/** The setting that records the signing algorithm in force (as in SQLite, see token-signer.ts). */
-const ALGORITHM_SETTING = "signing.algorithm";
-
-/** A project's JWT secret cannot be opened with this server key: the project does not load. */
+/** A project's JWT secret is missing or cannot be opened with this server key: the project does not load. */
 export class PgSecretError extends Error {
   override readonly name = "PgSecretError";
 }
 
-export interface PgBootResult {
-  readonly plan: SchemaPlan;
+/** What the boot writes need beyond the store: the seal keys of the JWT secret and of the signing key pairs. */
+export type PgBootContext = PgProjectStoreContext & { readonly jwtSealKey: Uint8Array; readonly signingSealKey: Uint8Array };
+
+export interface PgBootWrites {
   /** Keys this replica generated (to print once); empty on every replica but the one that created them. */
   readonly generatedKeys: { admin?: string; public?: string };
+  /**
+   * The algorithm the project signed with before this boot, when the file switched it and tokens
+   * of the old one may be out there (log `signing_algorithm_changed`); null otherwise, and on
+   * every replica but the one whose boot recorded the switch.
+   */
+  readonly switchedFrom: string | null;
 }
 
-/** Applies the schema plan, then reconciles keys, origins and the JWT secret in one transaction. */
-export async function bootPgProject(
-  ctx: PgProjectStoreContext & { readonly jwtSealKey: Uint8Array },
-  nowIso: string,
-): Promise<PgBootResult> {
+export interface PgBootResult extends PgBootWrites {
+  readonly plan: SchemaPlan;
+}
+
+/** Applies the schema plan, then reconciles keys, origins, the JWT secret and the signing keys in one transaction. */
+export async function bootPgProject(ctx: PgBootContext, nowIso: string): Promise<PgBootResult> {
   const { config } = ctx;
-  if (config.auth.signing.algorithm !== "HS256") {
-    throw new Error(`auth.signing.algorithm ${config.auth.signing.algorithm} is not available on PostgreSQL in this build (HS256 is); use SQLite for it`);
-  }
   const plan = await applyPostgresSchema(ctx.sql, config.id, config.tables, { confirmDestructive: config.confirmDestructive, nowIso });
-  return { plan, generatedKeys: await bootPgWrites(ctx, nowIso) };
+  return { plan, ...(await bootPgWrites(ctx, nowIso)) };
 }
 
 /**
  * The boot-time writes of a project whose schema is in place: keys, origins, the JWT secret, the
- * algorithm setting, in one transaction under the project's boot lock. Returns the keys generated
- * by this call (none when another replica created them first).
+ * signing algorithm and its key pairs, in one transaction under the project's boot lock.
  */
-export async function bootPgWrites(ctx: PgProjectStoreContext & { readonly jwtSealKey: Uint8Array }, nowIso: string): Promise<{ admin?: string; public?: string }> {
+export async function bootPgWrites(ctx: PgBootContext, nowIso: string): Promise<PgBootWrites> {
   const { config } = ctx;
   const schema = projectSchemaName(config.id);
   const bind = pgStoreBinder(ctx);
   const declaredOrigins = config.allowedRedirectOrigins === undefined ? null : JSON.stringify(config.allowedRedirectOrigins);
-  const generatedKeys = (await ctx.sql.begin(async (tx: TransactionSQL) => {
+  const nowMs = Date.parse(nowIso);
+  const { algorithm } = config.auth.signing;
+  return (await ctx.sql.begin(async (tx: TransactionSQL) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`latchkey boot ${schema}`}))`;
+    // Every lock a running replica takes before it writes (a key rotation, a JWT-secret rotation, a
+    // step of the key schedule), taken now, before any write here moves the settings version: such
+    // a replica holds its lock and then waits for the version row, so taking one of them after a
+    // write would wait in a cycle with it (a deadlock). In this order nothing waits for this
+    // transaction while holding what it needs.
+    for (const key of [projectKeysLockKey(schema), jwtSecretLockKey(schema), signingLockKey(schema)]) await tx`SELECT pg_advisory_xact_lock(hashtext(${key}))`;
     const ops = bind(tx, tx);
-    const generated = await ops.keys.ensure(config.keys, nowIso);
+    const inTx = { sql: tx, inTransaction: true, schema };
+    const generatedKeys = await ops.keys.ensure(config.keys, nowIso);
     await ops.settings.reconcile(ORIGINS_KEY, declaredOrigins, () => "[]", nowIso);
-    if ((await currentSecretRow(tx, schema)) === null) await insertSecret(tx, schema, ctx, nowIso);
-    if ((await ops.settings.get(ALGORITHM_SETTING))?.value !== "HS256") await ops.settings.setValue(ALGORITHM_SETTING, "HS256", nowIso);
-    return generated;
-  })) as { admin?: string; public?: string };
-  return generatedKeys;
-}
-
-const secretAad = (projectId: string): string => `jwt-secret:${projectId}`;
-
-async function currentSecretRow(sql: SQL, schema: string): Promise<Uint8Array | null> {
-  const rows = (await sql.unsafe(`SELECT secret_enc FROM ${quoteIdent(schema)}._jwt_secrets WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`)) as { secret_enc: Uint8Array }[];
-  return rows[0] ? new Uint8Array(rows[0].secret_enc) : null;
-}
-
-async function insertSecret(sql: SQL, schema: string, ctx: { config: ProjectConfig; random: RandomBytes; jwtSealKey: Uint8Array }, nowIso: string): Promise<void> {
-  const sealed = seal(ctx.jwtSealKey, ctx.random(32), secretAad(ctx.config.id));
-  await sql.unsafe(`INSERT INTO ${quoteIdent(schema)}._jwt_secrets (secret_enc, created_at) VALUES ($1, $2)`, [sealed, nowIso]);
-}
-
-/**
- * The emergency switch on PostgreSQL: the current secret is retired and a new one stored, in one
- * transaction (the version trigger tells every replica).
- */
-export async function rotatePgJwtSecret(ctx: { sql: SQL; config: ProjectConfig; random: RandomBytes; jwtSealKey: Uint8Array }, nowIso: string): Promise<void> {
-  const schema = projectSchemaName(ctx.config.id);
-  await ctx.sql.begin(async (tx: TransactionSQL) => {
-    await tx.unsafe(`UPDATE ${quoteIdent(schema)}._jwt_secrets SET retired_at = $1 WHERE retired_at IS NULL`, [nowIso]);
-    await insertSecret(tx, schema, ctx, nowIso);
-  });
+    const secrets = pgJwtSecrets(inTx, { sealKey: ctx.jwtSealKey, projectId: config.id, random: ctx.random });
+    await secrets.ensure(nowIso);
+    // The algorithm, as on SQLite (createTokenSigner): a switch retires what the old one verified.
+    const signing = pgSignerStorage(inTx, { sealKey: ctx.signingSealKey, projectId: config.id });
+    const recorded = (await ops.settings.get(SIGNING_ALGORITHM_SETTING))?.value ?? null;
+    const change = signingAlgorithmChange(recorded, algorithm);
+    if (change.switched) {
+      await secrets.rotate(nowIso);
+      if (algorithm === "HS256") await signing.dropAllSigningKeys();
+    }
+    if (change.record) await ops.settings.setValue(SIGNING_ALGORITHM_SETTING, algorithm, nowIso);
+    const hadTokens = change.switched && (recorded !== null || (await signing.anySessionExists()));
+    if (algorithm !== "HS256") {
+      const plan = rotationPlanOf({ rotateEverySeconds: config.auth.signing.rotateEverySeconds, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds });
+      const keys = signing.signingKeys(algorithm);
+      await keys.setUpAtBoot(nowMs, plan.ttlSeconds);
+      await keys.advance(nowMs, plan);
+    }
+    return { generatedKeys, switchedFrom: hadTokens ? change.previous : null };
+  })) as PgBootWrites;
 }
 
 /** What a replica keeps in memory of a project's settings, read in one statement (one snapshot). */
@@ -98,9 +103,16 @@ export interface PgSnapshot {
   readonly keyHashes: { readonly admin: string | null; readonly public: string | null };
   readonly origins: string[];
   readonly jwtSecret: Uint8Array;
+  /** The key pairs of the project's EdDSA / ES256 algorithm, oldest first (empty for HS256). */
+  readonly signingKeys: readonly StoredSigningKey[];
 }
 
-export async function readPgSnapshot(sql: SQL, projectId: string, jwtSealKey: Uint8Array): Promise<PgSnapshot> {
+/**
+ * Reads the snapshot: the settings, keys and secret in one statement, then the signing key pairs
+ * when `signing` is given (after the version: a change in between moves the version again, so the
+ * next look reads everything once more; the keys are never older than the version recorded).
+ */
+export async function readPgSnapshot(sql: SQL, projectId: string, jwtSealKey: Uint8Array, signing?: PgSigningKeyStore): Promise<PgSnapshot> {
   const s = quoteIdent(projectSchemaName(projectId));
   const [r] = (await sql.unsafe(`SELECT
       (SELECT version FROM ${s}._settings_version) AS version,
@@ -117,15 +129,17 @@ export async function readPgSnapshot(sql: SQL, projectId: string, jwtSealKey: Ui
   if (!r || r.secret_enc === null) throw new PgSecretError(`project ${projectId}: no JWT secret is stored`);
   let jwtSecret: Uint8Array;
   try {
-    jwtSecret = unseal(jwtSealKey, new Uint8Array(r.secret_enc), secretAad(projectId));
+    jwtSecret = openJwtSecret(jwtSealKey, projectId, r.secret_enc);
   } catch {
     throw new PgSecretError(`project ${projectId}: its JWT secret cannot be opened with this server key (is LATCHKEY_SERVER_KEY the same on every replica?)`);
   }
+  const signingKeys = signing ? await signing.list() : [];
   return {
     version: num(r.version ?? 0),
     keyHashes: { admin: r.admin_hash, public: r.public_hash },
     origins: r.origins === null ? [] : (JSON.parse(r.origins) as string[]),
     jwtSecret,
+    signingKeys,
   };
 }
 

@@ -14,6 +14,7 @@ import { computePlan, type ComputedPlan } from "../schema/planner.ts";
 import type { SchemaReader } from "../schema/reader.ts";
 import { MODEL_META_KEY, parseAppliedModel, serializeAppliedModel } from "../schema/snapshot.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
+import { sha256Hex } from "../../crypto/digest.ts";
 import type { ApplyOptions, PlanOptions, SchemaPlan } from "../schema/types.ts";
 import { listPostgresTables, readPostgresTables } from "./introspect.ts";
 import internalSql from "./internal.sql" with { type: "text" };
@@ -66,15 +67,28 @@ async function checkMarker(tx: SQL, schema: string, projectId: string): Promise<
   return "ours";
 }
 
+/** Which text of internal.sql a schema was last brought up to (a key of `_latchkey_meta`). */
+const INTERNAL_SQL_KEY = "internal_sql_sha256";
+const INTERNAL_SQL_HASH = sha256Hex(internalSql);
+
 /**
  * Creates the project's schema and internal tables when missing (inside the caller's transaction,
  * which holds the project's advisory lock), checks the marker otherwise, and points search_path at it.
+ * internal.sql runs only when the schema has not seen this text of it yet: its CREATE INDEX and
+ * CREATE TRIGGER statements lock the internal tables the requests write (sessions, tokens, the
+ * outbox), and a reload that also alters the auth table would then deadlock with a signup holding
+ * the auth table and waiting for one of them.
  */
 async function ensureProjectSchema(tx: SQL, schema: string, projectId: string, nowIso: string): Promise<void> {
   await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
   const state = await checkMarker(tx, schema, projectId);
   await useSchema(tx, schema);
-  await tx.unsafe(internalSql);
+  const applied = state === "ours" ? ((await tx`SELECT value FROM _latchkey_meta WHERE key = ${INTERNAL_SQL_KEY}`) as { value: string }[])[0]?.value : undefined;
+  if (applied !== INTERNAL_SQL_HASH) {
+    await tx.unsafe(internalSql);
+    await tx`INSERT INTO _latchkey_meta (key, value) VALUES (${INTERNAL_SQL_KEY}, ${INTERNAL_SQL_HASH})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+  }
   if (state === "empty") {
     for (const [key, value] of [["format", FORMAT_MARK], ["schema_version", String(PG_INTERNAL_SCHEMA_VERSION)], ["project_id", projectId], ["created_at", nowIso]]) {
       await tx`INSERT INTO _latchkey_meta (key, value) VALUES (${key}, ${value})`;

@@ -7,11 +7,11 @@
  */
 import { seal, unseal } from "../../crypto/seal.ts";
 import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
-import { DbOpenError } from "../sqlite/open.ts";
-import type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
+import { DbOpenError } from "../open-error.ts";
+import type { RotationPlan, StoredSigningKey } from "../signing.ts";
 import { atomic, changes, num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
-export type { RotationPlan, StoredSigningKey } from "../sqlite/signing-keys.ts";
+export type { RotationPlan, StoredSigningKey } from "../signing.ts";
 
 /** The SigningKeyStore of src/storage/sqlite/signing-keys.ts, every operation awaited. */
 export interface PgSigningKeyStore {
@@ -38,9 +38,12 @@ interface Row {
 
 type Ctx = Pick<PgOpsContext, "sql" | "inTransaction" | "schema">;
 
+/** The advisory lock every step of a project's key schedule takes (see bootPgWrites for the order of locks). */
+export const signingLockKey = (schema: string): string => `latchkey signing ${schema}`;
+
 export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): PgSigningKeyStore {
   const t = tableOf(ctx, "_signing_keys");
-  const lockKey = `latchkey signing ${ctx.schema}`;
+  const lockKey = signingLockKey(ctx.schema);
   const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
   const pairs = new Map<string, SigningKeyPair>();
   const pairOf = (row: Row): SigningKeyPair => {

@@ -31,8 +31,10 @@ export function pgUserListing(ctx: PgGroupContext, r: PgRunner): UserListingOps 
         else where.push(`starts_with(u._email_canonical, ${prefix})`);
       }
       if (q.verified !== undefined) where.push(`u.email_verified = ${arg(q.verified ? 1 : 0)}`);
+      // The auth table's model columns, never u.*: see AuthModel.select.
+      const columns = ctx.auth().model.columns.map((c) => `u.${quoteIdent(c.name)}`).join(", ");
       const found = await rows<Record<string, unknown>>(r.q,
-        `SELECT u.*, s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"
+        `SELECT ${columns}, s.banned_at AS "__banned_at", s.banned_until AS "__banned_until", s.ban_reason AS "__ban_reason", s.last_login_at AS "__last_login_at"
           FROM ${t} u LEFT JOIN ${status} s ON s.user_id = u.id
           ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
           ORDER BY u.created_at, u.id LIMIT ${arg(q.limit + 1)}`, args);

@@ -24,6 +24,12 @@ export interface AuthModel {
   /** Columns stored as BIGINT (PostgreSQL hands them over as text; the services read numbers). */
   readonly integers: ReadonlySet<string>;
   readonly columns: ReadonlySet<string>;
+  /**
+   * The model's columns, quoted, for SELECT and RETURNING: never `*`, so a column another replica
+   * (or a reload) adds meanwhile changes no cached statement's result type and shows nowhere before
+   * this store's project file declares it.
+   */
+  readonly select: string;
 }
 
 export function authModelOf(ctx: Pick<PgGroupContext, "config" | "schema">): AuthModel {
@@ -36,6 +42,7 @@ export function authModelOf(ctx: Pick<PgGroupContext, "config" | "schema">): Aut
     table: `${ctx.schema}.${quoteIdent(def.name)}`,
     integers: new Set(model.columns.filter((c) => c.sqlType === "INTEGER").map((c) => c.name)),
     columns: new Set(model.columns.map((c) => c.name)),
+    select: model.columns.map((c) => quoteIdent(c.name)).join(", "),
   };
 }
 
@@ -77,13 +84,13 @@ export function pgUsers(ctx: PgGroupContext, r: PgRunner): Users {
   };
 
   return {
-    findByCanonicalEmail: async (canonical) => one(await rows(r.q, `SELECT * FROM ${auth().table} WHERE "_email_canonical" = $1`, [canonical])),
-    findById: async (id) => one(await rows(r.q, `SELECT * FROM ${auth().table} WHERE "id" = $1`, [id])),
+    findByCanonicalEmail: async (canonical) => one(await rows(r.q, `SELECT ${auth().select} FROM ${auth().table} WHERE "_email_canonical" = $1`, [canonical])),
+    findById: async (id) => one(await rows(r.q, `SELECT ${auth().select} FROM ${auth().table} WHERE "id" = $1`, [id])),
     findBySession: async (sessionId, userId) =>
       one(
         await rows(
           r.q,
-          `SELECT * FROM ${auth().table} WHERE "id" = $2
+          `SELECT ${auth().select} FROM ${auth().table} WHERE "id" = $2
              AND EXISTS (SELECT 1 FROM ${s}._sessions WHERE id = $1 AND revoked_at IS NULL AND user_id = $2)`,
           [sessionId, userId],
         ),
@@ -91,7 +98,7 @@ export function pgUsers(ctx: PgGroupContext, r: PgRunner): Users {
     insert(values) {
       const a = auth();
       const names = Object.keys(values).filter((n) => a.columns.has(n));
-      const text = `INSERT INTO ${a.table} (${names.map(quoteIdent).join(", ")}) VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING *`;
+      const text = `INSERT INTO ${a.table} (${names.map(quoteIdent).join(", ")}) VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING ${a.select}`;
       return writing(async () => userFromRow((await rows<Record<string, unknown>>(r.q, text, names.map((n) => values[n])))[0]!, a.integers));
     },
     update(id, values, nowIso) {
@@ -101,7 +108,7 @@ export function pgUsers(ctx: PgGroupContext, r: PgRunner): Users {
       const set: Record<string, SqlValue> = { updated_at: nowIso };
       for (const [name, value] of Object.entries(values)) if (known.has(name)) set[name] = value;
       const names = Object.keys(set);
-      const text = `UPDATE ${a.table} SET ${names.map((n, i) => `${quoteIdent(n)} = $${i + 1}`).join(", ")} WHERE "id" = $${names.length + 1} RETURNING *`;
+      const text = `UPDATE ${a.table} SET ${names.map((n, i) => `${quoteIdent(n)} = $${i + 1}`).join(", ")} WHERE "id" = $${names.length + 1} RETURNING ${a.select}`;
       return writing(async () => one(await rows(r.q, text, [...names.map((n) => set[n]), id])));
     },
     async setPassword(id, hash, nowIso) {

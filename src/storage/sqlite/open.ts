@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { accessSync, chmodSync, constants, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { diagnoseStorage, isStorageError, sqliteCode } from "./storage-cause.ts";
+import { DbOpenError } from "../open-error.ts";
 import internalSql from "./internal.sql" with { type: "text" };
 import { forgetCheckpoints } from "./checkpointer.ts";
 
@@ -15,22 +16,8 @@ const FORMAT_MARK = "latchkey";
  */
 export const BUSY_TIMEOUT_MS = 20;
 
-/**
- * A project database that must not be loaded; the message is safe to show (no SQL, no secrets).
- * `transient` when the cause is the storage (full, read-only, no permission, locked), not the
- * file: the server tries again later.
- */
-export class DbOpenError extends Error {
-  override readonly name = "DbOpenError";
-  readonly transient: boolean;
-  /** The SQLite code of the failure behind it (SQLITE_BUSY: another process holds the write lock). */
-  readonly sqliteCode: string | null;
-  constructor(message: string, opts: { transient?: boolean; sqliteCode?: string | null } = {}) {
-    super(message);
-    this.transient = opts.transient ?? false;
-    this.sqliteCode = opts.sqliteCode ?? null;
-  }
-}
+// The error of a project that must not be loaded is engine-neutral (PostgreSQL raises it too).
+export { DbOpenError };
 
 /** A storage failure while opening `path`, with its real cause named when it can be found. */
 export function storageFailure(path: string, e: unknown): DbOpenError {

@@ -8,24 +8,9 @@ import { seal, unseal } from "../../crypto/seal.ts";
 import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
 import { DbOpenError } from "./open.ts";
 
-/** One stored key with its schedule (unix ms). */
-export interface StoredSigningKey {
-  readonly pair: SigningKeyPair;
-  readonly createdAtMs: number;
-  readonly signsFromMs: number;
-  /** When its successor starts signing; null while it is the newest key. */
-  readonly signsUntilMs: number | null;
-  /** Longest access-token TTL in force while it could sign: its tokens live at most this long. */
-  readonly ttlMaxSeconds: number;
-}
+import type { RotationPlan, StoredSigningKey } from "../signing.ts";
 
-/** The schedule parameters of SPEC 13, in ms. */
-export interface RotationPlan {
-  readonly rotateEveryMs: number | null;
-  /** How long before it signs a new key is published: access_token_ttl + the JWKS cache time. */
-  readonly leadMs: number;
-  readonly ttlSeconds: number;
-}
+export type { RotationPlan, StoredSigningKey } from "../signing.ts";
 
 export interface SigningKeyStore {
   /** Every stored key of the project's algorithm, oldest first. */
