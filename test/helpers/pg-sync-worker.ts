@@ -21,46 +21,47 @@ export type SyncAnswer = { id: number; ok: true; json: string | null; changes: n
 const { port, flag: shared } = workerData as { port: MessagePort; flag: SharedArrayBuffer };
 const flag = new Int32Array(shared);
 
-interface Connection {
-  sql: SQL;
-  schema: string | null;
-}
-const connections = new Map<string, Connection>();
+const connections = new Map<string, SQL>();
 
-async function connection(url: string): Promise<Connection> {
+function connection(url: string): SQL {
   let c = connections.get(url);
   if (!c) {
     // One connection per database, closed when idle (the database may be dropped later; DROP ... WITH (FORCE) does not wait for it).
-    c = { sql: new SQL(url, { max: 1, idleTimeout: 30, connectionTimeout: 5 }), schema: null };
+    c = new SQL(url, { max: 1, idleTimeout: 30, connectionTimeout: 5 });
     connections.set(url, c);
-    // A row read that waits on a lock a test holds on the main thread must fail, not hang.
-    await c.sql.unsafe("SET lock_timeout = 3000; SET statement_timeout = 8000");
   }
   return c;
 }
 
+/**
+ * The session settings go with every request (one round trip, several statements): the client
+ * reconnects by itself after an idle close, and a fresh session would have lost them. The lock
+ * timeout makes a read that waits on a lock a test holds on the main thread fail, not hang.
+ */
+function withSettings(schema: string, text: string): string {
+  return `SET lock_timeout = 3000; SET statement_timeout = 8000; SET search_path TO "${schema.replaceAll('"', '""')}"; ${text}`;
+}
+
+/** The result of the request's own statement: the last of the batch (a single statement's result is not wrapped). */
+function last(results: unknown): { count?: number | null } & unknown[] {
+  const all = results as unknown[];
+  return (Array.isArray(all[0]) || all.length === 0 ? all.at(-1) : all) as { count?: number | null } & unknown[];
+}
+
 async function answer(req: SyncRequest): Promise<SyncAnswer> {
   try {
-    const c = await connection(req.url);
-    if (c.schema !== req.schema) {
-      await c.sql.unsafe(`SET search_path TO "${req.schema.replaceAll('"', '""')}"`);
-      c.schema = req.schema;
-    }
+    const sql = connection(req.url);
     if (req.mode === "rows") {
-      const rows = (await c.sql.unsafe(`SELECT coalesce(json_agg(t), '[]'::json)::text AS j FROM (${req.text}) t`)) as { j: string }[];
+      const rows = last(await sql.unsafe(withSettings(req.schema, `SELECT coalesce(json_agg(t), '[]'::json)::text AS j FROM (${req.text}) t`))) as unknown as { j: string }[];
       return { id: req.id, ok: true, json: rows[0]?.j ?? "[]", changes: 0 };
     }
     if (req.mode === "count") {
-      const r = (await c.sql.unsafe(req.text)) as { count?: number | null };
+      const r = last(await sql.unsafe(withSettings(req.schema, req.text)));
       return { id: req.id, ok: true, json: null, changes: Number(r.count ?? 0) };
     }
-    await c.sql.unsafe(req.text);
+    await sql.unsafe(withSettings(req.schema, req.text));
     return { id: req.id, ok: true, json: null, changes: 0 };
   } catch (e) {
-    // The connection may be broken (or its session settings lost): the next request opens a fresh one.
-    const c = connections.get(req.url);
-    connections.delete(req.url);
-    void c?.sql.close({ timeout: 1 }).catch(() => {});
     return { id: req.id, ok: false, message: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -46,6 +46,14 @@ describe.skipIf(PG_SKIP_REASON !== null)("pgSyncDb, the synchronous row reader o
     expect(r.query("SELECT count(*)::int AS c FROM t").get()).toEqual({ c: 3 });
   });
 
+  it("keeps reading the project's schema after its connection was closed under it (a fresh session)", async () => {
+    expect(r.query("SELECT count(*)::int AS c FROM t").get()).toEqual({ c: 3 });
+    await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    await Bun.sleep(100);
+    // The client reconnects by itself: the new session must still read the project's schema.
+    expect(r.query("SELECT count(*)::int AS c FROM t").get()).toEqual({ c: 3 });
+  });
+
   it("sees what another connection committed, and answers 300 reads in well under 3 s", async () => {
     await db.sql.unsafe(`INSERT INTO "latchkey_reader".t (id, n) VALUES ('e', 5)`);
     expect(r.query("SELECT n FROM t WHERE id = 'e'").get()).toEqual({ n: 5 });
