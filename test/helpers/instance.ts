@@ -133,6 +133,20 @@ function createHashCalls(spy: HasherSpy = {}): { calls: HashCalls; instrument: (
  */
 const freeDatabases: TestDatabase[] = [];
 
+/**
+ * Bun's client opens its whole pool on the first query, and a new PostgreSQL connection costs the
+ * server a process and its caches: with the default of 10, connecting was most of the server's work
+ * in the PostgreSQL pass. A test instance serves one test client, so 4 connections (still several
+ * transactions at once, for the race tests) are enough; `serve` keeps its own default.
+ */
+const TEST_POOL_SIZE = "4";
+
+function poolUrl(databaseUrl: string): string {
+  const u = new URL(databaseUrl);
+  u.searchParams.set("max", TEST_POOL_SIZE);
+  return u.href;
+}
+
 async function takeDatabase(): Promise<TestDatabase> {
   return freeDatabases.pop() ?? (await createTestDatabase());
 }
@@ -224,7 +238,7 @@ export async function createTestInstance(
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
       instrumentHasher: hashCounter.instrument,
-      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(database.url) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
+      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(poolUrl(database.url)) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
       ...opts.boot,
     });
     if (database && !opts.boot?.deferLoading) {
