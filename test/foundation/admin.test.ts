@@ -260,7 +260,9 @@ describe("concurrent rotate-keys", () => {
     body.both ? ["admin", "public"] : body.admin ? ["admin"] : ["public"];
   for (const body of [{ admin: true }, { public: true }, { both: true }]) {
     it(`answers every one of 8 parallel ${JSON.stringify(body)} rotations with the key that is stored afterwards`, async () => {
-      inst = await createTestInstance([spec({ tables: { users: { auth_table: true, columns: { display_name: "string" } } } })]);
+      // All 8 are authorized before the first rotation lands (so each may answer 200): on PostgreSQL
+      // that needs all 8 in flight at once, a connection each (serve's default pool of 10).
+      inst = await createTestInstance([spec({ tables: { users: { auth_table: true, columns: { display_name: "string" } } } })], { poolSize: 10 });
       const key = adminKeyOf(inst);
       const answers = await Promise.all(
         Array.from({ length: 8 }, () => inst!.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": key }, body })),

@@ -1,7 +1,8 @@
 /**
  * Which engine the in-process test instances run on. `LATCHKEY_TEST_ENGINE=postgres` makes
- * createTestInstance build every project on PostgreSQL (a fresh database per instance, see
- * postgres.ts); unset or `sqlite` keeps the default, a SQLite file per project.
+ * createTestInstance build every project on PostgreSQL (a database of its own per instance, emptied
+ * and handed on when it closes, see instance.ts); unset or `sqlite` keeps the default, a SQLite file
+ * per project.
  *
  * Tests that inspect SQLite itself (files, pragmas, the connection's locks) are marked with
  * `sqliteOnly(reason)`: on PostgreSQL they are skipped and the reason is printed once per file.

@@ -137,13 +137,14 @@ const freeDatabases: TestDatabase[] = [];
  * Bun's client opens its whole pool on the first query, and a new PostgreSQL connection costs the
  * server a process and its caches: with the default of 10, connecting was most of the server's work
  * in the PostgreSQL pass. A test instance serves one test client, so 4 connections (still several
- * transactions at once, for the race tests) are enough; `serve` keeps its own default.
+ * transactions at once, for the race tests) are enough; a test that needs more requests in flight
+ * at once than that asks for `poolSize`. `serve` keeps its own default.
  */
-const TEST_POOL_SIZE = "4";
+const TEST_POOL_SIZE = 4;
 
-function poolUrl(databaseUrl: string): string {
+function poolUrl(databaseUrl: string, size = TEST_POOL_SIZE): string {
   const u = new URL(databaseUrl);
-  u.searchParams.set("max", TEST_POOL_SIZE);
+  u.searchParams.set("max", String(size));
   return u.href;
 }
 
@@ -191,6 +192,8 @@ export async function createTestInstance(
     hasherSpy?: HasherSpy;
     /** Every project's mail provider sends through this (see MailSendSpy). */
     mailSend?: MailSendSpy;
+    /** PostgreSQL pass: connections in the instance's pool (default TEST_POOL_SIZE; `serve`'s default is 10). */
+    poolSize?: number;
   } = {},
 ): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), "latchkey-test-"));
@@ -238,7 +241,7 @@ export async function createTestInstance(
       peerIp: (r) => r.headers.get("x-test-peer-ip") ?? "127.0.0.1",
       startMail: false,
       instrumentHasher: hashCounter.instrument,
-      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(poolUrl(database.url)) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
+      ...(database ? { postgres: (pool = connectPostgres(parseDatabaseUrl(poolUrl(database.url, opts.poolSize)) as Extract<DatabaseChoice, { engine: "postgres" }>)) } : {}),
       ...opts.boot,
     });
     if (database && !opts.boot?.deferLoading) {
