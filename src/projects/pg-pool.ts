@@ -128,8 +128,15 @@ export function createPgProjectPool(opts: PgPoolOptions): PgProjectPool {
     },
     async close() {
       closed = true;
-      for (const s of slots.values()) if (s.runtime) await s.runtime.release();
+      // All at once, as the SQLite pool: each may wait for an in-flight mail send, and that wait is
+      // paid once per shutdown, not once per project. One failing release leaves the others going.
+      const open = [...slots.values()].flatMap((s) => (s.runtime ? [s.runtime] : []));
+      const results = await Promise.allSettled(open.map((runtime) => runtime.release()));
+      results.forEach((r, i) => {
+        if (r.status === "rejected") deps.log.error("project failed to close", { project: open[i]!.id, reason: String(r.reason) });
+      });
       await Promise.all([...releasing]);
+      slots.clear();
     },
   };
   return pool;

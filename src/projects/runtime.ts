@@ -82,6 +82,11 @@ export interface ProjectRuntime {
   readonly deps: ServerDeps;
   /** The redirect origins in force, read synchronously (the end-user services; see `store.settings`). */
   redirectOrigins(): string[];
+  /**
+   * PostgreSQL only: re-reads the settings snapshot (keys, origins, secret) that `keys`,
+   * `redirectOrigins` and the signer answer from. Absent on SQLite, whose answers read the database.
+   */
+  readonly refresh?: () => Promise<void>;
   /** Hooks run on close (the mail sender registers its stop here). */
   onClose(fn: () => Promise<void> | void): void;
   /** Stops the background work and the mail provider but leaves the database open (a reload hands it on). */
@@ -370,4 +375,16 @@ export function checkedMailProvider(m: MailProvider, factory: { readonly id: str
 function fromFile(factory: object): string {
   const file = pluginSource(factory);
   return file === undefined ? "" : ` (${file})`;
+}
+
+/**
+ * After this replica changed keys or origins: its in-memory snapshot (PostgreSQL) takes the
+ * change before the request answers, as SQLite does (other replicas follow within 1 s). The first
+ * refresh may be one already under way, which read before the change committed; the second
+ * starts after it.
+ */
+export async function settingsChangedHere(p: Pick<ProjectRuntime, "refresh">): Promise<void> {
+  if (!p.refresh) return;
+  await p.refresh();
+  await p.refresh();
 }

@@ -1,4 +1,5 @@
 /** The project's admin and public keys (SPEC 7.4): only their SHA-256 is stored. */
+import { constantTimeEqualHex, sha256Hex } from "../crypto/digest.ts";
 
 export type KeyKind = "admin" | "public";
 
@@ -17,4 +18,25 @@ export interface KeysOps {
   storedHash(kind: KeyKind): Promise<string | null>;
   /** Constant-time check of a presented key against the stored hash. */
   matches(kind: KeyKind, presented: string): Promise<boolean>;
+}
+
+/**
+ * The stored hashes of both keys as one consistent pair (what `rotate`'s `seen` expects). A
+ * rotation of both kinds commits them together; two separate reads on PostgreSQL could straddle it
+ * (old admin hash, new public hash), so the admin hash is read again until it did not move.
+ */
+export async function readSeenHashes(keys: Pick<KeysOps, "storedHash">): Promise<Record<KeyKind, string | null>> {
+  for (;;) {
+    const admin = await keys.storedHash("admin");
+    const pub = await keys.storedHash("public");
+    if ((await keys.storedHash("admin")) === admin) return { admin, public: pub };
+  }
+}
+
+const KEY_PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
+
+/** Constant-time check of a presented key against a stored hash read before (null: no key stored). */
+export function keyMatchesHash(kind: KeyKind, presented: string, storedHash: string | null): boolean {
+  // Compare even when no key is stored, so both paths cost the same.
+  return constantTimeEqualHex(sha256Hex(presented), storedHash ?? "0".repeat(64)) && storedHash !== null && presented.startsWith(KEY_PREFIX[kind]);
 }

@@ -14,6 +14,8 @@
  * - `transaction(fn)` groups operations that must commit together (a new user, its first session
  *   and its verification mail). `fn` receives the same operations bound to the transaction and
  *   must await nothing else (no hashing, no network): the write lock is held until it returns.
+ *   It must not change anything outside the database either: PostgreSQL may roll a transaction
+ *   back for a deadlock and run `fn` again (see retryAborted in postgres/run.ts).
  *
  * Where SQL lives: only under `src/storage/<engine>/`. In the SQLite engine, statements on tables
  * whose shape comes from the project file (the auth table's custom columns, ref targets) are built

@@ -182,7 +182,7 @@ describe("POST /auth/change-email", () => {
       await inst.close();
     }
     inst = await accountsInstance();
-  });
+  }, 20_000); // four instances, each booted and closed: more than the default 5 s on PostgreSQL
 });
 
 describe("DELETE /auth/me", () => {

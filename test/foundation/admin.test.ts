@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type ProjectSpec, type TestInstance } from "../helpers/instance.ts";
 import { dbOf } from "../helpers/auth.ts";
+import { SQL } from "bun";
+import { projectSchemaName } from "../../src/storage/postgres/url.ts";
 
 const PINNED_ADMIN = "sk_" + "a".repeat(40);
 const PINNED_ADMIN_2 = "sk_" + "b".repeat(40);
@@ -255,16 +257,49 @@ describe("admin-key failure limit under concurrency", () => {
   });
 });
 
+/**
+ * PostgreSQL: holds the advisory lock of the project's key rotations (src/storage/postgres/keys.ts)
+ * from a connection of the test's own; `releaseWhenWaiting(n)` lets go once n transactions wait on it.
+ */
+async function holdKeyRotations(databaseUrl: string): Promise<{ releaseWhenWaiting(n: number): Promise<void> }> {
+  const sql = new SQL(databaseUrl, { max: 1 });
+  const lock = `latchkey keys ${projectSchemaName("demo")}`;
+  await sql`SELECT pg_advisory_lock(hashtext(${lock}))`;
+  return {
+    async releaseWhenWaiting(n) {
+      try {
+        for (const deadline = Date.now() + 10_000; ; await Bun.sleep(10)) {
+          const [{ waiting }] = await sql`SELECT count(*)::int AS waiting FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+          if (waiting >= n) break;
+          if (Date.now() > deadline) throw new Error(`only ${waiting} of ${n} rotations reached the lock`);
+        }
+      } finally {
+        await sql`SELECT pg_advisory_unlock(hashtext(${lock}))`;
+        await sql.close();
+      }
+    },
+  };
+}
+
 describe("concurrent rotate-keys", () => {
   const kindsOf = (body: { admin?: boolean; public?: boolean; both?: boolean }): ("admin" | "public")[] =>
     body.both ? ["admin", "public"] : body.admin ? ["admin"] : ["public"];
   for (const body of [{ admin: true }, { public: true }, { both: true }]) {
     it(`answers every one of 8 parallel ${JSON.stringify(body)} rotations with the key that is stored afterwards`, async () => {
-      inst = await createTestInstance([spec({ tables: { users: { auth_table: true, columns: { display_name: "string" } } } })]);
+      // All 8 are authorized before the first rotation lands, so each may answer 200. In process on
+      // SQLite they are by themselves (the reads are synchronous). On PostgreSQL a fast request could
+      // rotate before a slow one is authorized (which then rightly gets 401): the test holds the
+      // advisory lock every rotation takes until all 8 wait on it (a connection each, hence serve's
+      // pool of 10), then lets them go.
+      inst = await createTestInstance([spec({ tables: { users: { auth_table: true, columns: { display_name: "string" } } } })], { poolSize: 10 });
       const key = adminKeyOf(inst);
-      const answers = await Promise.all(
+      const held = inst.database ? await holdKeyRotations(inst.database.url) : null;
+      const pending = Promise.all(
         Array.from({ length: 8 }, () => inst!.req("POST", "/p/demo/v1/rotate-keys", { headers: { "x-admin-key": key }, body })),
       );
+      if (held) await held.releaseWhenWaiting(8);
+      const answers = await pending;
       expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
       for (const kind of kindsOf(body)) {
         const returned = new Set(answers.map((a) => a.body.data[`${kind}_key`] as string));

@@ -1,17 +1,21 @@
 /**
  * Which engine the in-process test instances run on. `LATCHKEY_TEST_ENGINE=postgres` makes
- * createTestInstance build every project on PostgreSQL (a fresh database per instance, see
- * postgres.ts); unset or `sqlite` keeps the default, a SQLite file per project.
+ * createTestInstance build every project on PostgreSQL (a database of its own per instance, emptied
+ * and handed on when it closes, see instance.ts); unset or `sqlite` keeps the default, a SQLite file
+ * per project.
  *
  * Tests that inspect SQLite itself (files, pragmas, the connection's locks) are marked with
  * `sqliteOnly(reason)`: on PostgreSQL they are skipped and the reason is printed once per file.
  *
  * Tests that only read or write rows use `dbOf` (auth.ts), which on PostgreSQL answers through
- * `pgSyncDb` below: the same `query(sql).get/all/run` shape as bun:sqlite, run synchronously by
- * `psql` on the project's schema, so a row assertion reads the same on both engines.
+ * `pgSyncDb` below: the same `query(sql).get/all/run` shape as bun:sqlite, run synchronously on the
+ * project's schema, so a row assertion reads the same on both engines. "Synchronously": a worker
+ * thread (pg-sync-worker.ts) holds one Bun.sql connection per database and runs each statement
+ * while this thread blocks on `Atomics.wait`; errors come back as throws.
  */
 import { describe, it, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
+import type { SyncAnswer, SyncRequest } from "./pg-sync-worker.ts";
 
 export type TestEngine = "sqlite" | "postgres";
 
@@ -72,37 +76,50 @@ function bind(text: string, params: Param[]): string {
   return out.replace(/\browid\b/g, "ctid");
 }
 
-let psqlPath: string | null = null;
-function psql(): string {
-  if (psqlPath) return psqlPath;
-  const found = Bun.which("psql") ?? readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find((p) => existsSync(p));
-  if (!found) throw new Error("psql is needed to read rows on PostgreSQL in tests (Debian's postgresql-client)");
-  psqlPath = found;
-  return found;
+let worker: { port: MessagePort; flag: Int32Array } | null = null;
+let nextId = 0;
+
+/** The reader thread (started once, never keeping the process alive). */
+function readerThread(): { port: MessagePort; flag: Int32Array } {
+  if (worker) return worker;
+  const shared = new SharedArrayBuffer(4);
+  const { port1, port2 } = new MessageChannel();
+  const w = new Worker(new URL("./pg-sync-worker.ts", import.meta.url), { workerData: { port: port2, flag: shared }, transferList: [port2] });
+  w.unref();
+  port1.unref();
+  worker = { port: port1, flag: new Int32Array(shared) };
+  return worker;
+}
+
+/** Posts one request to the reader thread and blocks this thread until its answer arrives. */
+function ask(req: Omit<SyncRequest, "id">): Extract<SyncAnswer, { ok: true }> {
+  const { port, flag } = readerThread();
+  const id = ++nextId;
+  Atomics.store(flag, 0, 0);
+  port.postMessage({ ...req, id } satisfies SyncRequest);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    // Answers to earlier requests that timed out are dropped here.
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+      const a = m.message as SyncAnswer;
+      if (a.id !== id) continue;
+      if (!a.ok) throw new Error(`PostgreSQL: ${a.message}\n  in: ${req.text}`);
+      return a;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`PostgreSQL row reader: no answer within 20 s\n  in: ${req.text}`);
+    // Woken by the worker's notify (or after 50 ms, whichever first): reset the flag before draining again.
+    Atomics.wait(flag, 0, 0, Math.min(left, 50));
+    Atomics.store(flag, 0, 0);
+  }
 }
 
 /** The rows of one statement as JSON objects (numbers stay numbers: every integer column is BIGINT). */
 function runSync(url: string, schema: string, statement: string, wantRows: boolean): { rows: Record<string, unknown>[]; changes: number } {
   const trimmed = statement.trim().replace(/;\s*$/, "");
   const returnsRows = wantRows && /^(select|with|values)\b/i.test(trimmed);
-  const sqlText = returnsRows
-    ? `SET lock_timeout = 3000; SET search_path TO "${schema}"; SELECT coalesce(json_agg(t), '[]'::json) FROM (${trimmed}) t;`
-    : `SET lock_timeout = 3000; SET search_path TO "${schema}"; ${trimmed};`;
-  const r = Bun.spawnSync([psql(), "-X", ...(returnsRows ? ["-q"] : []), "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sqlText], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-    env: { ...process.env, PGCONNECT_TIMEOUT: "5" },
-    timeout: 10_000,
-  });
-  if (r.exitCode !== 0) throw new Error(`psql: ${r.stderr.toString().trim()}\n  in: ${trimmed}`);
-  const lines = r.stdout.toString().trim().split("\n").filter((l) => l !== "SET");
-  if (!returnsRows) {
-    // Without -q psql prints the command tag, e.g. "UPDATE 3" / "INSERT 0 1": its last number is the row count.
-    const tag = /(\d+)\s*$/.exec(lines.at(-1) ?? "");
-    return { rows: [], changes: tag ? Number(tag[1]) : 0 };
-  }
-  const rows = JSON.parse(lines.join("\n") || "[]") as Record<string, unknown>[];
+  if (!returnsRows) return { rows: [], changes: ask({ url, schema, text: trimmed, mode: "count" }).changes };
+  const rows = JSON.parse(ask({ url, schema, text: trimmed, mode: "rows" }).json ?? "[]") as Record<string, unknown>[];
   // bytea arrives as "\\x<hex>" text: hand it back as bytes, as bun:sqlite gives BLOBs.
   for (const row of rows) {
     for (const [k, v] of Object.entries(row)) {
@@ -118,7 +135,7 @@ export interface SyncStatement {
   run(...params: Param[]): { changes: number };
 }
 
-/** The part of bun:sqlite's Database that row assertions use, answered by psql on a project's schema. */
+/** The part of bun:sqlite's Database that row assertions use, answered on a project's schema by the reader thread. */
 export interface SyncRowReader {
   query(text: string): SyncStatement;
   prepare(text: string): SyncStatement;
@@ -128,7 +145,7 @@ export interface SyncRowReader {
 
 export function pgSyncDb(databaseUrl: string, schema: string): SyncRowReader {
   const u = new URL(databaseUrl);
-  u.search = ""; // psql refuses the pool options Bun's client reads from the URL (?max=)
+  u.search = ""; // the reader thread opens one connection of its own, whatever pool size the URL asks for
   const url = u.href;
   const statement = (text: string): SyncStatement => ({
     get: (...p) => runSync(url, schema, bind(text, p), true).rows[0] ?? null,
@@ -139,6 +156,6 @@ export function pgSyncDb(databaseUrl: string, schema: string): SyncRowReader {
     query: statement,
     prepare: statement,
     run: (text, ...p) => statement(text).run(...p),
-    exec: (text) => void runSync(url, schema, text, false),
+    exec: (text) => void ask({ url, schema, text, mode: "script" }),
   };
 }

@@ -175,7 +175,9 @@ describe("outbox housekeeping", () => {
       "INSERT INTO _link_tokens(id, token_hash, kind, user_id, email, created_at, expires_at) VALUES ('old', 'h1', 'verify', 'u', 'a@example.org', ?, ?), ('live', 'h2', 'verify', 'u', 'a@example.org', ?, ?)",
     ).run(old, old + 1000, inst.clock.now, inst.clock.now + 3_600_000);
     await inst.restart();
-    await waitUntil(() => inst!.outbox.rows("demo").length === 1);
+    // Housekeeping prunes the outbox, then the link tokens (two statements: on PostgreSQL a read can
+    // fall between them): wait for both.
+    await waitUntil(() => inst!.outbox.rows("demo").length === 1 && dbOf(inst!).query("SELECT id FROM _link_tokens").all().length === 1);
     expect(inst.outbox.rows("demo").map((r) => r.id)).toEqual(["recent-sent"]);
     const tokens = dbOf(inst).query("SELECT id FROM _link_tokens").all();
     expect(tokens).toEqual([{ id: "live" }]);

@@ -247,6 +247,37 @@ describe.skipIf(PG_SKIP_REASON !== null)("PostgreSQL schema engine", () => {
     expect(await rows(sql, "SELECT id FROM members")).toEqual([]);
   });
 
+  it("creates tables that point at tables declared after them, or at each other, with real foreign keys and the SQLite plan", async () => {
+    const { sql } = await fresh();
+    // comments -> posts (declared later), posts <-> pins (each points at the other), posts -> posts.
+    const comments = table("comments", [col("post", "ref", { refTable: "posts", onDelete: "cascade" })]);
+    const posts = table("posts", [col("pin", "ref", { refTable: "pins", onDelete: "set_null" }), col("parent", "ref", { refTable: "posts", onDelete: "restrict" })]);
+    const pins = table("pins", [col("post", "ref", { refTable: "posts", onDelete: "cascade" })]);
+    const declared = [comments, posts, pins];
+    const planned = await planPostgresSchema(sql, PROJECT, declared, { confirmDestructive: false });
+    expect(planned.changes.map((c) => `${c.kind} ${c.table}`)).toEqual(["create_table comments", "create_table posts", "create_table pins"]);
+    expect(planned.planId).toBe(sqlitePlan([declared], () => {}).planId);
+
+    await apply(sql, declared, false, NOW);
+    const live = await readPostgresTables(sql, SCHEMA);
+    expect(live.get("comments")?.foreignKeys).toEqual(["post->posts.id ON DELETE CASCADE"]);
+    expect([...(live.get("posts")?.foreignKeys ?? [])].sort()).toEqual(["parent->posts.id ON DELETE RESTRICT", "pin->pins.id ON DELETE SET NULL"]);
+    expect(live.get("pins")?.foreignKeys).toEqual(["post->posts.id ON DELETE CASCADE"]);
+    // No drift afterwards, and the keys are enforced.
+    expect((await planPostgresSchema(sql, PROJECT, declared, { confirmDestructive: false })).changes).toEqual([]);
+    await insert(sql, "posts", "p1");
+    await insert(sql, "comments", "c1", { post: "p1" });
+    await insert(sql, "pins", "n1", { post: "p1" });
+    await sql.unsafe(`UPDATE "${SCHEMA}"."posts" SET pin = 'n1' WHERE id = 'p1'`);
+    await expect(insert(sql, "comments", "c2", { post: "nobody" })).rejects.toThrow(/foreign key/);
+    await expect(sql.unsafe(`UPDATE "${SCHEMA}"."posts" SET pin = 'nobody' WHERE id = 'p1'`)).rejects.toThrow(/foreign key/);
+    await sql.unsafe(`DELETE FROM "${SCHEMA}"."pins" WHERE id = 'n1'`);
+    expect(await rows(sql, "SELECT id, pin FROM posts")).toEqual([{ id: "p1", pin: null }]);
+    await sql.unsafe(`UPDATE "${SCHEMA}"."comments" SET post = 'p1'`);
+    await sql.unsafe(`DELETE FROM "${SCHEMA}"."posts" WHERE id = 'p1'`);
+    expect(await rows(sql, "SELECT id FROM comments")).toEqual([]);
+  });
+
   it("refuses a unique index over duplicated values as a conflict, even confirmed", async () => {
     const { sql } = await fresh();
     await apply(sql, [notesV1], false, NOW);

@@ -1,8 +1,8 @@
-import type { ProjectRuntime } from "../../projects/runtime.ts";
+import { settingsChangedHere, type ProjectRuntime } from "../../projects/runtime.ts";
 import { ApiError } from "../../http/errors.ts";
 import { hitRateLimit, rateLimitedError } from "../../http/rate-limit.ts";
 import { normalizeOriginEntry } from "../../config/origins.ts";
-import type { KeyKind } from "../../storage/keys.ts";
+import { keyMatchesHash, readSeenHashes, type KeyKind } from "../../storage/keys.ts";
 import { eventFields, type ClientMeta } from "../../http/client-meta.ts";
 import { refuseUnknownFields } from "../users/columns.ts";
 
@@ -25,8 +25,10 @@ export interface AdminGrant {
 export async function authorizeAdmin(p: AuthorizeAdminDeps, presented: string | null, client: ClientMeta): Promise<AdminGrant> {
   const ip = client.ip;
   if (presented === null || presented === "") throw new ApiError("ADMIN_KEY_REQUIRED");
-  const seen = { admin: await p.store.keys.storedHash("admin"), public: await p.store.keys.storedHash("public") };
-  if (await p.store.keys.matches("admin", presented)) return { seen };
+  const seen = await readSeenHashes(p.store.keys);
+  // Checked against the hash just read, not read again: a rotation landing in between (another
+  // request, another replica) must not refuse a key that was valid when `seen` was taken.
+  if (keyMatchesHash("admin", presented, seen.admin)) return { seen };
   p.log.event("admin_key_failed", eventFields(client));
   const after = await hitRateLimit(p, "admin_key_failures_per_ip", ip, p.deps.now());
   if (after && !after.allowed) throw rateLimitedError(after);
@@ -37,7 +39,7 @@ export function getRedirectOrigins(p: Pick<ProjectRuntime, "store">): Promise<st
   return p.store.settings.redirectOrigins();
 }
 
-export async function putRedirectOrigins(p: Pick<ProjectRuntime, "deps" | "log" | "store">, body: Record<string, unknown>, client: ClientMeta): Promise<string[]> {
+export async function putRedirectOrigins(p: Pick<ProjectRuntime, "deps" | "log" | "refresh" | "store">, body: Record<string, unknown>, client: ClientMeta): Promise<string[]> {
   for (const k of Object.keys(body)) {
     if (k !== "allowed_redirect_origins") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
   }
@@ -59,6 +61,7 @@ export async function putRedirectOrigins(p: Pick<ProjectRuntime, "deps" | "log" 
     if (!out.includes(r.origin)) out.push(r.origin);
   });
   await p.store.settings.setRedirectOrigins(out, new Date(p.deps.now()).toISOString());
+  await settingsChangedHere(p);
   p.log.event("redirect_origins_changed", { count: out.length, ...eventFields(client) });
   return out;
 }
@@ -68,7 +71,7 @@ export async function putRedirectOrigins(p: Pick<ProjectRuntime, "deps" | "log" 
  * authorized before a concurrent rotation of the same key landed gets that rotation's key
  * instead of replacing it again, so every 200 carries the key that is stored.
  */
-export async function rotateKeys(p: Pick<ProjectRuntime, "deps" | "log" | "store">, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): Promise<{ admin_key?: string; public_key?: string }> {
+export async function rotateKeys(p: Pick<ProjectRuntime, "deps" | "log" | "refresh" | "store">, body: Record<string, unknown>, grant: AdminGrant, client: ClientMeta): Promise<{ admin_key?: string; public_key?: string }> {
   for (const k of Object.keys(body)) {
     if (k !== "admin" && k !== "public" && k !== "both") throw new ApiError("VALIDATION_UNKNOWN_FIELD", { field: k });
     if (typeof body[k] !== "boolean") throw new ApiError("VALIDATION_INVALID_FIELD", { field: k, message: `${k} must be true or false.` });
@@ -84,6 +87,7 @@ export async function rotateKeys(p: Pick<ProjectRuntime, "deps" | "log" | "store
     });
   }
   const keys = await p.store.keys.rotate(kinds, new Date(p.deps.now()).toISOString(), { seen: grant.seen });
+  await settingsChangedHere(p);
   p.log.event("keys_rotated", { kinds, ...eventFields(client) });
   const out: { admin_key?: string; public_key?: string } = {};
   if (keys.admin) out.admin_key = keys.admin;

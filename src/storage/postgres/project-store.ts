@@ -11,6 +11,7 @@ import type { UserListingOps } from "../user-listing.ts";
 import { quoteIdent } from "../schema/sql-text.ts";
 import { createPgStoreState, type PgOpsContext, type PgStoreState } from "./context.ts";
 import { pgEndUserGroups, type PgGroupContext as PgEndUserContext } from "./store.ts";
+import { retryAborted } from "./run.ts";
 import { projectSchemaName } from "./url.ts";
 import { authModelOf, type AuthModel } from "./users.ts";
 
@@ -38,8 +39,10 @@ export function createPgProjectStore(ctx: PgProjectStoreContext): ProjectStore {
   return {
     engine: "postgres",
     ...bindAll(ctx.sql, null),
+    // A transaction PostgreSQL aborts for a deadlock is run again whole (retryAborted): `fn` only
+    // touches the database through `tx`, so its first run left nothing behind.
     transaction: async <T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> =>
-      (await ctx.sql.begin((tx: TransactionSQL) => fn(bindAll(tx, tx)))) as T,
+      await retryAborted(async () => (await ctx.sql.begin((tx: TransactionSQL) => fn(bindAll(tx, tx)))) as T),
     // PostgreSQL has no database-wide write lock another process could hold: writers wait on rows.
     writeLockedElsewhere: async () => false,
   };

@@ -47,6 +47,29 @@ export function sqlState(e: unknown): string | null {
 }
 
 export const UNIQUE_VIOLATION = "23505";
+/** A transaction PostgreSQL aborted so that another one could go on: running it again is correct. */
+export const DEADLOCK_DETECTED = "40P01";
+export const SERIALIZATION_FAILURE = "40001";
+
+/**
+ * Runs a whole transaction again (at most `attempts` times, after a short random pause) when
+ * PostgreSQL aborted it for a deadlock or a serialization failure. Two transactions that take the
+ * same rows in opposite orders (a password reset holding its link token and waiting for the user
+ * row, an email change holding the user row and revoking that link) are not a bug of either: one
+ * is rolled back whole, and its second run sees what the other committed and decides on that. Any
+ * other error, or the last attempt's, is thrown as it came.
+ */
+export async function retryAborted<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const state = sqlState(e);
+      if (attempt >= attempts || (state !== DEADLOCK_DETECTED && state !== SERIALIZATION_FAILURE)) throw e;
+      await Bun.sleep(5 + Math.floor(Math.random() * 20 * attempt));
+    }
+  }
+}
 export const FOREIGN_KEY_VIOLATION = "23503";
 
 /** A BIGINT as PostgreSQL hands it over (text) -> number; unix ms and counts fit a double exactly. */

@@ -24,23 +24,34 @@ export function referenceSql(col: ModelColumn): string | null {
   return `REFERENCES ${quoteIdent(col.ref.table)}("id") ON DELETE ${ON_DELETE_SQL[col.ref.onDelete]}`;
 }
 
-/** One column definition as used by CREATE TABLE and ALTER TABLE ADD COLUMN. */
-export function columnDefinitionSql(col: ModelColumn, dialect: SqlDialect = SQLITE_DIALECT): string {
+/** One column definition as used by CREATE TABLE and ALTER TABLE ADD COLUMN (`withoutRef`: its foreign key is added later). */
+export function columnDefinitionSql(col: ModelColumn, dialect: SqlDialect = SQLITE_DIALECT, withoutRef = false): string {
   const parts = [quoteIdent(col.name), dialect.columnType(col.sqlType)];
   if (col.primaryKey) parts.push("PRIMARY KEY");
   if (col.notNull) parts.push("NOT NULL");
   if (col.defaultSql !== null) parts.push(`DEFAULT ${col.defaultSql}`);
   const check = checkSql(col);
   if (check) parts.push(`CHECK (${check})`);
-  const ref = referenceSql(col);
+  const ref = withoutRef ? null : referenceSql(col);
   if (ref) parts.push(ref);
   return parts.join(" ");
 }
 
-/** CREATE TABLE for a model table; `as` names the created table (the rebuild creates `_new_<name>`). */
-export function createTableSqlForModel(table: ModelTable, options: { as?: string; dialect?: SqlDialect } = {}): string {
+/**
+ * The foreign key of a ref column added to an existing table; PostgreSQL names it as it names an
+ * inline REFERENCES (`<table>_<column>_fkey`), so the result is the same as writing it inline.
+ */
+export function addForeignKeySql(table: string, col: ModelColumn): string {
+  return `ALTER TABLE ${quoteIdent(table)} ADD FOREIGN KEY (${quoteIdent(col.name)}) ${referenceSql(col)}`;
+}
+
+/**
+ * CREATE TABLE for a model table; `as` names the created table (the rebuild creates `_new_<name>`);
+ * `withoutRefs` names ref columns whose foreign key is added later (see addForeignKeySql).
+ */
+export function createTableSqlForModel(table: ModelTable, options: { as?: string; dialect?: SqlDialect; withoutRefs?: ReadonlySet<string> } = {}): string {
   const dialect = options.dialect ?? SQLITE_DIALECT;
-  const columns = table.columns.map((c) => `  ${columnDefinitionSql(c, dialect)}`).join(",\n");
+  const columns = table.columns.map((c) => `  ${columnDefinitionSql(c, dialect, options.withoutRefs?.has(c.name) === true)}`).join(",\n");
   return `CREATE TABLE ${quoteIdent(options.as ?? table.name)} (\n${columns}\n)${dialect.tableOptions}`;
 }
 

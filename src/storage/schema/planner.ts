@@ -5,7 +5,7 @@
  * it reads through a SchemaReader and writes DDL in the reader's dialect.
  */
 import type { TableDef } from "../../config/types.ts";
-import { createIndexSql, createTableSqlForModel } from "./ddl.ts";
+import { addForeignKeySql, createIndexSql, createTableSqlForModel } from "./ddl.ts";
 import { SQLITE_DIALECT, type SqlDialect } from "./dialect.ts";
 import { describeMismatches } from "./introspect.ts";
 import { buildAppliedModel, isReservedTableName, type AppliedModel, type ModelTable } from "./model.ts";
@@ -21,13 +21,53 @@ export interface ComputedPlan {
   readonly declared: AppliedModel;
 }
 
-function createTable(table: ModelTable, dialect: SqlDialect): PlannedChange {
+/** Foreign keys of a plan's new tables that wait for a table the same plan creates later. */
+interface DeferredRefs {
+  /** Per created table: its ref columns created without their foreign key. */
+  readonly without: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per created table: the ALTER TABLE statements that add those foreign keys once it exists. */
+  readonly after: ReadonlyMap<string, readonly string[]>;
+}
+
+function createTable(table: ModelTable, dialect: SqlDialect, deferred?: DeferredRefs): PlannedChange {
   const indexes = table.indexes.length > 0 ? `, ${table.indexes.length} indexes` : "";
+  const withoutRefs = deferred?.without.get(table.name);
   return {
     change: change({ kind: "create_table", table: table.name, description: `create table ${table.name} (${table.columns.length} columns${indexes})` }),
     phase: PHASE.createTable,
-    sql: () => [createTableSqlForModel(table, { dialect }), ...table.indexes.map((i) => createIndexSql(table.name, i))],
+    sql: () => [
+      createTableSqlForModel(table, { dialect, ...(withoutRefs ? { withoutRefs } : {}) }),
+      ...table.indexes.map((i) => createIndexSql(table.name, i)),
+      ...(deferred?.after.get(table.name) ?? []),
+    ],
   };
+}
+
+/**
+ * SQLite resolves a REFERENCES target when the key is used, so a table may point at one declared
+ * (and created) after it. PostgreSQL checks the target at CREATE TABLE: there, a new table's ref to
+ * a table this plan creates later is left out of its CREATE TABLE and added by ALTER TABLE right
+ * after the target's (which also covers two new tables pointing at each other). The changes, their
+ * order and the plan id stay the same on both engines; only the statements differ.
+ */
+function deferForwardRefs(changes: PlannedChange[], declared: AppliedModel, dialect: SqlDialect): PlannedChange[] {
+  if (dialect.engine !== "postgres") return changes;
+  const created = changes.filter((c) => c.change.kind === "create_table").map((c) => c.change.table);
+  const position = new Map(created.map((name, i) => [name, i]));
+  const tables = new Map(declared.tables.map((t) => [t.name, t]));
+  const without = new Map<string, Set<string>>();
+  const after = new Map<string, string[]>();
+  for (const name of created) {
+    for (const col of tables.get(name)?.columns ?? []) {
+      const target = col.ref ? position.get(col.ref.table) : undefined;
+      if (target === undefined || target <= (position.get(name) ?? 0)) continue; // existing table, earlier one or itself
+      (without.get(name) ?? without.set(name, new Set()).get(name)!).add(col.name);
+      (after.get(col.ref!.table) ?? after.set(col.ref!.table, []).get(col.ref!.table)!).push(addForeignKeySql(name, col));
+    }
+  }
+  if (without.size === 0) return changes;
+  const deferred: DeferredRefs = { without, after };
+  return changes.map((c) => (c.change.kind === "create_table" && tables.has(c.change.table) ? createTable(tables.get(c.change.table)!, dialect, deferred) : c));
 }
 
 function bookkeeping(kind: "adopt_table" | "forget_table", table: string, description: string): PlannedChange {
@@ -66,7 +106,7 @@ function planDeclaredTable(db: SchemaReader, live: ReadonlySet<string>, from: Mo
 /** `db` null means an empty database (of `dialect`, SQLite unless said). */
 export function computePlan(db: SchemaReader | null, tables: readonly TableDef[], dialect: SqlDialect = db?.dialect ?? SQLITE_DIALECT): ComputedPlan {
   const declared = buildAppliedModel(tables);
-  if (!db) return { declared, changes: declared.tables.map((t) => createTable(t, dialect)) };
+  if (!db) return { declared, changes: deferForwardRefs(declared.tables.map((t) => createTable(t, dialect)), declared, dialect) };
 
   const snapshot = db.appliedModel();
   const live = db.liveTables();
@@ -90,5 +130,5 @@ export function computePlan(db: SchemaReader | null, tables: readonly TableDef[]
     });
   }
   // Array.prototype.sort is stable: within a phase, changes keep table and column order.
-  return { declared, changes: changes.sort((a, b) => a.phase - b.phase) };
+  return { declared, changes: deferForwardRefs(changes.sort((a, b) => a.phase - b.phase), declared, dialect) };
 }

@@ -8,6 +8,7 @@ import { esc, page, postForm, table, when, CONSOLE_HEADERS } from "../html.ts";
 import { endAllConsoleSessions, COOKIE_NAME } from "../session.ts";
 import type { ConsoleHandler, ConsoleRequest, PageResult } from "../routes.ts";
 import { ORIGINS_KEY } from "../../../storage/settings.ts";
+import { readSeenHashes } from "../../../storage/keys.ts";
 
 async function auditPage(r: ConsoleRequest): Promise<PageResult> {
   const q: Record<string, string> = { limit: "50" };
@@ -89,7 +90,7 @@ const rotateKeysAction: ConsoleHandler = async (r, _params, form) => {
   const which = form.get("which");
   if (which !== "admin" && which !== "public" && which !== "both") throw new ApiError("VALIDATION_INVALID_FIELD", { field: "which", message: "Choose admin, public or both." });
   // The console session is the authorization: the rotation replaces the keys stored right now.
-  const grant = { seen: { admin: await r.p.store.keys.storedHash("admin"), public: await r.p.store.keys.storedHash("public") } };
+  const grant = { seen: await readSeenHashes(r.p.store.keys) };
   const out = await rotateKeys(r.p, { [which]: true }, grant, r.client);
   const shown = [out.admin_key ? ["admin key", "new-admin-key", out.admin_key] : null, out.public_key ? ["public key", "new-public-key", out.public_key] : null].filter(
     (x): x is string[] => x !== null,
