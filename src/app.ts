@@ -16,6 +16,7 @@ import { hasWellFormedEscapes, rawPathOf, rawProjectSegment } from "./http/reque
 import { challengeFor } from "./http/www-authenticate.ts";
 import { openWaitingForLock, StorageLockedError } from "./http/storage-wait.ts";
 import type { Logger } from "./log.ts";
+import { auditWritesSettled } from "./projects/audit-trail.ts";
 import { isPgUnavailable } from "./storage/postgres/unavailable.ts";
 import { PgNotInThisBuildError } from "./storage/postgres/project-store.ts";
 
@@ -86,6 +87,8 @@ export function createApp(ctx: AppContext) {
       // waited for without blocking the event loop (the route handlers then find it open).
       if (routed !== undefined && !ctx.loadingProjects.has(routed)) await openWaitingForLock(ctx.projects, routed);
     })
+    // A response never goes out before the audit rows of the events its request logged.
+    .onAfterHandle({ as: "global" }, () => auditWritesSettled())
     .onError(({ code, error, set, request }) => {
       const requestId = String(set.headers["x-request-id"] ?? "");
       try {
@@ -114,13 +117,13 @@ export function createApp(ctx: AppContext) {
         if (err.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(err.retryAfterSeconds);
         if (err.status === 401) set.headers["www-authenticate"] = challengeFor(err.code);
         if (err.headers) Object.assign(set.headers, err.headers);
-        return errorBody(err, requestId);
+        return afterAudit(errorBody(err, requestId));
       } catch (inner) {
         // The error handler itself must never let an error escape to Bun's plain-text 500.
         ctx.deps.log.error("error handler failed", { request_id: requestId, error: describe(inner) });
         set.status = 500;
         set.headers["content-type"] = "application/json";
-        return errorBody(new ApiError("INTERNAL_ERROR"), requestId);
+        return afterAudit(errorBody(new ApiError("INTERNAL_ERROR"), requestId));
       }
     })
     .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
@@ -166,6 +169,12 @@ export function createApp(ctx: AppContext) {
   }
 
   return app;
+}
+
+/** `value`, once the audit rows of the events logged so far are written (at once when they are). */
+function afterAudit<T>(value: T): T | Promise<T> {
+  const audited = auditWritesSettled();
+  return audited ? audited.then(() => value) : value;
 }
 
 /**

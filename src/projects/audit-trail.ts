@@ -83,10 +83,24 @@ export function auditDetails(event: string, fields: Record<string, unknown>): Re
   return out;
 }
 
+/** Audit appends not yet written (on PostgreSQL a write is a round trip; on SQLite it is done at once). */
+const inFlight = new Set<Promise<unknown>>();
+
+/**
+ * Undefined when every audit row appended so far is written; otherwise a promise that resolves once
+ * they are (or failed). The app waits for it before answering, so a response never comes before
+ * the audit rows of the events it caused: an admin who reads the audit log next finds them.
+ */
+export function auditWritesSettled(): Promise<void> | undefined {
+  if (inFlight.size === 0) return undefined;
+  return Promise.allSettled([...inFlight]).then(() => undefined);
+}
+
 /**
  * Returns a logger whose `event` also appends an audit row through `audit()` (the project's store,
- * reached on first use). Outside any transaction the row is written before `event` returns; an
- * event logged inside a store transaction is appended once that transaction has ended. A failed
+ * reached on first use). On SQLite, outside any transaction, the row is written before `event`
+ * returns; on PostgreSQL the write is under way and the response waits for it (auditWritesSettled).
+ * An event logged inside a store transaction is appended once that transaction has ended. A failed
  * audit write is logged and does not fail the request: the change it describes has already committed.
  */
 export function withAuditTrail(log: Logger, audit: () => Pick<AuditOps, "append">, now: () => number): Logger {
@@ -96,7 +110,7 @@ export function withAuditTrail(log: Logger, audit: () => Pick<AuditOps, "append"
     event(event, fields = {}) {
       log.event(event, fields);
       try {
-        audit().append({
+        const appended = audit().append({
           at: now(),
           type: auditTypeOf(event),
           userId: str(fields.user_id),
@@ -104,7 +118,10 @@ export function withAuditTrail(log: Logger, audit: () => Pick<AuditOps, "append"
           userAgent: str(fields.user_agent),
           requestId: str(fields.request_id),
           details: auditDetails(event, fields),
-        }).catch((e: unknown) => warn(event, e));
+        });
+        const written = appended.catch((e: unknown) => warn(event, e));
+        inFlight.add(written);
+        void written.finally(() => inFlight.delete(written));
       } catch (e) {
         warn(event, e);
       }

@@ -148,4 +148,23 @@ describe("audit log", () => {
     const left = dbOf(inst).query("SELECT count(*) AS n FROM _audit").get() as { n: number };
     expect(left.n).toBe(1);
   });
+
+  it("answers only once the audit rows of its events are written, on success and on error (a slow audit write, as on PostgreSQL)", async () => {
+    inst = await accountsInstance([], { auth: { rate_limits: { login_failures_per_account: "off" } } });
+    await signUp(inst, "slow@example.com");
+    // Every audit write now takes 80 ms, as a round trip to a busy database server may.
+    const audit = runtimeOf(inst).store.audit as { append: (row: unknown) => Promise<unknown> };
+    const append = audit.append.bind(audit);
+    audit.append = async (row) => {
+      await Bun.sleep(80);
+      return append(row);
+    };
+    const rotated = await admin(inst, "POST", "/rotate-jwt-secret");
+    expect(rotated.status).toBe(200);
+    expect((await events()).map((e) => e.type)).toContain("admin.jwt_secret_rotated");
+    const failed = await inst.req("POST", "/p/demo/auth/login", { body: { email: "slow@example.com", password: "not the password" } });
+    expect(failed.status).toBe(401);
+    expect((await events()).map((e) => e.type)).toContain("user.login_failed");
+    audit.append = append;
+  });
 });
