@@ -17,18 +17,35 @@ export const HOUSEKEEPING_ERROR_BACKOFF: BackoffPolicy = { baseMs: 30_000, maxMs
  */
 export const HOUSEKEEPING_BATCH_ROWS = 1_000;
 /**
- * Time one housekeeping transaction may take; a slower one halves the next window (down to 16
- * rows), a quick one doubles it (up to the batch size). Between two transactions the clean-up
- * pauses as long as the last one took, so it never has more than half of the event loop.
+ * Time one housekeeping transaction may take, its commit's own WAL fsync included (SQLite:
+ * src/storage/sqlite/prune-window.ts); a slower one halves the next window (down to 16 rows), a
+ * quick one doubles it (up to the batch size). Between two transactions the clean-up pauses as
+ * long as the last one took (so it never has more than half of the event loop), and longer after
+ * windows over the budget: a slow commit means the disk is busy, and each one in a row doubles
+ * the pause (up to 4 times the window's time, and HOUSEKEEPING_MAX_PAUSE_MS), so the clean-up's
+ * writes back off (to a fifth of the time at most) until the disk keeps up with the users' commits.
  */
 export const HOUSEKEEPING_TXN_BUDGET_MS = 8;
-const MIN_WINDOW_ROWS = 16;
+export const MIN_WINDOW_ROWS = 16;
+const MAX_BACKOFF_DOUBLINGS = 2;
+/** The pause after a window, as a multiple of the time it took. */
+export const HOUSEKEEPING_PAUSE_FACTOR = 1;
+/**
+ * The longest pause between two windows. With windows of at least MIN_WINDOW_ROWS rows, the
+ * clean-up always goes on: a backlog of 1,000,000 rows is gone within hours even on a disk that
+ * stays saturated (minutes on a quiet one: bench/RESULTS.md).
+ */
+export const HOUSEKEEPING_MAX_PAUSE_MS = 1_000;
 
 export interface HousekeepingBatch {
   readonly table: "_refresh_tokens" | "_sessions" | "_refresh_rotated" | "_sessions_unverified" | "_rate_limits" | "_audit";
   /** Rows looked at by this transaction (a window of the primary key; for _audit, the rows deleted). */
   readonly examined: number;
   readonly deleted: number;
+  /** How long the transaction held the event loop (its statements and its commit). */
+  readonly ms: number;
+  /** The pause that follows it (0 after the last one). */
+  readonly pauseMs: number;
 }
 
 export interface PruneOptions {
@@ -37,6 +54,11 @@ export interface PruneOptions {
   readonly onBatch?: (b: HousekeepingBatch) => void;
   /** Stop early (the project is closing). */
   readonly shouldStop?: () => boolean;
+  /** Pacing knobs (bench and tests): the time one window may take, and the pause after a window as a multiple of its time. */
+  readonly budgetMs?: number;
+  readonly pauseFactor?: number;
+  /** Off: no longer pauses after windows over their budget (the bench compares both). */
+  readonly congestionBackoff?: boolean;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,27 +67,37 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Runs one clean-up as many short transactions: `step(window)` does one (at most `window` rows)
  * and says whether there is more. The window adapts to the time a transaction takes (see
  * HOUSEKEEPING_TXN_BUDGET_MS), and between two transactions the event loop is free for as long as
- * the last one took.
+ * the last one took, or longer while transactions run over their budget.
  */
-async function inWindows(
+export async function inWindows(
   table: HousekeepingBatch["table"],
   opts: PruneOptions,
   step: (window: number) => Promise<{ examined: number; deleted: number; more: boolean }>,
 ): Promise<number> {
   const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
+  const budget = opts.budgetMs ?? HOUSEKEEPING_TXN_BUDGET_MS;
+  const factor = opts.pauseFactor ?? HOUSEKEEPING_PAUSE_FACTOR;
   let window = Math.min(batch, 128);
+  let slow = 0;
   let total = 0;
   for (;;) {
     if (opts.shouldStop?.()) return total;
     const started = performance.now();
     const r = await step(window);
-    total += r.deleted;
-    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted });
-    if (!r.more) return total;
     const took = performance.now() - started;
-    if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
-    else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
-    await pause(Math.max(1, Math.ceil(took)));
+    total += r.deleted;
+    if (took > budget) {
+      window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
+      slow++;
+    } else {
+      slow = 0;
+      if (took < budget / 4) window = Math.min(batch, window * 2);
+    }
+    const backoff = opts.congestionBackoff === false ? 1 : 2 ** Math.min(slow, MAX_BACKOFF_DOUBLINGS);
+    const pauseMs = r.more ? Math.min(HOUSEKEEPING_MAX_PAUSE_MS, Math.max(1, Math.ceil(took * factor * backoff))) : 0;
+    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted, ms: took, pauseMs });
+    if (!r.more) return total;
+    await pause(pauseMs);
   }
 }
 
