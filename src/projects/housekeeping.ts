@@ -280,7 +280,14 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   function run(): void {
     if (stopped || running) return;
     state.lastRunMs = p.deps.now();
-    running = runHousekeeping(p, { shouldStop: () => stopped })
+    const started = performance.now();
+    let windows = 0;
+    let longestWindowMs = 0;
+    const onBatch = (b: HousekeepingBatch): void => {
+      windows++;
+      longestWindowMs = Math.max(longestWindowMs, b.ms);
+    };
+    running = runHousekeeping(p, { shouldStop: () => stopped, onBatch })
       .then((removed) => {
         backoff.succeed();
         if (removed.sessions || removed.refreshTokens || removed.rateLimitCounters || removed.auditRows) {
@@ -289,6 +296,10 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
             removed_refresh_tokens: removed.refreshTokens,
             removed_rate_limit_counters: removed.rateLimitCounters,
             removed_audit_rows: removed.auditRows,
+            // The longest time one window held the event loop (every request waited for it).
+            windows,
+            longest_window_ms: Math.round(longestWindowMs * 10) / 10,
+            duration_ms: Math.round(performance.now() - started),
           });
         }
         arm(everyMs);
