@@ -36,6 +36,13 @@ export const HOUSEKEEPING_PAUSE_FACTOR = 1;
  * stays saturated (minutes on a quiet one: bench/RESULTS.md).
  */
 export const HOUSEKEEPING_MAX_PAUSE_MS = 1_000;
+/**
+ * Rows looked at between two `settle` calls (the store catches up with what the clean-up wrote:
+ * SQLite checkpoints the WAL then). A deleted refresh token writes about one page to the WAL (its
+ * entry in the session index sits on a page of its own), so 1,500 rows are about 6 MiB of WAL:
+ * the log stays under its 16 MiB size limit and starts over without being truncated.
+ */
+export const HOUSEKEEPING_SETTLE_ROWS = 1_500;
 
 export interface HousekeepingBatch {
   readonly table: "_refresh_tokens" | "_sessions" | "_refresh_rotated" | "_sessions_unverified" | "_rate_limits" | "_audit";
@@ -59,6 +66,9 @@ export interface PruneOptions {
   readonly pauseFactor?: number;
   /** Off: no longer pauses after windows over their budget (the bench compares both). */
   readonly congestionBackoff?: boolean;
+  /** Called after every `settleRows` rows looked at (HOUSEKEEPING_SETTLE_ROWS); resolves when the store has caught up. */
+  readonly settle?: () => Promise<void>;
+  readonly settleRows?: number;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -80,10 +90,16 @@ export async function inWindows(
   let window = Math.min(batch, 128);
   let slow = 0;
   let total = 0;
+  let sinceSettle = 0;
   for (;;) {
     if (opts.shouldStop?.()) return total;
+    if (opts.settle && sinceSettle >= (opts.settleRows ?? HOUSEKEEPING_SETTLE_ROWS)) {
+      sinceSettle = 0;
+      await opts.settle();
+    }
     const started = performance.now();
     const r = await step(window);
+    sinceSettle += r.examined;
     const took = performance.now() - started;
     total += r.deleted;
     if (took > budget) {
@@ -116,6 +132,11 @@ function walkKeys(
   });
 }
 
+/** The store's `settle` unless the caller gave its own. */
+function withSettle(p: ProjectRuntime, opts: PruneOptions): PruneOptions {
+  return opts.settle ? opts : { ...opts, settle: () => p.store.housekeeping.settle() };
+}
+
 /**
  * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
  * the primary key of each table is walked in windows of `batchRows` rows, each window in its own
@@ -129,6 +150,7 @@ export async function pruneSessionsInBatches(
   nowMs: number,
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number }> {
+  opts = withSettle(p, opts);
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
   const cutoffs = { nowMs, endedBeforeMs: nowMs - ENDED_SESSION_RETENTION_MS, idleBeforeMs: nowMs - accessTtlMs };
   const walk = (table: HousekeepingBatch["table"], set: PruneSet): Promise<number> =>
@@ -157,6 +179,7 @@ export async function runHousekeeping(
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
   const nowMs = p.deps.now();
+  opts = withSettle(p, opts);
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
   const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.store.rateLimits.pruneWindow(nowMs, typeof a === "string" ? a : "", w));
   const auditBefore = nowMs - p.config.audit.retentionSeconds * 1000;

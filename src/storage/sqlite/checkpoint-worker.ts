@@ -26,6 +26,7 @@ export type ToWorker =
   | { t: "config"; tickMs: number; minIntervalMs: number; warnAboveBytes: number; aliveEveryMs: number }
   | { t: "watch"; id: number; path: string }
   | { t: "unwatch"; id: number; seq: number }
+  | { t: "checkpointNow"; id: number; seq: number }
   | { t: "stop"; seq: number };
 
 export type FromWorker =
@@ -87,12 +88,13 @@ function walState(path: string): { bytes: number; sig: string } | null {
   }
 }
 
-function checkpoint(id: number, w: Watched): void {
+function checkpoint(id: number, w: Watched, now = false): void {
   const wal = walState(w.path);
   if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return;
   // At most one checkpoint (and so one fsync of the database file) per database per interval:
-  // each fsync also slows the serving thread's own WAL fsyncs on the same disk.
-  if (performance.now() - w.lastRunMs < minIntervalMs) return;
+  // each fsync also slows the serving thread's own WAL fsyncs on the same disk. A clean-up asks
+  // for one at once after it has written its share of the WAL (see checkpointer.ts, drainWal).
+  if (!now && performance.now() - w.lastRunMs < minIntervalMs) return;
   w.lastRunMs = performance.now();
   if (w.identity === null || identityOf(w.path) !== w.identity) return; // not the file we were given
   const started = performance.now();
@@ -200,6 +202,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case "watch":
       watch(m.id, m.path);
       return;
+    case "checkpointNow": {
+      const w = watched.get(m.id);
+      if (w) checkpoint(m.id, w, true);
+      send({ t: "ack", seq: m.seq });
+      return;
+    }
     case "unwatch":
       // Messages and ticks run one at a time here: once this is answered, no checkpoint of that
       // database is running or will run, and the worker's connection to it is closed.
