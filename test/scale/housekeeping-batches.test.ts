@@ -7,8 +7,11 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { authSpec, signUp } from "../helpers/auth.ts";
 import { pruneSessions } from "../../src/modules/session/sessions.ts";
+import { statSync } from "node:fs";
+import { isWatched, WAL_SIZE_LIMIT_BYTES } from "../../src/storage/sqlite/checkpointer.ts";
 import {
   HOUSEKEEPING_MAX_PAUSE_MS,
+  HOUSEKEEPING_SETTLE_ROWS,
   inWindows,
   MIN_WINDOW_ROWS,
   pruneSessionsInBatches,
@@ -238,4 +241,33 @@ describe("the bounded housekeeping window", () => {
     }
     expect(count(t, "_refresh_tokens")).toBe(601);
   });
+});
+
+describe("housekeeping and the WAL", () => {
+  it("settles the WAL as it goes: the log never grows past its size limit while 20,000 expired tokens are deleted", async () => {
+    inst = await createTestInstance([authSpec({ auth: { refresh_token_ttl: "30d", access_token_ttl: "1h" } })]);
+    const t = inst;
+    const user = await signUp(t, "owner@example.com");
+    seed(t, user.user.id, 20_000, 20_000);
+    const p = t.booted.projects.get("demo")!;
+    const wal = `${p.db.filename}-wal`;
+    expect(isWatched(p.db)).toBe(true);
+    let settles = 0;
+    let largest = 0;
+    const removed = await pruneSessionsInBatches(p, t.clock.now, {
+      settle: async () => {
+        settles++;
+        await p.store.housekeeping.settle();
+      },
+      onBatch: () => {
+        largest = Math.max(largest, statSync(wal).size);
+      },
+    });
+    expect(removed.refreshTokens).toBe(20_000);
+    // Each deleted token writes about a page (4 KiB) to the WAL: 80 MB in all, written in
+    // HOUSEKEEPING_SETTLE_ROWS shares, each checkpointed before the next one.
+    expect(settles).toBeGreaterThanOrEqual(Math.floor(20_000 / HOUSEKEEPING_SETTLE_ROWS));
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
+  }, 60_000);
 });
