@@ -17,8 +17,8 @@ export const HOUSEKEEPING_ERROR_BACKOFF: BackoffPolicy = { baseMs: 30_000, maxMs
  */
 export const HOUSEKEEPING_BATCH_ROWS = 1_000;
 /**
- * Time one housekeeping transaction may take, its commit's own WAL fsync included (SQLite:
- * src/storage/sqlite/prune-window.ts); a slower one halves the next window (down to 16 rows), a
+ * Time one housekeeping transaction may take (its statements and its COMMIT, which writes the
+ * window's pages to the WAL); a slower one halves the next window (down to 16 rows), a
  * quick one doubles it (up to the batch size). Between two transactions the clean-up pauses as
  * long as the last one took (so it never has more than half of the event loop), and longer after
  * windows over the budget: a slow commit means the disk is busy, and each one in a row doubles
@@ -31,9 +31,9 @@ const MAX_BACKOFF_DOUBLINGS = 2;
 /** The pause after a window, as a multiple of the time it took. */
 export const HOUSEKEEPING_PAUSE_FACTOR = 1;
 /**
- * The longest pause between two windows. With windows of at least MIN_WINDOW_ROWS rows, the
- * clean-up always goes on: a backlog of 1,000,000 rows is gone within hours even on a disk that
- * stays saturated (minutes on a quiet one: bench/RESULTS.md).
+ * The longest pause between two windows: however slow the disk, the clean-up goes on, at least
+ * MIN_WINDOW_ROWS rows per window and per second of pause (bench/RESULTS.md has how long
+ * 1,000,000 expired tokens and their sessions take).
  */
 export const HOUSEKEEPING_MAX_PAUSE_MS = 1_000;
 /**
