@@ -1,6 +1,5 @@
 /**
- * Open files: each open project holds about four (database, -wal, -shm, and the database descriptor
- * kept from the checkpoint thread's connection), and every connection
+ * Open files: each open project holds five (see FDS_PER_OPEN_PROJECT), and every connection
  * one more. Past the process limit, projects fail to open and the port stops accepting even
  * /healthz, so the soft limit is raised to the hard one at start, and a server whose open projects
  * cannot fit refuses to boot with a message instead of failing one project at a time. Projects
@@ -10,11 +9,12 @@
 import { raiseFileLimit, type FileLimit } from "./libc.ts";
 
 /**
- * File descriptors one open project holds: the database, its WAL and its shared-memory file, and
- * the database descriptor SQLite keeps from the checkpoint thread's connection while the file is
- * locked (storage/sqlite/checkpointer.ts).
+ * File descriptors one open project holds, exactly: the database and its WAL for the serving
+ * connection, the same two for the checkpoint thread's connection (opened when the project opens,
+ * closed before it closes: storage/sqlite/checkpoint-worker.ts), and the shared-memory file, which
+ * SQLite opens once per process. A closed project holds none.
  */
-export const FDS_PER_OPEN_PROJECT = 4;
+export const FDS_PER_OPEN_PROJECT = 5;
 /** Descriptors kept for sockets, the binary, logs and projects still closing. */
 const FD_RESERVE = 512;
 const MAX_DEFAULT_OPEN = 1_000;
@@ -39,7 +39,7 @@ export function readOpenFilesLimit(): number | null {
   }
 }
 
-export const FILES_PER_PROJECT = 4;
+export const FILES_PER_PROJECT = FDS_PER_OPEN_PROJECT;
 /** stdio, the listening socket, the lock file, plugins, and room for client connections. */
 export const FILES_RESERVED = 100;
 

@@ -17,18 +17,42 @@ export const HOUSEKEEPING_ERROR_BACKOFF: BackoffPolicy = { baseMs: 30_000, maxMs
  */
 export const HOUSEKEEPING_BATCH_ROWS = 1_000;
 /**
- * Time one housekeeping transaction may take; a slower one halves the next window (down to 16
- * rows), a quick one doubles it (up to the batch size). Between two transactions the clean-up
- * pauses as long as the last one took, so it never has more than half of the event loop.
+ * Time one housekeeping transaction may take (its statements and its COMMIT, which writes the
+ * window's pages to the WAL); a slower one halves the next window (down to 16 rows), a
+ * quick one doubles it (up to the batch size). Between two transactions the clean-up pauses as
+ * long as the last one took (so it never has more than half of the event loop), and longer after
+ * windows over the budget: a slow commit means the disk is busy, and each one in a row doubles
+ * the pause (up to 4 times the window's time, and HOUSEKEEPING_MAX_PAUSE_MS), so the clean-up's
+ * writes back off (to a fifth of the time at most) until the disk keeps up with the users' commits.
  */
 export const HOUSEKEEPING_TXN_BUDGET_MS = 8;
-const MIN_WINDOW_ROWS = 16;
+export const MIN_WINDOW_ROWS = 16;
+const MAX_BACKOFF_DOUBLINGS = 2;
+/** The pause after a window, as a multiple of the time it took. */
+export const HOUSEKEEPING_PAUSE_FACTOR = 1;
+/**
+ * The longest pause between two windows: however slow the disk, the clean-up goes on, at least
+ * MIN_WINDOW_ROWS rows per window and per second of pause (bench/RESULTS.md has how long
+ * 1,000,000 expired tokens and their sessions take).
+ */
+export const HOUSEKEEPING_MAX_PAUSE_MS = 1_000;
+/**
+ * Rows looked at between two `settle` calls (the store catches up with what the clean-up wrote:
+ * SQLite checkpoints the WAL then). A deleted refresh token writes about one page to the WAL (its
+ * entry in the session index sits on a page of its own), so 1,500 rows are about 6 MiB of WAL:
+ * the log stays under its 16 MiB size limit and starts over without being truncated.
+ */
+export const HOUSEKEEPING_SETTLE_ROWS = 1_500;
 
 export interface HousekeepingBatch {
   readonly table: "_refresh_tokens" | "_sessions" | "_refresh_rotated" | "_sessions_unverified" | "_rate_limits" | "_audit";
   /** Rows looked at by this transaction (a window of the primary key; for _audit, the rows deleted). */
   readonly examined: number;
   readonly deleted: number;
+  /** How long the transaction held the event loop (its statements and its commit). */
+  readonly ms: number;
+  /** The pause that follows it (0 after the last one). */
+  readonly pauseMs: number;
 }
 
 export interface PruneOptions {
@@ -37,6 +61,14 @@ export interface PruneOptions {
   readonly onBatch?: (b: HousekeepingBatch) => void;
   /** Stop early (the project is closing). */
   readonly shouldStop?: () => boolean;
+  /** Pacing knobs (bench and tests): the time one window may take, and the pause after a window as a multiple of its time. */
+  readonly budgetMs?: number;
+  readonly pauseFactor?: number;
+  /** Off: no longer pauses after windows over their budget (the bench compares both). */
+  readonly congestionBackoff?: boolean;
+  /** Called after every `settleRows` rows looked at (HOUSEKEEPING_SETTLE_ROWS); resolves when the store has caught up. */
+  readonly settle?: () => Promise<void>;
+  readonly settleRows?: number;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,27 +77,43 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Runs one clean-up as many short transactions: `step(window)` does one (at most `window` rows)
  * and says whether there is more. The window adapts to the time a transaction takes (see
  * HOUSEKEEPING_TXN_BUDGET_MS), and between two transactions the event loop is free for as long as
- * the last one took.
+ * the last one took, or longer while transactions run over their budget.
  */
-async function inWindows(
+export async function inWindows(
   table: HousekeepingBatch["table"],
   opts: PruneOptions,
   step: (window: number) => Promise<{ examined: number; deleted: number; more: boolean }>,
 ): Promise<number> {
   const batch = opts.batchRows ?? HOUSEKEEPING_BATCH_ROWS;
+  const budget = opts.budgetMs ?? HOUSEKEEPING_TXN_BUDGET_MS;
+  const factor = opts.pauseFactor ?? HOUSEKEEPING_PAUSE_FACTOR;
   let window = Math.min(batch, 128);
+  let slow = 0;
   let total = 0;
+  let sinceSettle = 0;
   for (;;) {
     if (opts.shouldStop?.()) return total;
+    if (opts.settle && sinceSettle >= (opts.settleRows ?? HOUSEKEEPING_SETTLE_ROWS)) {
+      sinceSettle = 0;
+      await opts.settle();
+    }
     const started = performance.now();
     const r = await step(window);
-    total += r.deleted;
-    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted });
-    if (!r.more) return total;
+    sinceSettle += r.examined;
     const took = performance.now() - started;
-    if (took > HOUSEKEEPING_TXN_BUDGET_MS) window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
-    else if (took < HOUSEKEEPING_TXN_BUDGET_MS / 4) window = Math.min(batch, window * 2);
-    await pause(Math.max(1, Math.ceil(took)));
+    total += r.deleted;
+    if (took > budget) {
+      window = Math.max(MIN_WINDOW_ROWS, Math.floor(window / 2));
+      slow++;
+    } else {
+      slow = 0;
+      if (took < budget / 4) window = Math.min(batch, window * 2);
+    }
+    const backoff = opts.congestionBackoff === false ? 1 : 2 ** Math.min(slow, MAX_BACKOFF_DOUBLINGS);
+    const pauseMs = r.more ? Math.min(HOUSEKEEPING_MAX_PAUSE_MS, Math.max(1, Math.ceil(took * factor * backoff))) : 0;
+    if (r.examined > 0 || r.deleted > 0) opts.onBatch?.({ table, examined: r.examined, deleted: r.deleted, ms: took, pauseMs });
+    if (!r.more) return total;
+    await pause(pauseMs);
   }
 }
 
@@ -84,6 +132,11 @@ function walkKeys(
   });
 }
 
+/** The store's `settle` unless the caller gave its own. */
+function withSettle(p: ProjectRuntime, opts: PruneOptions): PruneOptions {
+  return opts.settle ? opts : { ...opts, settle: () => p.store.housekeeping.settle() };
+}
+
 /**
  * Deletes what can no longer authenticate anyone, like `pruneSessions`, but in short transactions:
  * the primary key of each table is walked in windows of `batchRows` rows, each window in its own
@@ -97,6 +150,7 @@ export async function pruneSessionsInBatches(
   nowMs: number,
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number }> {
+  opts = withSettle(p, opts);
   const accessTtlMs = p.config.auth.accessTokenTtlSeconds * 1000;
   const cutoffs = { nowMs, endedBeforeMs: nowMs - ENDED_SESSION_RETENTION_MS, idleBeforeMs: nowMs - accessTtlMs };
   const walk = (table: HousekeepingBatch["table"], set: PruneSet): Promise<number> =>
@@ -125,6 +179,7 @@ export async function runHousekeeping(
   opts: PruneOptions = {},
 ): Promise<{ sessions: number; refreshTokens: number; rateLimitCounters: number; auditRows: number }> {
   const nowMs = p.deps.now();
+  opts = withSettle(p, opts);
   const removed = await pruneSessionsInBatches(p, nowMs, opts);
   const rateLimitCounters = await walkKeys("_rate_limits", opts, (a, w) => p.store.rateLimits.pruneWindow(nowMs, typeof a === "string" ? a : "", w));
   const auditBefore = nowMs - p.config.audit.retentionSeconds * 1000;
@@ -248,7 +303,14 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
   function run(): void {
     if (stopped || running) return;
     state.lastRunMs = p.deps.now();
-    running = runHousekeeping(p, { shouldStop: () => stopped })
+    const started = performance.now();
+    let windows = 0;
+    let longestWindowMs = 0;
+    const onBatch = (b: HousekeepingBatch): void => {
+      windows++;
+      longestWindowMs = Math.max(longestWindowMs, b.ms);
+    };
+    running = runHousekeeping(p, { shouldStop: () => stopped, onBatch })
       .then((removed) => {
         backoff.succeed();
         if (removed.sessions || removed.refreshTokens || removed.rateLimitCounters || removed.auditRows) {
@@ -257,6 +319,10 @@ export function startHousekeeping(p: ProjectRuntime, opts: HousekeepingOptions =
             removed_refresh_tokens: removed.refreshTokens,
             removed_rate_limit_counters: removed.rateLimitCounters,
             removed_audit_rows: removed.auditRows,
+            // The longest time one window held the event loop (every request waited for it).
+            windows,
+            longest_window_ms: Math.round(longestWindowMs * 10) / 10,
+            duration_ms: Math.round(performance.now() - started),
           });
         }
         arm(everyMs);

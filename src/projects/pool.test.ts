@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { parseArgs, UsageError } from "../cli/args.ts";
-import { defaultMaxOpenProjects } from "./pool.ts";
+import { defaultMaxOpenProjects, FDS_PER_OPEN_PROJECT } from "./pool.ts";
 
 describe("--max-open-projects", () => {
   it("is read from the flag or LATCHKEY_MAX_OPEN_PROJECTS, and absent by default", () => {
@@ -19,12 +19,13 @@ describe("--max-open-projects", () => {
   });
 
   it("defaults to what fits well inside the open-files limit, at most 1,000", () => {
-    expect(defaultMaxOpenProjects(1_024)).toBe(64);
+    // (1,024 - 512) / FDS_PER_OPEN_PROJECT (5) / 2
+    expect(defaultMaxOpenProjects(1_024)).toBe(51);
     expect(defaultMaxOpenProjects(20_000)).toBe(1_000);
     expect(defaultMaxOpenProjects(Infinity)).toBe(1_000);
     expect(defaultMaxOpenProjects(null)).toBe(1_000);
     expect(defaultMaxOpenProjects(256)).toBe(1);
     // Never more descriptors than the limit leaves after the reserve.
-    for (const limit of [600, 1_024, 4_096, 8_192]) expect(defaultMaxOpenProjects(limit) * 4).toBeLessThanOrEqual(limit - 512);
+    for (const limit of [600, 1_024, 4_096, 8_192]) expect(defaultMaxOpenProjects(limit) * FDS_PER_OPEN_PROJECT).toBeLessThanOrEqual(limit - 512);
   });
 });

@@ -28,4 +28,11 @@ export interface HousekeepingOps {
    * for durability (SQLite: synchronous=NORMAL for this transaction only).
    */
   pruneWindow(set: PruneSet, afterKey: PruneKey, windowRows: number, cutoffs: PruneCutoffs): Promise<{ last: PruneKey; examined: number; deleted: number } | null>;
+  /**
+   * Called by the clean-up after every HOUSEKEEPING_SETTLE_ROWS rows it looked at: resolves once
+   * the engine has caught up with what was written, so a long clean-up never writes faster than
+   * the engine's background work drains. SQLite: the checkpoint thread copies the WAL into the
+   * database now (src/storage/sqlite/checkpointer.ts, drainWal). PostgreSQL: at once.
+   */
+  settle(): Promise<void>;
 }

@@ -101,7 +101,7 @@ describe("open-file limit", () => {
     const w = workDir(40);
     const r = await runCli([prlimit!, "--nofile=128:128", bin, "serve", "--config", "projects", "--data", "data", "--port", "0", "--max-open-projects", "40"], { cwd: w });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("40 project(s) need about 260 open files");
+    expect(r.stderr).toContain("40 project(s) need about 300 open files");
     expect(r.stderr).toContain("may open only 128");
     expect(r.stdout).not.toContain("listening on");
   }, 60_000);
@@ -110,7 +110,7 @@ describe("open-file limit", () => {
     const w = workDir(40);
     const r = await runCli([prlimit!, "--nofile=128:128", bin, "serve", "--config", "projects", "--data", "data", "--port", "0", "--max-open-projects", "20"], { cwd: w });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("20 open project(s) (--max-open-projects 20, of 40) need about 180 open files");
+    expect(r.stderr).toContain("20 open project(s) (--max-open-projects 20, of 40) need about 200 open files");
     expect(r.stdout).not.toContain("listening on");
   }, 60_000);
 

@@ -7,7 +7,17 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { createTestInstance, type TestInstance } from "../helpers/instance.ts";
 import { authSpec, signUp } from "../helpers/auth.ts";
 import { pruneSessions } from "../../src/modules/session/sessions.ts";
-import { pruneSessionsInBatches, runHousekeeping, type HousekeepingBatch } from "../../src/projects/housekeeping.ts";
+import { statSync } from "node:fs";
+import { isWatched, WAL_SIZE_LIMIT_BYTES } from "../../src/storage/sqlite/checkpointer.ts";
+import {
+  HOUSEKEEPING_MAX_PAUSE_MS,
+  HOUSEKEEPING_SETTLE_ROWS,
+  inWindows,
+  MIN_WINDOW_ROWS,
+  pruneSessionsInBatches,
+  runHousekeeping,
+  type HousekeepingBatch,
+} from "../../src/projects/housekeeping.ts";
 
 const DAY = 86_400_000;
 let inst: TestInstance | undefined;
@@ -60,7 +70,7 @@ describe("housekeeping in batches", () => {
     await writer;
 
     expect(removed).toEqual({ sessions: 3_000, refreshTokens: 3_000 });
-    // The clean-up's own transactions skip the fsync; the connection is back to FULL (SPEC §4).
+    // The connection is still synchronous=FULL (SPEC §4): the clean-up's windows commit with it.
     expect((p.db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
     expect(count(t, "_refresh_tokens")).toBe(2_000 + 1 + signupsDuring.length);
     // Every transaction looked at 500 rows at most and deleted no more than it looked at.
@@ -163,4 +173,101 @@ describe("housekeeping in batches", () => {
     expect(writes).toBeGreaterThan(0);
     expect((db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
   });
+});
+
+describe("the bounded housekeeping window", () => {
+  it("halves the next window after one over its budget, never passes the batch size, and pauses longer while windows stay slow", async () => {
+    // A step costing 0.25 ms per row (at least: a sleep never ends early): 128 rows take 32 ms,
+    // four times the 8 ms budget, so the controller has to shrink the window.
+    const BUDGET = 8;
+    const BATCH = 1_000;
+    let left = 3_000;
+    const calls: { window: number; start: number; end: number }[] = [];
+    const batches: HousekeepingBatch[] = [];
+    await inWindows("_refresh_tokens", { batchRows: BATCH, budgetMs: BUDGET, onBatch: (b) => batches.push(b) }, async (window) => {
+      const start = performance.now();
+      await Bun.sleep(window * 0.25);
+      const n = Math.min(window, left);
+      left -= n;
+      calls.push({ window, start, end: performance.now() });
+      return { examined: n, deleted: n, more: left > 0 };
+    });
+    expect(left).toBe(0);
+    expect(batches.length).toBe(calls.length);
+    expect(calls[0].window).toBe(128);
+    // Windows over the budget happened (the first one at least), and every one was followed by a
+    // window half its size (not below the minimum) and by a pause at least twice its own time.
+    const over = batches.map((b, i) => ({ b, i })).filter(({ b, i }) => b.ms > BUDGET && i + 1 < calls.length);
+    expect(over.length).toBeGreaterThan(0);
+    for (const { b, i } of over) {
+      expect({ i, next: calls[i + 1].window }).toEqual({ i, next: Math.max(MIN_WINDOW_ROWS, Math.floor(calls[i].window / 2)) });
+      expect(b.pauseMs).toBeGreaterThanOrEqual(Math.min(HOUSEKEEPING_MAX_PAUSE_MS, 2 * b.ms));
+    }
+    for (let i = 0; i < calls.length; i++) {
+      expect(calls[i].window).toBeLessThanOrEqual(BATCH);
+      expect(calls[i].window).toBeGreaterThanOrEqual(MIN_WINDOW_ROWS);
+      if (i + 1 < calls.length) {
+        // The event loop is free between two windows for at least as long as the last one took.
+        expect(batches[i].pauseMs).toBeGreaterThanOrEqual(Math.min(HOUSEKEEPING_MAX_PAUSE_MS, Math.floor(batches[i].ms)));
+        expect(calls[i + 1].start - calls[i].end).toBeGreaterThanOrEqual(batches[i].pauseMs - 1);
+      }
+    }
+    // It settles on windows that fit the budget: most of the rows went in windows of 16 or 32.
+    expect(Math.max(...calls.slice(-20).map((c) => c.window))).toBeLessThanOrEqual(64);
+  });
+
+  it("on a seeded project database, windows that cannot meet their budget fall to the minimum size and no window passes the batch", async () => {
+    inst = await createTestInstance([authSpec({ auth: { refresh_token_ttl: "30d", access_token_ttl: "1h" } })]);
+    const t = inst;
+    const user = await signUp(t, "owner@example.com");
+    seed(t, user.user.id, 1_000, 400);
+    const p = t.booted.projects.get("demo")!;
+    const batches: HousekeepingBatch[] = [];
+    // A budget of 0 ms: every real transaction is over it.
+    const removed = await pruneSessionsInBatches(p, t.clock.now, { batchRows: 500, budgetMs: 0, congestionBackoff: false, onBatch: (b) => batches.push(b) });
+    expect(removed).toEqual({ sessions: 400, refreshTokens: 400 });
+    // The first walk of _refresh_tokens (expired tokens; the orphan walk comes after the sessions'):
+    // 1,001 tokens (the owner's too) looked at 128, 64, 32, then 16 at a time.
+    const walks = batches.map((b) => `${b.table}:${b.examined}`);
+    const expiredWalk = batches.slice(0, walks.findIndex((w) => w.startsWith("_sessions:"))).map((b) => b.examined);
+    expect(expiredWalk.reduce((a, n) => a + n, 0)).toBe(1_001);
+    expect(expiredWalk.slice(0, 4)).toEqual([128, 64, 32, 16]);
+    expect(expiredWalk.slice(3, -1).every((n) => n === MIN_WINDOW_ROWS)).toBe(true);
+    expect(expiredWalk.at(-1)).toBeLessThanOrEqual(MIN_WINDOW_ROWS);
+    for (const b of batches) {
+      expect(b.examined).toBeLessThanOrEqual(500);
+      expect(b.deleted).toBeLessThanOrEqual(b.examined);
+      expect(b.ms).toBeGreaterThan(0);
+    }
+    expect(count(t, "_refresh_tokens")).toBe(601);
+  });
+});
+
+describe("housekeeping and the WAL", () => {
+  it("settles the WAL as it goes: the log never grows past its size limit while 20,000 expired tokens are deleted", async () => {
+    inst = await createTestInstance([authSpec({ auth: { refresh_token_ttl: "30d", access_token_ttl: "1h" } })]);
+    const t = inst;
+    const user = await signUp(t, "owner@example.com");
+    seed(t, user.user.id, 20_000, 20_000);
+    const p = t.booted.projects.get("demo")!;
+    const wal = `${p.db.filename}-wal`;
+    expect(isWatched(p.db)).toBe(true);
+    let settles = 0;
+    let largest = 0;
+    const removed = await pruneSessionsInBatches(p, t.clock.now, {
+      settle: async () => {
+        settles++;
+        await p.store.housekeeping.settle();
+      },
+      onBatch: () => {
+        largest = Math.max(largest, statSync(wal).size);
+      },
+    });
+    expect(removed.refreshTokens).toBe(20_000);
+    // Each deleted token writes about a page (4 KiB) to the WAL: 80 MB in all, written in
+    // HOUSEKEEPING_SETTLE_ROWS shares, each checkpointed before the next one.
+    expect(settles).toBeGreaterThanOrEqual(Math.floor(20_000 / HOUSEKEEPING_SETTLE_ROWS));
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
+  }, 60_000);
 });

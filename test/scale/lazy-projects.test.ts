@@ -14,6 +14,7 @@ import { authSpec, expectError, PASSWORD, signUp } from "../helpers/auth.ts";
 import { reservePort, startSmtpSink, type SmtpSink } from "../mail/smtp-sink.ts";
 import { ROOT, startServe, type Running } from "../cli/run.ts";
 import { call, logLines, opsProjectYaml, waitFor } from "../ops/helpers.ts";
+import { FDS_PER_OPEN_PROJECT } from "../../src/host/fd-limit.ts";
 
 let inst: TestInstance | undefined;
 let sink: SmtpSink | undefined;
@@ -270,15 +271,29 @@ describe("serve --max-open-projects 2 with 5 projects", () => {
         throw new Error(`${(e as Error).message}: ${openFiles().join(", ")}\n${running.stdout().split("\n").slice(-15).join("\n")}`);
       }
       // A project reopened while its closing waited for older requests reuses that connection: a
-      // second connection to the same file would leave its descriptor open after closing. Each
-      // open database file has the serving connection's descriptor and at most one more: the one
-      // SQLite keeps from the checkpoint thread's connection while the file is locked (reused by
-      // every checkpoint, closed with the serving connection).
-      const perFile = new Map<string, number>();
-      for (const f of projectFiles(".db")) perFile.set(f, (perFile.get(f) ?? 0) + 1);
-      for (const [f, n] of perFile) expect({ f, n: Math.min(n, 2) }).toEqual({ f, n });
-      expect(projectFiles(".db-wal").length).toBeLessThanOrEqual(2);
-      expect(projectFiles(".db-shm").length).toBeLessThanOrEqual(2);
+      // second serving connection to the same file would leave its descriptor open after closing.
+      // Exactly FDS_PER_OPEN_PROJECT descriptors per open project: its database twice (the serving
+      // connection and the checkpoint thread's, which lives as long as the project is open), its
+      // WAL twice and its shared memory once; a closed project holds none.
+      const perProject = (): Map<string, string> => {
+        const m = new Map<string, { db: number; wal: number; shm: number }>();
+        for (const f of openFiles().filter((f) => f.startsWith(data))) {
+          const kind = f.endsWith(".db") ? "db" : f.endsWith(".db-wal") ? "wal" : f.endsWith(".db-shm") ? "shm" : null;
+          if (kind === null) continue;
+          const base = f.replace(/-(wal|shm)$/, "");
+          const c = m.get(base) ?? { db: 0, wal: 0, shm: 0 };
+          c[kind]++;
+          m.set(base, c);
+        }
+        return new Map([...m].map(([f, c]) => [f, `db ${c.db}, wal ${c.wal}, shm ${c.shm}`]));
+      };
+      const exact = (): boolean => [...perProject().values()].every((c) => c === "db 2, wal 2, shm 1");
+      await waitFor("the checkpoint thread's connections settled", exact, 10_000).catch(() => undefined);
+      const settled = perProject();
+      expect(settled.size).toBeGreaterThan(0);
+      expect(settled.size).toBeLessThanOrEqual(2);
+      for (const [f, c] of settled) expect({ f, c }).toEqual({ f, c: "db 2, wal 2, shm 1" });
+      expect(FDS_PER_OPEN_PROJECT).toBe(2 + 2 + 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -66,6 +66,7 @@ export function pgHousekeeping(ctx: PgOpsContext): HousekeepingOps {
     return s;
   };
   return {
+    settle: async () => undefined,
     pruneWindow: (set, afterKey, windowRows, cutoffs) =>
       atomic(ctx, async (tx) => {
         const { windowEnd, del } = statementsOf(set);

@@ -7,20 +7,26 @@
  *
  * Every `tickMs` it looks at the WAL file of each watched database (one stat) and checkpoints
  * those whose WAL changed since their last checkpoint (at most once per `minIntervalMs` each), on
- * a connection opened for that checkpoint and closed right after (no descriptor held between two checkpoints). A database whose file is no
+ * its own connection to that database: opened when the database is watched, closed when it is
+ * unwatched (before the answer), so an open project always holds the same descriptors (its
+ * database twice, its WAL twice, its shared memory once; see FDS_PER_OPEN_PROJECT) and a closed one
+ * none. (A connection opened per checkpoint would not do: SQLite defers the close() of a database
+ * descriptor while another connection of the process holds a lock on that file, so the count
+ * would depend on whether a checkpoint had run yet.) A database whose file is no
  * longer the one it was told about (replaced, removed) is not touched. It never takes the write
  * lock (no TRUNCATE or RESTART checkpoint: with nothing left to copy they are cheap, but a commit
  * slipping in between would make the serving thread wait for a copy and an fsync); the serving
  * connection reuses the WAL from its start once everything is copied, and its journal_size_limit
  * shrinks the file then.
  */
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import { statSync } from "node:fs";
 
 export type ToWorker =
   | { t: "config"; tickMs: number; minIntervalMs: number; warnAboveBytes: number; aliveEveryMs: number }
   | { t: "watch"; id: number; path: string }
   | { t: "unwatch"; id: number; seq: number }
+  | { t: "checkpointNow"; id: number; seq: number }
   | { t: "stop"; seq: number };
 
 export type FromWorker =
@@ -32,6 +38,10 @@ export type FromWorker =
 
 interface Watched {
   path: string;
+  /** The worker's connection to it (null until it could be opened: tried again at every checkpoint). */
+  db: Database | null;
+  /** Its `PRAGMA wal_checkpoint(PASSIVE)`, finalized before the connection closes. */
+  passive: Statement | null;
   /** dev:ino of the database file when it was watched: a replaced file is not ours. */
   identity: string | null;
   /** size:mtime of the WAL at the last checkpoint. */
@@ -78,21 +88,19 @@ function walState(path: string): { bytes: number; sig: string } | null {
   }
 }
 
-function checkpoint(id: number, w: Watched): void {
+function checkpoint(id: number, w: Watched, now = false): void {
   const wal = walState(w.path);
   if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return;
   // At most one checkpoint (and so one fsync of the database file) per database per interval:
-  // each fsync also slows the serving thread's own WAL fsyncs on the same disk.
-  if (performance.now() - w.lastRunMs < minIntervalMs) return;
+  // each fsync also slows the serving thread's own WAL fsyncs on the same disk. A clean-up asks
+  // for one at once after it has written its share of the WAL (see checkpointer.ts, drainWal).
+  if (!now && performance.now() - w.lastRunMs < minIntervalMs) return;
   w.lastRunMs = performance.now();
   if (w.identity === null || identityOf(w.path) !== w.identity) return; // not the file we were given
   const started = performance.now();
-  let db: Database | null = null;
   try {
-    db = new Database(w.path, { readwrite: true, create: false });
-    // Never wait: the serving thread must not find its own lock taken by a waiting checkpoint.
-    db.exec("PRAGMA busy_timeout=0");
-    const passive = db.query("PRAGMA wal_checkpoint(PASSIVE)");
+    if (w.db === null) w.db = open(w.path);
+    const passive = (w.passive ??= w.db.prepare("PRAGMA wal_checkpoint(PASSIVE)"));
     let r = passive.get() as { busy: number; log: number; checkpointed: number };
     // Catch up: a checkpoint copies the log as it was when it began, and the writer reuses the
     // log from its start only when it finds everything copied. While commits keep coming, copy
@@ -104,7 +112,6 @@ function checkpoint(id: number, w: Watched): void {
       r = again;
       if (caughtUp) break;
     }
-    passive.finalize();
     w.lastFailure = "";
     const incomplete = r.busy !== 0 || r.checkpointed < r.log;
     w.incomplete = incomplete;
@@ -126,13 +133,52 @@ function checkpoint(id: number, w: Watched): void {
       w.lastFailureLogMs = now;
       send({ t: "failed", id, message });
     }
-  } finally {
-    try {
-      db?.close();
-    } catch {
-      // closing a connection that failed to open
-    }
   }
+}
+
+/**
+ * The worker's connection to a watched database. It reads the schema version at once, so its WAL
+ * is open from the start too (a fixed number of descriptors from the moment it is watched).
+ */
+function open(path: string): Database {
+  const db = new Database(path, { readwrite: true, create: false });
+  try {
+    // Never wait: the serving thread must not find its own lock taken by a waiting checkpoint.
+    // A checkpoint copies frames without the page cache: a small one is enough.
+    db.exec("PRAGMA busy_timeout=0; PRAGMA cache_size=-64");
+    const version = db.prepare("PRAGMA schema_version");
+    version.get();
+    version.finalize();
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** Closes the worker's connection to `w` (its one statement first, so the close is immediate). */
+function close(w: Watched): void {
+  w.passive?.finalize();
+  w.passive = null;
+  w.db?.close();
+  w.db = null;
+}
+
+function watch(id: number, path: string): void {
+  const w: Watched = { path, db: null, passive: null, identity: identityOf(path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity };
+  watched.set(id, w);
+  if (w.identity === null) return;
+  try {
+    w.db = open(path);
+  } catch {
+    // opened again at its first checkpoint (a failure then is told)
+  }
+}
+
+function unwatch(id: number): void {
+  const w = watched.get(id);
+  if (w) close(w);
+  watched.delete(id);
 }
 
 function tick(): void {
@@ -154,16 +200,22 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       send({ t: "alive" });
       return;
     case "watch":
-      watched.set(m.id, { path: m.path, identity: identityOf(m.path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity });
+      watch(m.id, m.path);
       return;
+    case "checkpointNow": {
+      const w = watched.get(m.id);
+      if (w) checkpoint(m.id, w, true);
+      send({ t: "ack", seq: m.seq });
+      return;
+    }
     case "unwatch":
       // Messages and ticks run one at a time here: once this is answered, no checkpoint of that
-      // database is running or will run.
-      watched.delete(m.id);
+      // database is running or will run, and the worker's connection to it is closed.
+      unwatch(m.id);
       send({ t: "ack", seq: m.seq });
       return;
     case "stop":
-      watched.clear();
+      for (const id of [...watched.keys()]) unwatch(id);
       if (timer !== null) clearInterval(timer);
       if (alive !== null) clearInterval(alive);
       timer = alive = null;

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { HousekeepingOps, PruneCutoffs, PruneKey, PruneSet } from "../housekeeping.ts";
 import type { Sync } from "./store.ts";
 import { sessionPruners, type PruneStep } from "./prune-window.ts";
+import { drainWal } from "./checkpointer.ts";
 
 /** The parameters each set's condition takes (?3, ?4 … of src/storage/sqlite/prune-window.ts). */
 const PARAMS: Readonly<Record<PruneSet, (c: PruneCutoffs) => number[]>> = {
@@ -30,6 +31,8 @@ export function createHousekeeping(db: Database): Sync<HousekeepingOps> {
     }
   };
   return {
+    // Asynchronous inside (a message to the checkpoint thread): the store's wrapper adopts the promise.
+    settle: () => drainWal(db),
     pruneWindow(set, afterKey, windowRows, cutoffs) {
       const step: PruneStep | null = prunerOf(set)(afterKey, windowRows, PARAMS[set](cutoffs));
       return step && { last: step.last as PruneKey, examined: step.examined, deleted: step.deleted };

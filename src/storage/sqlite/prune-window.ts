@@ -16,6 +16,9 @@ export interface PruneStep {
   /** Rows looked at (at most the window). */
   readonly examined: number;
   readonly deleted: number;
+  /** Time spent in the window's statements, and in its COMMIT (writing the WAL frames). */
+  readonly statementMs: number;
+  readonly commitMs: number;
 }
 
 /** Before the first key of a TEXT or BLOB primary key (a BLOB sorts after every TEXT). */
@@ -26,20 +29,40 @@ export const FIRST_TEXT_KEY = "";
  * Deleting rows that can no longer serve anyone needs no fsync of its own: if power fails they are
  * deleted again next time. The connection is back to synchronous=FULL before anything else can run
  * on it (bun:sqlite is synchronous), and the next FULL commit's fsync makes these frames durable.
+ * Each step reports its statement and COMMIT times (bench/housekeeping-stalls.ts reads them).
  */
 export function windowPruner(db: Database, table: string, key: string, condition: string): (after: KeyValue, window: number, params: readonly Param[]) => PruneStep | null {
   const windowEnd = db.query(`SELECT max(k) AS last, count(*) AS n FROM (SELECT ${key} AS k FROM ${table} WHERE ${key} > ?1 ORDER BY ${key} LIMIT ?2)`);
   const del = db.query(`DELETE FROM ${table} WHERE ${key} > ?1 AND ${key} <= ?2 AND (${condition})`);
+  const begin = db.query("BEGIN IMMEDIATE");
+  const commit = db.query("COMMIT");
+  const rollback = db.query("ROLLBACK");
   return (after, window, params) =>
-    withoutSync(db, () =>
-      db.transaction(() => {
+    (pruneCommits.fsync ? (fn: () => PruneStep | null) => fn() : (fn: () => PruneStep | null) => withoutSync(db, fn))(() => {
+      const started = performance.now();
+      begin.run();
+      let step: PruneStep | null;
+      try {
         const w = windowEnd.get(after, window) as { last: KeyValue | null; n: number };
-        if (w.last === null) return null;
-        const deleted = del.run(after, w.last, ...params).changes;
-        return { last: w.last, examined: w.n, deleted };
-      }).immediate(),
-    );
+        const deleted = w.last === null ? 0 : del.run(after, w.last, ...params).changes;
+        const statementMs = performance.now() - started;
+        commit.run();
+        step = w.last === null ? null : { last: w.last, examined: w.n, deleted, statementMs, commitMs: performance.now() - started - statementMs };
+      } catch (e) {
+        if (db.inTransaction) rollback.run();
+        throw e;
+      }
+      return step;
+    });
 }
+
+/**
+ * Bench only (bench/housekeeping-stalls.ts compares both): `fsync: true` commits each window with
+ * the connection's synchronous=FULL, paying its own WAL fsync instead of leaving its frames to the
+ * next user commit's fsync. Not the default: on a busy disk every window then costs an fsync, the
+ * windows fall to their minimum size and the clean-up slows to a crawl (bench/RESULTS.md).
+ */
+export const pruneCommits = { fsync: false };
 
 /** Runs `fn` with synchronous=NORMAL (no fsync at its commit), then back to FULL. */
 export function withoutSync<T>(db: Database, fn: () => T): T {
