@@ -40,6 +40,7 @@ auth:
     forgot_password_per_ip: off
     link_per_ip: off
     admin_key_failures_per_ip: off
+    refresh_per_session: off
 `;
 
 interface Server {

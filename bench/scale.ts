@@ -417,7 +417,7 @@ async function measureHousekeeping(): Promise<void> {
   out(`| expired refresh tokens | signups before (p50 / max) | signups during clean-up (count, p50 / p99 / max) | during: over 50 ms | clean-up | longest window (event loop held) |`);
   out("|---:|---:|---:|---:|---:|---:|");
   out(
-    `| ${int(EXPIRED_ROWS)} | ${fmt(median(before))} / ${fmt(Math.max(...before))} ms | ${int(during.length)}, ${fmt(median(during))} / ${fmt(p99(during))} / ${fmt(Math.max(...during))} ms | ${int(during.filter((x) => x > 50).length)} | ${Number.isFinite(doneAt) ? `done ${fmt(doneAt / 1000)} s after the first request` : `${int(left)} tokens left after ${HOUSEKEEPING_SECONDS} s`} | ${pass ? `${fmt(pass.longest_window_ms)} ms (${int(pass.windows)} windows, pass of ${fmt(pass.duration_ms / 1000)} s)` : "— (pass not over)"} |`,
+    `| ${int(EXPIRED_ROWS)} | ${fmt(median(before))} / ${fmt(Math.max(...before))} ms | ${int(during.length)}, ${fmt(median(during))} / ${fmt(p99(during))} / ${fmt(Math.max(...during))} ms | ${int(during.filter((x) => x > 50).length)} | ${Number.isFinite(doneAt) ? `done ${fmt(doneAt / 1000)} s after the first request` : `${int(left)} tokens left after ${HOUSEKEEPING_SECONDS} s`} | ${!pass ? "— (pass not over)" : pass.windows === undefined ? "— (not logged by this build)" : `${fmt(pass.longest_window_ms)} ms (${int(pass.windows)} windows, pass of ${fmt(pass.duration_ms / 1000)} s)`} |`,
   );
   out();
   out(`Longest write stall seen by the signup loop: the max above minus the p50 before, ${fmt(Math.max(...during) - median(before))} ms.`);
