@@ -12,8 +12,8 @@
 import type { SQL } from "bun";
 import type { Database } from "bun:sqlite";
 import type { ProjectConfig } from "../config/types.ts";
-import { deriveKey, constantTimeEqualHex, sha256Hex } from "../crypto/digest.ts";
-import type { KeyKind } from "../storage/keys.ts";
+import { deriveKey } from "../crypto/digest.ts";
+import { keyMatchesHash } from "../storage/keys.ts";
 import { pgJwtSecrets } from "../storage/postgres/jwt-secrets.ts";
 import { bootPgProject, readPgSnapshot, readPgVersion, type PgSnapshot } from "../storage/postgres/project-db.ts";
 import { pgSigningKeyStore, type PgSigningKeyStore } from "../storage/postgres/signing-keys.ts";
@@ -28,8 +28,6 @@ import { asymmetricSigner, hs256Signer, type TokenSigner } from "./token-signer.
 
 /** How often a replica looks at a project's settings version. */
 export const REFRESH_EVERY_MS = 250;
-
-const KEY_PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
 
 /** The seal keys of a project's stored secrets (derived from the server key, never stored). */
 function sealKeys(serverKey: Uint8Array) {
@@ -129,11 +127,7 @@ export async function loadPgProjectRuntime(config: ProjectConfig, deps: ServerDe
       throw new Error(`project ${config.id} is served from PostgreSQL: it has no SQLite connection`);
     },
     keys: {
-      matches(kind, presented) {
-        const stored = snapshot.keyHashes[kind];
-        // Compare even when no key is stored, so both paths cost the same.
-        return constantTimeEqualHex(sha256Hex(presented), stored ?? "0".repeat(64)) && stored !== null && presented.startsWith(KEY_PREFIX[kind]);
-      },
+      matches: (kind, presented) => keyMatchesHash(kind, presented, snapshot.keyHashes[kind]),
     },
     jwt: { current: () => snapshot.jwtSecret },
     signer,

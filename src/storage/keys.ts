@@ -1,5 +1,6 @@
 /** The project's admin and public keys (SPEC 7.4): only their SHA-256 is stored. */
 import { constantTimeEqualHex, sha256Hex } from "../crypto/digest.ts";
+import { randomToken, type RandomBytes } from "../crypto/random.ts";
 
 export type KeyKind = "admin" | "public";
 
@@ -34,6 +35,11 @@ export async function readSeenHashes(keys: Pick<KeysOps, "storedHash">): Promise
 }
 
 const KEY_PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
+
+/** A new project key: prefix + 43 URL-safe chars (32 random bytes). */
+export function generateKey(kind: KeyKind, random: RandomBytes): string {
+  return KEY_PREFIX[kind] + randomToken(random, 32);
+}
 
 /** Constant-time check of a presented key against a stored hash read before (null: no key stored). */
 export function keyMatchesHash(kind: KeyKind, presented: string, storedHash: string | null): boolean {

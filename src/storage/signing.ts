@@ -6,7 +6,9 @@
  */
 import { JWKS_MAX_AGE_SECONDS } from "../config/signing-config.ts";
 import type { SigningAlgorithm } from "../config/types.ts";
-import type { SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
+import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../crypto/jwt-asymmetric.ts";
+import { seal, unseal } from "../crypto/seal.ts";
+import { DbOpenError } from "./open-error.ts";
 
 /** One stored key with its schedule (unix ms). */
 export interface StoredSigningKey {
@@ -49,4 +51,50 @@ export const SIGNING_ALGORITHM_SETTING = "signing.algorithm";
 export function signingAlgorithmChange(recorded: string | null, algorithm: SigningAlgorithm): { readonly previous: string; readonly switched: boolean; readonly record: boolean } {
   const previous = recorded ?? "HS256";
   return { previous, switched: previous !== algorithm, record: recorded !== algorithm };
+}
+
+/**
+ * A project's key pairs as both engines store them: the PKCS#8 private key sealed with AES-256-GCM
+ * under a server-key subkey and bound to the project and the kid. Unsealing and importing a key costs
+ * tens of microseconds, so an opened pair is kept for the process until its row is gone.
+ */
+export interface SigningKeyRing {
+  /** The pair of a stored row; a DbOpenError when this server key cannot open it. */
+  open(kid: string, sealed: Uint8Array): SigningKeyPair;
+  /** A new pair (kept as opened) and its sealed private key, to be stored under `kid`. */
+  generate(): { kid: string; sealed: Uint8Array };
+  /** Forgets the opened pairs whose kid is not among the rows just read (retired, or deleted by another process). */
+  keepOnly(kids: readonly string[]): void;
+  /** Forgets every opened pair (all rows deleted). */
+  clear(): void;
+}
+
+export function signingKeyRing(opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): SigningKeyRing {
+  const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
+  const pairs = new Map<string, SigningKeyPair>();
+  return {
+    open(kid, sealed) {
+      let pair = pairs.get(kid);
+      if (pair) return pair;
+      try {
+        pair = importSigningKey(opts.alg, unseal(opts.sealKey, sealed, aad(kid)));
+      } catch {
+        throw new DbOpenError(
+          `project ${opts.projectId}: its ${opts.alg} signing key cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
+        );
+      }
+      if (pair.kid !== kid) throw new DbOpenError(`project ${opts.projectId}: signing key ${kid} does not match its kid`);
+      pairs.set(kid, pair);
+      return pair;
+    },
+    generate() {
+      const { pair, pkcs8 } = generateSigningKey(opts.alg);
+      pairs.set(pair.kid, pair);
+      return { kid: pair.kid, sealed: seal(opts.sealKey, pkcs8, aad(pair.kid)) };
+    },
+    keepOnly(kids) {
+      for (const kid of [...pairs.keys()]) if (!kids.includes(kid)) pairs.delete(kid);
+    },
+    clear: () => pairs.clear(),
+  };
 }

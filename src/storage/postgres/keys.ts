@@ -7,14 +7,11 @@
  * of src/storage/keys.ts), as the SQLite engine does with the one process's memory.
  */
 import type { SQL } from "bun";
-import { constantTimeEqualHex, sha256Hex } from "../../crypto/digest.ts";
+import { sha256Hex } from "../../crypto/digest.ts";
 import { seal, unseal } from "../../crypto/seal.ts";
-import type { KeyKind, KeysOps } from "../keys.ts";
-import { generateKey } from "../sqlite/keys.ts";
+import { generateKey, keyMatchesHash, type KeyKind, type KeysOps } from "../keys.ts";
 import { atomic, num, rows, tableOf, type PgOpsContext } from "./context.ts";
 import { pgSettings } from "./settings.ts";
-
-const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
 
 /** How long a rotation's key is kept to answer a rotation that raced with it (as in SQLite). */
 export const KEY_COALESCE_MS = 10_000;
@@ -86,11 +83,6 @@ export function pgKeys(ctx: PgOpsContext): KeysOps {
       return out;
     },
     storedHash: (kind) => storedHash(ctx.sql, kind),
-    async matches(kind, presented) {
-      const stored = await storedHash(ctx.sql, kind);
-      const given = sha256Hex(presented);
-      // Compare even when no key is stored, so both paths cost the same.
-      return constantTimeEqualHex(given, stored ?? "0".repeat(64)) && stored !== null && presented.startsWith(PREFIX[kind]);
-    },
+    matches: async (kind, presented) => keyMatchesHash(kind, presented, await storedHash(ctx.sql, kind)),
   };
 }

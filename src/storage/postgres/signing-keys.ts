@@ -5,10 +5,8 @@
  * replicas (or a restart in the middle) can never schedule two successors for one key. Every
  * write bumps the settings version (internal.sql): the other replicas reload the keys.
  */
-import { seal, unseal } from "../../crypto/seal.ts";
-import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
-import { DbOpenError } from "../open-error.ts";
-import type { RotationPlan, StoredSigningKey } from "../signing.ts";
+import type { AsymmetricAlgorithm } from "../../crypto/jwt-asymmetric.ts";
+import { signingKeyRing, type RotationPlan, type StoredSigningKey } from "../signing.ts";
 import { atomic, changes, num, numOrNull, rows, tableOf, type PgOpsContext } from "./context.ts";
 
 export type { RotationPlan, StoredSigningKey } from "../signing.ts";
@@ -44,33 +42,17 @@ export const signingLockKey = (schema: string): string => `latchkey signing ${sc
 export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): PgSigningKeyStore {
   const t = tableOf(ctx, "_signing_keys");
   const lockKey = signingLockKey(ctx.schema);
-  const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
-  const pairs = new Map<string, SigningKeyPair>();
-  const pairOf = (row: Row): SigningKeyPair => {
-    let pair = pairs.get(row.kid);
-    if (pair) return pair;
-    try {
-      pair = importSigningKey(opts.alg, unseal(opts.sealKey, new Uint8Array(row.private_enc), aad(row.kid)));
-    } catch {
-      throw new DbOpenError(
-        `project ${opts.projectId}: its ${opts.alg} signing key cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
-      );
-    }
-    if (pair.kid !== row.kid) throw new DbOpenError(`project ${opts.projectId}: signing key ${row.kid} does not match its kid`);
-    pairs.set(row.kid, pair);
-    return pair;
-  };
+  const ring = signingKeyRing(opts);
   const locked = <T>(fn: (tx: Ctx["sql"]) => Promise<T>): Promise<T> =>
     atomic(ctx, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`;
       return await fn(tx);
     });
   const addKey = async (tx: Ctx["sql"], nowMs: number, signsFromMs: number, ttlSeconds: number): Promise<string> => {
-    const { pair, pkcs8 } = generateSigningKey(opts.alg);
+    const { kid, sealed } = ring.generate();
     await tx.unsafe(`INSERT INTO ${t} (kid, alg, private_enc, created_at, signs_from, signs_until, ttl_max_s) VALUES ($1, $2, $3, $4, $5, NULL, $6)`,
-      [pair.kid, opts.alg, seal(opts.sealKey, pkcs8, aad(pair.kid)), nowMs, signsFromMs, ttlSeconds]);
-    pairs.set(pair.kid, pair);
-    return pair.kid;
+      [kid, opts.alg, sealed, nowMs, signsFromMs, ttlSeconds]);
+    return kid;
   };
   const newest = async (tx: Ctx["sql"]): Promise<{ kid: string; signs_from: number } | null> => {
     const [r] = await rows<{ kid: string; signs_from: unknown }>(tx, `SELECT kid, signs_from FROM ${t} WHERE alg = $1 ORDER BY signs_from DESC LIMIT 1`, [opts.alg]);
@@ -81,9 +63,9 @@ export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; project
     async list() {
       const found = await rows<Row>(ctx.sql,
         `SELECT kid, private_enc, created_at, signs_from, signs_until, ttl_max_s FROM ${t} WHERE alg = $1 ORDER BY signs_from, created_at`, [opts.alg]);
-      for (const kid of [...pairs.keys()]) if (!found.some((r) => r.kid === kid)) pairs.delete(kid);
+      ring.keepOnly(found.map((r) => r.kid));
       return found.map((row) => ({
-        pair: pairOf(row),
+        pair: ring.open(row.kid, new Uint8Array(row.private_enc)),
         createdAtMs: num(row.created_at),
         signsFromMs: num(row.signs_from),
         signsUntilMs: numOrNull(row.signs_until),
@@ -116,7 +98,7 @@ export function pgSigningKeyStore(ctx: Ctx, opts: { sealKey: Uint8Array; project
     replaceAll: (nowMs, ttlSeconds) =>
       locked(async (tx) => {
         await tx.unsafe(`DELETE FROM ${t}`);
-        pairs.clear();
+        ring.clear();
         await addKey(tx, nowMs, nowMs, ttlSeconds);
       }),
   };

@@ -1,17 +1,11 @@
 import type { Database } from "bun:sqlite";
 import type { SettingsRepo } from "./settings.ts";
-import type { KeyKind, KeysOps } from "../keys.ts";
+import { generateKey, keyMatchesHash, type KeyKind, type KeysOps } from "../keys.ts";
 import type { Sync } from "./store.ts";
-import { constantTimeEqualHex, sha256Hex } from "../../crypto/digest.ts";
-import { randomToken, type RandomBytes } from "../../crypto/random.ts";
+import { sha256Hex } from "../../crypto/digest.ts";
+import type { RandomBytes } from "../../crypto/random.ts";
 
 export type { KeyKind } from "../keys.ts";
-const PREFIX: Record<KeyKind, string> = { admin: "sk_", public: "pk_" };
-
-/** A new project key: prefix + 43 URL-safe chars (32 random bytes). */
-export function generateKey(kind: KeyKind, random: RandomBytes): string {
-  return PREFIX[kind] + randomToken(random, 32);
-}
 
 /** The SQLite keys group: kept in `_settings` (`keys.admin`, `keys.public`). */
 export type ProjectKeys = Sync<KeysOps>;
@@ -69,11 +63,6 @@ export function createProjectKeys(db: Database, settings: SettingsRepo, random: 
     storedHash(kind) {
       return settings.get(`keys.${kind}`)?.value ?? null;
     },
-    matches(kind, presented) {
-      const row = settings.get(`keys.${kind}`);
-      const given = sha256Hex(presented);
-      // Compare even when no key is stored, so both paths cost the same.
-      return constantTimeEqualHex(given, row?.value ?? "0".repeat(64)) && row !== null && presented.startsWith(PREFIX[kind]);
-    },
+    matches: (kind, presented) => keyMatchesHash(kind, presented, settings.get(`keys.${kind}`)?.value ?? null),
   };
 }

@@ -4,11 +4,9 @@
  * processes (or a restart in the middle) can never schedule two successors for one key.
  */
 import type { Database } from "bun:sqlite";
-import { seal, unseal } from "../../crypto/seal.ts";
-import { generateSigningKey, importSigningKey, type AsymmetricAlgorithm, type SigningKeyPair } from "../../crypto/jwt-asymmetric.ts";
-import { DbOpenError } from "./open.ts";
+import type { AsymmetricAlgorithm } from "../../crypto/jwt-asymmetric.ts";
 
-import type { RotationPlan, StoredSigningKey } from "../signing.ts";
+import { signingKeyRing, type RotationPlan, type StoredSigningKey } from "../signing.ts";
 
 export type { RotationPlan, StoredSigningKey } from "../signing.ts";
 
@@ -40,7 +38,6 @@ interface Row {
 }
 
 export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array; projectId: string; alg: AsymmetricAlgorithm }): SigningKeyStore {
-  const aad = (kid: string): string => `signing-key:${opts.projectId}:${kid}`;
   const selectAll = db.query("SELECT kid, private_enc, created_at, signs_from, signs_until, ttl_max_s FROM _signing_keys WHERE alg = ? ORDER BY signs_from, created_at");
   const newest = db.query("SELECT kid, signs_from FROM _signing_keys WHERE alg = ? ORDER BY signs_from DESC LIMIT 1");
   const insert = db.query("INSERT INTO _signing_keys(kid, alg, private_enc, created_at, signs_from, signs_until, ttl_max_s) VALUES (?, ?, ?, ?, ?, NULL, ?)");
@@ -50,36 +47,20 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
   const dropAll = db.query("DELETE FROM _signing_keys");
   const raiseTtl = db.query("UPDATE _signing_keys SET ttl_max_s = max(ttl_max_s, ?2) WHERE alg = ?3 AND (signs_until IS NULL OR signs_until > ?1)");
 
-  // Unsealing and importing a key costs tens of microseconds: done once per key and process.
-  const pairs = new Map<string, SigningKeyPair>();
-  const pairOf = (row: Row): SigningKeyPair => {
-    let pair = pairs.get(row.kid);
-    if (pair) return pair;
-    try {
-      pair = importSigningKey(opts.alg, unseal(opts.sealKey, row.private_enc, aad(row.kid)));
-    } catch {
-      throw new DbOpenError(
-        `project ${opts.projectId}: its ${opts.alg} signing key cannot be opened with this server key (was server.key or LATCHKEY_SERVER_KEY changed?)`,
-      );
-    }
-    if (pair.kid !== row.kid) throw new DbOpenError(`project ${opts.projectId}: signing key ${row.kid} does not match its kid`);
-    pairs.set(row.kid, pair);
-    return pair;
-  };
+  const ring = signingKeyRing(opts);
   const addKey = (nowMs: number, signsFromMs: number, ttlSeconds: number): string => {
-    const { pair, pkcs8 } = generateSigningKey(opts.alg);
-    insert.run(pair.kid, opts.alg, seal(opts.sealKey, pkcs8, aad(pair.kid)), nowMs, signsFromMs, ttlSeconds);
-    pairs.set(pair.kid, pair);
-    return pair.kid;
+    const { kid, sealed } = ring.generate();
+    insert.run(kid, opts.alg, sealed, nowMs, signsFromMs, ttlSeconds);
+    return kid;
   };
 
   return {
     list() {
       const rows = selectAll.all(opts.alg) as Row[];
       // Forget the opened keys that left the database (retired, or deleted by another process).
-      for (const kid of [...pairs.keys()]) if (!rows.some((r) => r.kid === kid)) pairs.delete(kid);
+      ring.keepOnly(rows.map((r) => r.kid));
       return rows.map((row) => ({
-        pair: pairOf(row),
+        pair: ring.open(row.kid, row.private_enc),
         createdAtMs: row.created_at,
         signsFromMs: row.signs_from,
         signsUntilMs: row.signs_until,
@@ -117,7 +98,7 @@ export function createSigningKeyStore(db: Database, opts: { sealKey: Uint8Array;
     replaceAll(nowMs, ttlSeconds) {
       db.transaction(() => {
         dropAll.run();
-        pairs.clear();
+        ring.clear();
         addKey(nowMs, nowMs, ttlSeconds);
       }).immediate();
     },
