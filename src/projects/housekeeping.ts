@@ -14,8 +14,8 @@ export const HOUSEKEEPING_ERROR_BACKOFF: BackoffPolicy = { baseMs: 30_000, maxMs
  * is synchronous, so one transaction is also one stretch of time in which no request runs; with
  * 1,000,000 expired refresh tokens the clean-up is many short transactions with the event loop (and
  * every other write) running between them, never one long one. 256 rows write about 1 MiB of WAL
- * at most: on a quiet 2-core machine a window then held the event loop 31–38 ms at the worst,
- * against 29–89 ms with windows of up to 1,000 rows (bench/RESULTS.md, "Housekeeping at the end of
+ * at most: on a quiet 2-core machine a window then held the event loop 31–40 ms at the worst (four
+ * runs), against 29–89 ms with windows of up to 1,000 rows (bench/RESULTS.md, "Scale at the end of
  * session 4").
  */
 export const HOUSEKEEPING_BATCH_ROWS = 256;
