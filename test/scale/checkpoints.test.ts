@@ -50,17 +50,29 @@ function walResets(path: string): number {
 
 const pragma = (db: Database, name: string): number => Number(Object.values(db.query(`PRAGMA ${name}`).get() as Record<string, unknown>)[0]);
 
+/** A project database in a temp dir with a `filler` table to write into. */
+function demoDb(): { dir: string; path: string; db: Database } {
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
+  dirs.push(dir);
+  const path = join(dir, "demo.db");
+  const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
+  db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+  return { dir, path, db };
+}
+
+/** The same, with the checkpoint events of that file collected (`off` stops collecting). */
+function watchedDemoDb(): ReturnType<typeof demoDb> & { events: CheckpointEvent[]; off: () => void } {
+  const made = demoDb();
+  const events: CheckpointEvent[] = [];
+  const off = onCheckpoint((e) => {
+    if (e.path === made.path) events.push(e);
+  });
+  return { ...made, events, off };
+}
+
 describe("the checkpoint thread", () => {
   it("checkpoints a watched database while a loop writes, and the WAL starts over once the writes pause", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
-    dirs.push(dir);
-    const path = join(dir, "demo.db");
-    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
-    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
-    const events: CheckpointEvent[] = [];
-    const off = onCheckpoint((e) => {
-      if (e.path === path) events.push(e);
-    });
+    const { dir, path, db, events, off } = watchedDemoDb();
     try {
       watchCheckpoints(db, path, silent);
       expect(isWatched(db)).toBe(true);
@@ -107,15 +119,7 @@ describe("the checkpoint thread", () => {
   }, 30_000);
 
   it("lets go of a database before it closes: no checkpoint after, no descriptor left", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
-    dirs.push(dir);
-    const path = join(dir, "demo.db");
-    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
-    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
-    const events: CheckpointEvent[] = [];
-    const off = onCheckpoint((e) => {
-      if (e.path === path) events.push(e);
-    });
+    const { dir, path, db, events, off } = watchedDemoDb();
     // Another open database keeps the worker running after this one is let go.
     const otherPath = join(dir, "other.db");
     const other = openProjectDb(otherPath, { projectId: "other", nowIso: new Date().toISOString() });
@@ -157,11 +161,7 @@ describe("the checkpoint thread", () => {
   }, 30_000);
 
   it("with a reader holding an old snapshot: logs the growing WAL, lets the serving connection help, and starts over once the reader ends", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "latchkey-ckpt-"));
-    dirs.push(dir);
-    const path = join(dir, "demo.db");
-    const db = openProjectDb(path, { projectId: "demo", nowIso: new Date().toISOString() });
-    db.exec("CREATE TABLE filler(id INTEGER PRIMARY KEY, body BLOB)");
+    const { path, db } = demoDb();
     const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
     const log = { warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }), error: () => undefined };
     setCheckpointLimits({ warnBytes: 2 ** 20, helpBytes: 2 * 2 ** 20 });
