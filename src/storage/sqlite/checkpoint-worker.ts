@@ -30,11 +30,22 @@ export type ToWorker =
   | { t: "stop"; seq: number };
 
 export type FromWorker =
-  | { t: "ack"; seq: number }
+  /** To a checkpointNow, also what its checkpoint did (see `checkpoint`). */
+  | { t: "ack"; seq: number; outcome?: CheckpointOutcome }
   | { t: "alive" }
-  | { t: "checkpoint"; id: number; walBytes: number; frames: number; copied: number; busy: boolean; ms: number }
+  | { t: "checkpoint"; id: number; walBytes: number; frames: number; copied: number; busy: boolean; ms: number; lastRoundAt: number }
   | { t: "stuck"; id: number; walBytes: number; frames: number; copied: number }
   | { t: "failed"; id: number; message: string };
+
+/**
+ * `complete`: every frame it saw is copied (false: a reader in the way, a failure, not our file).
+ * `lastRoundAt`: when its last round began (`performance.timeOrigin + performance.now()`, the same
+ * clock on every thread): what was committed since is not copied.
+ */
+export interface CheckpointOutcome {
+  complete: boolean;
+  lastRoundAt: number;
+}
 
 interface Watched {
   path: string;
@@ -88,25 +99,32 @@ function walState(path: string): { bytes: number; sig: string } | null {
   }
 }
 
-function checkpoint(id: number, w: Watched, now = false): void {
+const clock = (): number => performance.timeOrigin + performance.now();
+const NOT_DONE: CheckpointOutcome = { complete: false, lastRoundAt: 0 };
+
+function checkpoint(id: number, w: Watched, now = false): CheckpointOutcome {
   const wal = walState(w.path);
-  if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return;
+  // Nothing committed since the last checkpoint: at most what came during its last round is left.
+  if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return { complete: true, lastRoundAt: clock() };
   // At most one checkpoint (and so one fsync of the database file) per database per interval:
   // each fsync also slows the serving thread's own WAL fsyncs on the same disk. A clean-up asks
   // for one at once after it has written its share of the WAL (see checkpointer.ts, drainWal).
-  if (!now && performance.now() - w.lastRunMs < minIntervalMs) return;
+  if (!now && performance.now() - w.lastRunMs < minIntervalMs) return NOT_DONE;
   w.lastRunMs = performance.now();
-  if (w.identity === null || identityOf(w.path) !== w.identity) return; // not the file we were given
+  if (w.identity === null || identityOf(w.path) !== w.identity) return NOT_DONE; // not the file we were given
   const started = performance.now();
   try {
     if (w.db === null) w.db = open(w.path);
     const passive = (w.passive ??= w.db.prepare("PRAGMA wal_checkpoint(PASSIVE)"));
+    let lastRoundAt = clock();
     let r = passive.get() as { busy: number; log: number; checkpointed: number };
     // Catch up: a checkpoint copies the log as it was when it began, and the writer reuses the
     // log from its start only when it finds everything copied. While commits keep coming, copy
     // again at once (each round only what was written during the last one) until a round finds
-    // nothing new, rather than letting the log run ahead until the next tick.
+    // nothing new, rather than letting the log run ahead until the next tick. What is committed
+    // during the last round is left to the serving thread (checkpointer.ts, finishCheckpoint).
     for (let round = 0; round < CATCH_UP_ROUNDS && r.busy === 0 && r.log > 0 && r.checkpointed === r.log; round++) {
+      lastRoundAt = clock();
       const again = passive.get() as { busy: number; log: number; checkpointed: number };
       const caughtUp = again.log === r.log || again.log < r.log; // nothing new, or the log restarted
       r = again;
@@ -117,12 +135,13 @@ function checkpoint(id: number, w: Watched, now = false): void {
     w.incomplete = incomplete;
     const after = walState(w.path);
     w.lastSeen = after?.sig ?? "";
-    send({ t: "checkpoint", id, walBytes: after?.bytes ?? 0, frames: r.log, copied: r.checkpointed, busy: r.busy !== 0, ms: performance.now() - started });
+    send({ t: "checkpoint", id, walBytes: after?.bytes ?? 0, frames: r.log, copied: r.checkpointed, busy: r.busy !== 0, ms: performance.now() - started, lastRoundAt });
     const now = performance.now();
     if (incomplete && wal.bytes > warnAboveBytes && now - w.lastStuckLogMs > STUCK_LOG_EVERY_MS) {
       w.lastStuckLogMs = now;
       send({ t: "stuck", id, walBytes: wal.bytes, frames: r.log, copied: r.checkpointed });
     }
+    return { complete: !incomplete, lastRoundAt };
   } catch (e) {
     // A full disk or a read-only mount: tried again every tick, told at most once a minute.
     w.incomplete = true;
@@ -133,6 +152,7 @@ function checkpoint(id: number, w: Watched, now = false): void {
       w.lastFailureLogMs = now;
       send({ t: "failed", id, message });
     }
+    return NOT_DONE;
   }
 }
 
@@ -204,8 +224,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       return;
     case "checkpointNow": {
       const w = watched.get(m.id);
-      if (w) checkpoint(m.id, w, true);
-      send({ t: "ack", seq: m.seq });
+      send({ t: "ack", seq: m.seq, outcome: w ? checkpoint(m.id, w, true) : NOT_DONE });
       return;
     }
     case "unwatch":

@@ -4,7 +4,8 @@
  * into the database file and fsyncs it there, on the event loop (hundreds of milliseconds on a busy
  * disk, during which no request of any project runs). A watched connection has the automatic
  * checkpoint turned off, and one Worker for the whole process (checkpoint-worker.ts) checkpoints
- * every watched database on its own connections instead.
+ * every watched database on its own connections instead. The serving thread copies only the few
+ * frames committed during the worker's last round, so that the log starts over (finishCheckpoint).
  *
  * - The worker starts with the first watched database and stops when the last one is unwatched.
  * - `unwatch` resolves once the worker has let go of the database (no checkpoint running or to
@@ -17,9 +18,9 @@
  *   process) is logged once a minute: no checkpoint of any kind can recycle it before that reader
  *   ends.
  */
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { dirname, join } from "node:path";
-import type { FromWorker, ToWorker } from "./checkpoint-worker.ts";
+import type { CheckpointOutcome, FromWorker, ToWorker } from "./checkpoint-worker.ts";
 
 /** How often the worker looks at the WAL files (one stat per open database). */
 export const CHECKPOINT_TICK_MS = 100;
@@ -37,6 +38,20 @@ export const WAL_WARN_BYTES = 256 * 2 ** 20;
  * worker did the rest), and it is the one that lets the next commit start the log over.
  */
 export const WAL_HELP_BYTES = 64 * 2 ** 20;
+/**
+ * The log starts over only when a write finds every frame copied. While users commit every few
+ * milliseconds, some always land during the worker's copy and fsync, its catch-up rounds do not
+ * catch up, and the log grows (to 77 MiB in a clean-up with a signup every 4–7 ms, bench/scale.ts).
+ * So once the worker has copied a log of at least this many frames (4 MiB, SQLite's own automatic
+ * checkpoint size) to its end but for what was committed during its last round, the serving thread
+ * copies those (finishCheckpoint): on it, nothing commits between that copy and the next write.
+ */
+export const FINISH_ABOVE_FRAMES = 1_024;
+/**
+ * ... if that last round began at most this long ago: the serving thread then copies what it
+ * committed in that time (a few frames; the worker has written and synced the rest).
+ */
+export const FINISH_WITHIN_MS = 200;
 /** The WAL file is cut back to this size when it is reused from its start. */
 export const WAL_SIZE_LIMIT_BYTES = 16 * 2 ** 20;
 /** The worker's heartbeat period, and how long without one before the serving thread takes over. */
@@ -66,6 +81,8 @@ interface Entry {
   log: Logger;
   /** Its automatic checkpoint is on again because its WAL passed WAL_HELP_BYTES. */
   helped: boolean;
+  /** Its `PRAGMA wal_checkpoint(PASSIVE)` on the serving connection (drainWal), prepared on first use. */
+  passive?: Statement;
 }
 
 const entries = new Map<Database, Entry>();
@@ -73,13 +90,17 @@ const byId = new Map<number, Entry>();
 const listeners = new Set<(e: CheckpointEvent) => void>();
 let nextId = 1;
 let nextSeq = 1;
-const acks = new Map<number, () => void>();
+const NOT_DONE: CheckpointOutcome = { complete: false, lastRoundAt: 0 };
+/** Answers awaited from the worker, by sequence number (a checkpointNow's carries its outcome). */
+const acks = new Map<number, (outcome: CheckpointOutcome) => void>();
 let worker: Worker | null = null;
 let lastAliveMs = 0;
 let watchdog: ReturnType<typeof setInterval> | null = null;
 /** The serving connections do their own checkpoints (the worker is missing or stalled). */
 let fallback = false;
 let checkpoints = 0;
+/** Checkpoints finished on the serving thread (finishCheckpoint). */
+let finishes = 0;
 /** The size limits in use (tests lower them). */
 const limits = { warnBytes: WAL_WARN_BYTES, helpBytes: WAL_HELP_BYTES };
 /** Unwatches waiting for the worker's answer: the worker stops only when none is left. */
@@ -137,7 +158,7 @@ function leaveFallback(): void {
 function onMessage(m: FromWorker): void {
   switch (m.t) {
     case "ack":
-      acks.get(m.seq)?.();
+      acks.get(m.seq)?.(m.outcome ?? NOT_DONE);
       acks.delete(m.seq);
       return;
     case "alive":
@@ -156,6 +177,9 @@ function onMessage(m: FromWorker): void {
         e.helped = false;
         if (!fallback) setAutocheckpoint(e, false);
       }
+      // A log the worker copied to its end but for its last round's commits, that has not started
+      // over for a while: the serving thread copies those few frames (finishCheckpoint).
+      if (!m.busy && m.copied === m.frames && m.frames >= FINISH_ABOVE_FRAMES) finishCheckpoint(e, m.lastRoundAt);
       const ev: CheckpointEvent = { path: e.path, walBytes: m.walBytes, frames: m.frames, copied: m.copied, busy: m.busy, ms: m.ms };
       for (const l of listeners) l(ev);
       return;
@@ -208,7 +232,7 @@ function stopWorker(): void {
   watchdog = null;
   fallback = false;
   // Any unwatch still waiting: the worker is gone, so it has let go.
-  for (const resolve of acks.values()) resolve();
+  for (const resolve of acks.values()) resolve(NOT_DONE);
   acks.clear();
   w?.terminate();
 }
@@ -237,11 +261,12 @@ export async function unwatchCheckpoints(db: Database): Promise<void> {
   const e = entries.get(db);
   if (!e) return;
   entries.delete(db);
+  e.passive?.finalize(); // before the connection closes (an open statement would keep its files open)
   setAutocheckpoint(e, true);
   const w = worker;
   if (w !== null) {
     const seq = nextSeq++;
-    const acked = new Promise<void>((resolve) => acks.set(seq, resolve));
+    const acked = new Promise<void>((resolve) => acks.set(seq, () => resolve()));
     pendingUnwatches++;
     post({ t: "unwatch", id: e.id, seq });
     // A dead or stuck worker must not hold a project's closing forever: it is terminated then.
@@ -269,26 +294,47 @@ export function forgetCheckpoints(db: Database): void {
 }
 
 /**
- * Has the worker checkpoint `db`'s WAL now (not at its next tick, at most once a second) and
- * resolves once it has (at once when the connection is not watched or the worker is missing; after
- * DRAIN_TIMEOUT_MS at most). A large clean-up calls it after every share of the WAL it writes, so
- * the log is all copied, starts over at its beginning with the next commit and never grows past
- * WAL_SIZE_LIMIT_BYTES: a larger one is truncated by the commit that starts it over (on the
- * serving thread: 50–150 ms for a 100 MB WAL, measured) and, past WAL_HELP_BYTES, gets the serving
- * connection's own checkpoints back.
+ * Has the worker checkpoint `db`'s WAL now (not at its next tick, at most once a second), then
+ * copies on the serving thread what was committed during its last round (finishCheckpoint), and
+ * resolves (at once when the connection is not watched or the worker is missing; the worker is
+ * waited for DRAIN_TIMEOUT_MS at most). A large clean-up calls it after every share of the WAL it
+ * writes, so the log is all copied and starts over at its beginning with the next commit, and never
+ * grows past WAL_SIZE_LIMIT_BYTES: a larger one is cut back by the first commit after it starts
+ * over, on the serving thread (an ftruncate of 20–50 ms with a busy disk, measured), and past
+ * WAL_HELP_BYTES it gets the serving connection's own checkpoints back.
  */
 export async function drainWal(db: Database): Promise<void> {
   const e = entries.get(db);
   if (!e || worker === null || fallback) return;
   const seq = nextSeq++;
-  const acked = new Promise<void>((resolve) => acks.set(seq, resolve));
+  const acked = new Promise<CheckpointOutcome>((resolve) => acks.set(seq, resolve));
   post({ t: "checkpointNow", id: e.id, seq });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([acked, new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)))]);
+  const outcome = await Promise.race([acked, new Promise<CheckpointOutcome>((resolve) => (timer = setTimeout(() => resolve(NOT_DONE), DRAIN_TIMEOUT_MS)))]);
   clearTimeout(timer);
   acks.delete(seq);
+  if (outcome.complete) finishCheckpoint(e, outcome.lastRoundAt);
 }
 const DRAIN_TIMEOUT_MS = 5_000;
+
+/**
+ * The serving thread's share of a checkpoint the worker made: copies what was committed since its
+ * last round began, so the next write starts the log over. Only when that round began at most
+ * FINISH_WITHIN_MS ago (a few frames; an older one is left to the worker's next checkpoint), never
+ * inside a transaction of the serving connection (SQLite refuses a checkpoint there), and a PASSIVE
+ * checkpoint never waits: if the worker holds the checkpoint lock, nothing is done. With nothing
+ * left to copy it takes a lock and writes nothing.
+ */
+function finishCheckpoint(e: Entry, lastRoundAt: number): void {
+  const age = performance.timeOrigin + performance.now() - lastRoundAt;
+  if (age > FINISH_WITHIN_MS || !entries.has(e.db) || e.db.inTransaction) return;
+  try {
+    (e.passive ??= e.db.prepare("PRAGMA wal_checkpoint(PASSIVE)")).get();
+    finishes++;
+  } catch {
+    // a connection closing, or the disk refusing: the worker's next checkpoint tries again
+  }
+}
 
 /** Whether a connection is watched (tests). */
 export function isWatched(db: Database): boolean {
@@ -296,8 +342,8 @@ export function isWatched(db: Database): boolean {
 }
 
 /** Numbers for tests and metrics. */
-export function checkpointerStats(): { running: boolean; watched: number; checkpoints: number; fallback: boolean } {
-  return { running: worker !== null, watched: entries.size, checkpoints, fallback };
+export function checkpointerStats(): { running: boolean; watched: number; checkpoints: number; finishes: number; fallback: boolean } {
+  return { running: worker !== null, watched: entries.size, checkpoints, finishes, fallback };
 }
 
 /** Calls `fn` after every checkpoint the worker made (tests); returns the unsubscribe. */
