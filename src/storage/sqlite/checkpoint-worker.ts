@@ -23,7 +23,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { statSync } from "node:fs";
 
 export type ToWorker =
-  | { t: "config"; tickMs: number; minIntervalMs: number; warnAboveBytes: number; aliveEveryMs: number }
+  | { t: "config"; tickMs: number; minIntervalMs: number; growthBytes: number; warnAboveBytes: number; aliveEveryMs: number }
   | { t: "watch"; id: number; path: string }
   | { t: "unwatch"; id: number; seq: number }
   | { t: "checkpointNow"; id: number; seq: number }
@@ -33,17 +33,20 @@ export type FromWorker =
   /** To a checkpointNow, also what its checkpoint did (see `checkpoint`). */
   | { t: "ack"; seq: number; outcome?: CheckpointOutcome }
   | { t: "alive" }
-  | { t: "checkpoint"; id: number; walBytes: number; frames: number; copied: number; busy: boolean; ms: number; lastRoundAt: number }
+  | { t: "checkpoint"; id: number; walBytes: number; frames: number; copied: number; busy: boolean; ms: number; synced: boolean; lastRoundAt: number }
   | { t: "stuck"; id: number; walBytes: number; frames: number; copied: number }
   | { t: "failed"; id: number; message: string };
 
 /**
  * `complete`: every frame it saw is copied (false: a reader in the way, a failure, not our file).
+ * `synced`: a round reached the end of the log, so SQLite fsynced the database file (it does only
+ * then: a round that commits overtake copies pages and leaves them unsynced).
  * `lastRoundAt`: when its last round began (`performance.timeOrigin + performance.now()`, the same
  * clock on every thread): what was committed since is not copied.
  */
 export interface CheckpointOutcome {
   complete: boolean;
+  synced: boolean;
   lastRoundAt: number;
 }
 
@@ -55,10 +58,13 @@ interface Watched {
   passive: Statement | null;
   /** dev:ino of the database file when it was watched: a replaced file is not ours. */
   identity: string | null;
-  /** size:mtime of the WAL at the last checkpoint. */
+  /** size:mtime of the WAL at the last checkpoint, and its size then. */
   lastSeen: string;
+  lastBytes: number;
   /** The last checkpoint could not copy every frame (a reader in the way): try again next tick. */
   incomplete: boolean;
+  /** The last checkpoint reached the end of the log (the database file is fsynced). */
+  synced: boolean;
   lastStuckLogMs: number;
   /** When its last checkpoint ran (performance.now()). */
   lastRunMs: number;
@@ -70,14 +76,16 @@ declare const self: Worker;
 
 let tickMs = 100;
 let minIntervalMs = 1_000;
+let growthBytes = 2 * 2 ** 20;
 let warnAboveBytes = 256 * 2 ** 20;
 let aliveEveryMs = 1_000;
 const watched = new Map<number, Watched>();
 let timer: ReturnType<typeof setInterval> | null = null;
 let alive: ReturnType<typeof setInterval> | null = null;
 const STUCK_LOG_EVERY_MS = 60_000;
-/** Checkpoints in a row while a writer keeps adding to the log (see `checkpoint`). */
-const CATCH_UP_ROUNDS = 4;
+/** Checkpoints in a row while a writer keeps adding to the log (see `checkpoint`), for so long at most. */
+const CATCH_UP_ROUNDS = 16;
+const CATCH_UP_MS = 250;
 
 const send = (m: FromWorker): void => postMessage(m);
 
@@ -100,16 +108,20 @@ function walState(path: string): { bytes: number; sig: string } | null {
 }
 
 const clock = (): number => performance.timeOrigin + performance.now();
-const NOT_DONE: CheckpointOutcome = { complete: false, lastRoundAt: 0 };
+const NOT_DONE: CheckpointOutcome = { complete: false, synced: false, lastRoundAt: 0 };
 
 function checkpoint(id: number, w: Watched, now = false): CheckpointOutcome {
   const wal = walState(w.path);
+  if (wal === null) return { complete: true, synced: true, lastRoundAt: clock() };
   // Nothing committed since the last checkpoint: at most what came during its last round is left.
-  if (wal === null || (wal.sig === w.lastSeen && !w.incomplete)) return { complete: true, lastRoundAt: clock() };
+  if (wal.sig === w.lastSeen && !w.incomplete) return { complete: true, synced: w.synced, lastRoundAt: clock() };
   // At most one checkpoint (and so one fsync of the database file) per database per interval:
   // each fsync also slows the serving thread's own WAL fsyncs on the same disk. A clean-up asks
   // for one at once after it has written its share of the WAL (see checkpointer.ts, drainWal).
-  if (!now && performance.now() - w.lastRunMs < minIntervalMs) return NOT_DONE;
+  // Sooner when the file has grown by `growthBytes` since: the log ran past the file's end before
+  // starting over (commits come faster than one checkpoint a second copies), and the first commit
+  // after it starts over cuts the file back to its size limit on the serving thread.
+  if (!now && performance.now() - w.lastRunMs < minIntervalMs && wal.bytes < w.lastBytes + growthBytes) return NOT_DONE;
   w.lastRunMs = performance.now();
   if (w.identity === null || identityOf(w.path) !== w.identity) return NOT_DONE; // not the file we were given
   const started = performance.now();
@@ -118,30 +130,38 @@ function checkpoint(id: number, w: Watched, now = false): CheckpointOutcome {
     const passive = (w.passive ??= w.db.prepare("PRAGMA wal_checkpoint(PASSIVE)"));
     let lastRoundAt = clock();
     let r = passive.get() as { busy: number; log: number; checkpointed: number };
+    let synced = r.log === 0;
     // Catch up: a checkpoint copies the log as it was when it began, and the writer reuses the
     // log from its start only when it finds everything copied. While commits keep coming, copy
     // again at once (each round only what was written during the last one) until a round finds
-    // nothing new, rather than letting the log run ahead until the next tick. What is committed
-    // during the last round is left to the serving thread (checkpointer.ts, finishCheckpoint).
-    for (let round = 0; round < CATCH_UP_ROUNDS && r.busy === 0 && r.log > 0 && r.checkpointed === r.log; round++) {
+    // nothing new, rather than letting the log run ahead until the next tick. A round that finds
+    // nothing new also tells that the one before reached the end of the log, and so fsynced the
+    // database file. What is committed during the last round is left to the serving thread
+    // (checkpointer.ts, finishCheckpoint), which then has only those few pages to fsync.
+    for (let round = 0; round < CATCH_UP_ROUNDS && performance.now() - started < CATCH_UP_MS && r.busy === 0 && r.log > 0 && r.checkpointed === r.log; round++) {
       lastRoundAt = clock();
       const again = passive.get() as { busy: number; log: number; checkpointed: number };
-      const caughtUp = again.log === r.log || again.log < r.log; // nothing new, or the log restarted
+      const caughtUp = again.log <= r.log; // nothing new, or the log restarted (after a synced checkpoint)
       r = again;
-      if (caughtUp) break;
+      if (caughtUp) {
+        synced = true;
+        break;
+      }
     }
     w.lastFailure = "";
     const incomplete = r.busy !== 0 || r.checkpointed < r.log;
     w.incomplete = incomplete;
+    w.synced = synced && !incomplete;
     const after = walState(w.path);
     w.lastSeen = after?.sig ?? "";
-    send({ t: "checkpoint", id, walBytes: after?.bytes ?? 0, frames: r.log, copied: r.checkpointed, busy: r.busy !== 0, ms: performance.now() - started, lastRoundAt });
+    w.lastBytes = after?.bytes ?? 0;
+    send({ t: "checkpoint", id, walBytes: after?.bytes ?? 0, frames: r.log, copied: r.checkpointed, busy: r.busy !== 0, ms: performance.now() - started, synced: w.synced, lastRoundAt });
     const now = performance.now();
     if (incomplete && wal.bytes > warnAboveBytes && now - w.lastStuckLogMs > STUCK_LOG_EVERY_MS) {
       w.lastStuckLogMs = now;
       send({ t: "stuck", id, walBytes: wal.bytes, frames: r.log, copied: r.checkpointed });
     }
-    return { complete: !incomplete, lastRoundAt };
+    return { complete: !incomplete, synced: w.synced, lastRoundAt };
   } catch (e) {
     // A full disk or a read-only mount: tried again every tick, told at most once a minute.
     w.incomplete = true;
@@ -185,7 +205,7 @@ function close(w: Watched): void {
 }
 
 function watch(id: number, path: string): void {
-  const w: Watched = { path, db: null, passive: null, identity: identityOf(path), lastSeen: "", incomplete: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity };
+  const w: Watched = { path, db: null, passive: null, identity: identityOf(path), lastSeen: "", lastBytes: 0, incomplete: false, synced: false, lastStuckLogMs: -Infinity, lastRunMs: -Infinity, lastFailure: "", lastFailureLogMs: -Infinity };
   watched.set(id, w);
   if (w.identity === null) return;
   try {
@@ -211,6 +231,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case "config":
       tickMs = m.tickMs;
       minIntervalMs = m.minIntervalMs;
+      growthBytes = m.growthBytes;
       warnAboveBytes = m.warnAboveBytes;
       aliveEveryMs = m.aliveEveryMs;
       if (timer !== null) clearInterval(timer);

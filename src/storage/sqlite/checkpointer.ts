@@ -29,6 +29,13 @@ export const CHECKPOINT_TICK_MS = 100;
  * 1,000 pages) came to during a large clean-up, so no more fsyncs than before, off the thread.
  */
 export const CHECKPOINT_MIN_INTERVAL_MS = 1_000;
+/**
+ * Sooner than that when the WAL file has grown by this much since the last checkpoint: the log ran
+ * past the file's end before starting over (commits come faster than one checkpoint a second
+ * copies), and the first commit after it starts over cuts the file back to WAL_SIZE_LIMIT_BYTES,
+ * an ftruncate on the serving thread.
+ */
+export const CHECKPOINT_GROWTH_BYTES = 2 * 2 ** 20;
 /** A WAL larger than this that cannot be checkpointed to its end is logged. */
 export const WAL_WARN_BYTES = 256 * 2 ** 20;
 /**
@@ -40,16 +47,17 @@ export const WAL_WARN_BYTES = 256 * 2 ** 20;
 export const WAL_HELP_BYTES = 64 * 2 ** 20;
 /**
  * The log starts over only when a write finds every frame copied. While users commit every few
- * milliseconds, some always land during the worker's copy and fsync, its catch-up rounds do not
- * catch up, and the log grows (to 77 MiB in a clean-up with a signup every 4–7 ms, bench/scale.ts).
+ * milliseconds, some always land between the worker's last round and the next write, and the log
+ * grows (to 77 MiB in a clean-up with a signup every 4–7 ms, bench/scale.ts).
  * So once the worker has copied a log of at least this many frames (4 MiB, SQLite's own automatic
  * checkpoint size) to its end but for what was committed during its last round, the serving thread
  * copies those (finishCheckpoint): on it, nothing commits between that copy and the next write.
  */
 export const FINISH_ABOVE_FRAMES = 1_024;
 /**
- * ... if that last round began at most this long ago: the serving thread then copies what it
- * committed in that time (a few frames; the worker has written and synced the rest).
+ * ... if that checkpoint reached the end of the log (and so fsynced the database file) and its
+ * last round began at most this long ago: the serving thread then copies and fsyncs what it
+ * committed in that time (a few frames).
  */
 export const FINISH_WITHIN_MS = 200;
 /** The WAL file is cut back to this size when it is reused from its start. */
@@ -90,7 +98,7 @@ const byId = new Map<number, Entry>();
 const listeners = new Set<(e: CheckpointEvent) => void>();
 let nextId = 1;
 let nextSeq = 1;
-const NOT_DONE: CheckpointOutcome = { complete: false, lastRoundAt: 0 };
+const NOT_DONE: CheckpointOutcome = { complete: false, synced: false, lastRoundAt: 0 };
 /** Answers awaited from the worker, by sequence number (a checkpointNow's carries its outcome). */
 const acks = new Map<number, (outcome: CheckpointOutcome) => void>();
 let worker: Worker | null = null;
@@ -123,7 +131,7 @@ function post(m: ToWorker): void {
 }
 
 function postConfig(): void {
-  post({ t: "config", tickMs: CHECKPOINT_TICK_MS, minIntervalMs: CHECKPOINT_MIN_INTERVAL_MS, warnAboveBytes: limits.warnBytes, aliveEveryMs: ALIVE_EVERY_MS });
+  post({ t: "config", tickMs: CHECKPOINT_TICK_MS, minIntervalMs: CHECKPOINT_MIN_INTERVAL_MS, growthBytes: CHECKPOINT_GROWTH_BYTES, warnAboveBytes: limits.warnBytes, aliveEveryMs: ALIVE_EVERY_MS });
 }
 
 /** Lowers (or restores) the WAL size limits: tests, which cannot write hundreds of MiB. */
@@ -179,7 +187,7 @@ function onMessage(m: FromWorker): void {
       }
       // A log the worker copied to its end but for its last round's commits, that has not started
       // over for a while: the serving thread copies those few frames (finishCheckpoint).
-      if (!m.busy && m.copied === m.frames && m.frames >= FINISH_ABOVE_FRAMES) finishCheckpoint(e, m.lastRoundAt);
+      if (!m.busy && m.copied === m.frames && m.frames >= FINISH_ABOVE_FRAMES) finishCheckpoint(e, m);
       const ev: CheckpointEvent = { path: e.path, walBytes: m.walBytes, frames: m.frames, copied: m.copied, busy: m.busy, ms: m.ms };
       for (const l of listeners) l(ev);
       return;
@@ -313,21 +321,23 @@ export async function drainWal(db: Database): Promise<void> {
   const outcome = await Promise.race([acked, new Promise<CheckpointOutcome>((resolve) => (timer = setTimeout(() => resolve(NOT_DONE), DRAIN_TIMEOUT_MS)))]);
   clearTimeout(timer);
   acks.delete(seq);
-  if (outcome.complete) finishCheckpoint(e, outcome.lastRoundAt);
+  if (outcome.complete) finishCheckpoint(e, outcome);
 }
 const DRAIN_TIMEOUT_MS = 5_000;
 
 /**
  * The serving thread's share of a checkpoint the worker made: copies what was committed since its
- * last round began, so the next write starts the log over. Only when that round began at most
- * FINISH_WITHIN_MS ago (a few frames; an older one is left to the worker's next checkpoint), never
- * inside a transaction of the serving connection (SQLite refuses a checkpoint there), and a PASSIVE
- * checkpoint never waits: if the worker holds the checkpoint lock, nothing is done. With nothing
- * left to copy it takes a lock and writes nothing.
+ * last round began, so the next write starts the log over. Only after a checkpoint that reached
+ * the end of the log (`synced`: SQLite fsyncs the database file only then, so an unsynced one
+ * would leave megabytes of copied pages for this thread's fsync: 10–50 ms each, traced) whose last
+ * round began at most FINISH_WITHIN_MS ago (a few frames); never inside a transaction of the
+ * serving connection (SQLite refuses a checkpoint there); and a PASSIVE checkpoint never waits: if
+ * the worker holds the checkpoint lock, nothing is done. With nothing left to copy it takes a lock
+ * and writes nothing.
  */
-function finishCheckpoint(e: Entry, lastRoundAt: number): void {
-  const age = performance.timeOrigin + performance.now() - lastRoundAt;
-  if (age > FINISH_WITHIN_MS || !entries.has(e.db) || e.db.inTransaction) return;
+function finishCheckpoint(e: Entry, done: Pick<CheckpointOutcome, "synced" | "lastRoundAt">): void {
+  const age = performance.timeOrigin + performance.now() - done.lastRoundAt;
+  if (!done.synced || age > FINISH_WITHIN_MS || !entries.has(e.db) || e.db.inTransaction) return;
   try {
     (e.passive ??= e.db.prepare("PRAGMA wal_checkpoint(PASSIVE)")).get();
     finishes++;
