@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeProjectDb, openProjectDb } from "../../src/storage/sqlite/open.ts";
 import {
+  CHECKPOINT_GROWTH_BYTES,
+  CHECKPOINT_MIN_INTERVAL_MS,
   checkpointerStats,
   drainWal,
   FINISH_ABOVE_FRAMES,
@@ -215,6 +217,29 @@ describe("the checkpoint thread", () => {
       closeProjectDb(db);
     }
   }, 40_000);
+
+  it("checkpoints again before its one-second interval once the WAL file has grown by CHECKPOINT_GROWTH_BYTES", async () => {
+    const { path, db, events, off } = watchedDemoDb();
+    try {
+      watchCheckpoints(db, path, silent);
+      db.query("INSERT INTO filler(body) VALUES (randomblob(1000))").run();
+      await waitFor("a first checkpoint", () => events.length > 0, 5_000);
+      const firstAt = performance.now();
+      const seen = events.length;
+      // One commit that grows the file past the limit at once.
+      db.transaction(() => {
+        for (let i = 0; i < 30; i++) db.query("INSERT INTO filler(body) VALUES (randomblob(100000))").run();
+      })();
+      expect(statSync(`${path}-wal`).size).toBeGreaterThan(CHECKPOINT_GROWTH_BYTES);
+      await waitFor("the next checkpoint", () => events.length > seen, 5_000);
+      // Without the growth rule it comes a second after the first one began, at the earliest.
+      expect(performance.now() - firstAt).toBeLessThan(CHECKPOINT_MIN_INTERVAL_MS * 0.7);
+    } finally {
+      off();
+      await unwatchCheckpoints(db);
+      closeProjectDb(db);
+    }
+  }, 30_000);
 
   it("lets go of a database before it closes: no checkpoint after, no descriptor left", async () => {
     const { dir, path, db, events, off } = watchedDemoDb();

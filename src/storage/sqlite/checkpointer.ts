@@ -48,7 +48,7 @@ export const WAL_HELP_BYTES = 64 * 2 ** 20;
 /**
  * The log starts over only when a write finds every frame copied. While users commit every few
  * milliseconds, some always land between the worker's last round and the next write, and the log
- * grows (to 77 MiB in a clean-up with a signup every 4–7 ms, bench/scale.ts).
+ * grows (to 77–84 MiB in a clean-up with a signup every 4–7 ms, bench/scale.ts).
  * So once the worker has copied a log of at least this many frames (4 MiB, SQLite's own automatic
  * checkpoint size) to its end but for what was committed during its last round, the serving thread
  * copies those (finishCheckpoint): on it, nothing commits between that copy and the next write.
