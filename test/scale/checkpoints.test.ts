@@ -131,9 +131,12 @@ describe("the checkpoint thread", () => {
   }, 30_000);
 
   /**
-   * A writer that commits at every turn of the event loop (as a busy server does): the worker's
-   * catch-up rounds always find new frames, so without the serving thread's share of the
-   * checkpoint (finishCheckpoint) the log never starts over (0 of 6 in every run before it).
+   * A writer that commits about every millisecond (as a busy server does): commits land between
+   * the worker's last round and the next write, so without the serving thread's share of the
+   * checkpoint (finishCheckpoint) the log does not start over. The pause lets the worker's rounds
+   * reach the end of the log now and then: the share runs only after such a checkpoint (SQLite
+   * fsyncs the database file only then, and the serving thread must not fsync megabytes), and
+   * with no pause at all, on a loaded machine, no round got there.
    */
   async function withBusyWriter(db: Database, rowBytes: number, fn: (write: () => void) => Promise<void>): Promise<number> {
     const insert = db.query("INSERT INTO filler(body) VALUES (?)");
@@ -147,7 +150,7 @@ describe("the checkpoint thread", () => {
     const writer = (async () => {
       while (!stop) {
         write();
-        await Bun.sleep(0);
+        await Bun.sleep(1);
       }
     })();
     try {
@@ -167,9 +170,9 @@ describe("the checkpoint thread", () => {
       const outcomes: boolean[] = [];
       // Small rows: the log between two drains mostly stays under FINISH_ABOVE_FRAMES, so it is
       // the drain's own share that is asserted, not the one after a large checkpoint (below):
-      // without the drain's share, this failed (0 of 6) while the other one was in place.
+      // without the drain's share (the other one in place), this failed in every run tried.
       const commits = await withBusyWriter(db, 500, async (write) => {
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 8; i++) {
           await Bun.sleep(150);
           const resets = walResets(path);
           await drainWal(db);
@@ -177,11 +180,12 @@ describe("the checkpoint thread", () => {
           outcomes.push(walResets(path) > resets);
         }
       });
-      expect(commits).toBeGreaterThan(300); // the writer did commit all along
-      // The worker's checkpoint can still meet its own next one, or the serving thread may find
-      // the worker holding the checkpoint lock: most drains, not all, are asserted.
-      expect({ outcomes, restarted: outcomes.filter(Boolean).length >= 3 }).toMatchObject({ restarted: true });
-      expect(checkpointerStats().finishes - finishesBefore).toBeGreaterThanOrEqual(3);
+      expect(commits).toBeGreaterThan(200); // the writer did commit all along
+      // A drain whose rounds did not reach the end of the log is not finished (see above), and
+      // the serving thread may find the worker holding the checkpoint lock: most drains, not all,
+      // are asserted (8 of 8 here, also with three CPU hogs; 0 to 2 without the drain's share).
+      expect({ outcomes, restarted: outcomes.filter(Boolean).length >= 5 }).toMatchObject({ restarted: true });
+      expect(checkpointerStats().finishes - finishesBefore).toBeGreaterThanOrEqual(5);
     } finally {
       await unwatchCheckpoints(db);
       closeProjectDb(db);
@@ -204,13 +208,14 @@ describe("the checkpoint thread", () => {
           outcomes.push(walResets(path) > resets);
         });
         try {
-          await waitFor("four checkpoints of a large log", () => outcomes.length >= 4, 20_000);
+          await waitFor("six checkpoints of a large log", () => outcomes.length >= 6, 20_000);
         } finally {
           offLarge();
         }
       });
-      expect(events.length).toBeGreaterThanOrEqual(4);
-      expect({ outcomes, restarted: outcomes.filter(Boolean).length >= 2 }).toMatchObject({ restarted: true });
+      expect(events.length).toBeGreaterThanOrEqual(6);
+      // 6 of 6 in every run tried, also with three CPU hogs; 0 or 1 without that share.
+      expect({ outcomes, restarted: outcomes.filter(Boolean).length >= 4 }).toMatchObject({ restarted: true });
     } finally {
       off();
       await unwatchCheckpoints(db);
