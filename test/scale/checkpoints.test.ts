@@ -162,7 +162,7 @@ describe("the checkpoint thread", () => {
     return commits;
   }
 
-  it("after a drain (a clean-up's settle), the next write starts the log over even while commits never pause", async () => {
+  it("after a drain (a clean-up's settle), the next write starts the log over while a writer commits every millisecond", async () => {
     const { path, db } = demoDb();
     try {
       watchCheckpoints(db, path, silent);
@@ -193,7 +193,7 @@ describe("the checkpoint thread", () => {
     expect(openFiles(path)).toEqual([]);
   }, 30_000);
 
-  it("after a checkpoint of a log of 4 MiB or more, the next write starts it over even while commits never pause", async () => {
+  it("after a checkpoint of a log of 4 MiB or more, the next write starts it over while a writer commits every millisecond", async () => {
     const { path, db, events, off } = watchedDemoDb();
     const outcomes: boolean[] = [];
     try {

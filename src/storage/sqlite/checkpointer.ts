@@ -89,7 +89,7 @@ interface Entry {
   log: Logger;
   /** Its automatic checkpoint is on again because its WAL passed WAL_HELP_BYTES. */
   helped: boolean;
-  /** Its `PRAGMA wal_checkpoint(PASSIVE)` on the serving connection (drainWal), prepared on first use. */
+  /** Its `PRAGMA wal_checkpoint(PASSIVE)` on the serving connection (finishCheckpoint), prepared on first use. */
   passive?: Statement;
 }
 
